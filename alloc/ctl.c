@@ -1,0 +1,232 @@
+/*
+ * ctl.c — hs_ctl(): the named control and statistics nodes.
+ *
+ * Owns: the node table and mallctl's calling convention: oldp/oldlenp read
+ * the old value (*oldlenp must equal its size, else EINVAL), newp/newlen
+ * write a new one (newlen must equal its size, else EINVAL; EPERM on a
+ * read-only node); ENOENT for an unknown name.  opt.<name> nodes come from
+ * the option table.  stats.* read the snapshot of the last "epoch" write.
+ * Takes no lock itself; the modules it calls take theirs.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/heapsight.h"
+#include "arena.h"
+#include "boot.h"
+#include "opts.h"
+#include "stats.h"
+#include "tcache.h"
+#include "tsd.h"
+
+typedef struct ctl_args_s {
+    void *oldp;
+    size_t *oldlenp;
+    void *newp;
+    size_t newlen;
+} ctl_args_t;
+
+static int
+ctl_read(const ctl_args_t *a, const void *v, size_t size)
+{
+    if (a->oldp == NULL || a->oldlenp == NULL)
+        return 0;
+    if (*a->oldlenp != size) {
+        size_t n = *a->oldlenp < size ? *a->oldlenp : size;
+        memcpy(a->oldp, v, n);
+        *a->oldlenp = n;
+        return EINVAL;
+    }
+    memcpy(a->oldp, v, size);
+    return 0;
+}
+
+static int
+ctl_readonly(const ctl_args_t *a, const void *v, size_t size)
+{
+    if (a->newp != NULL || a->newlen != 0)
+        return EPERM;
+    return ctl_read(a, v, size);
+}
+
+static int
+ctl_no_value(const ctl_args_t *a)
+{
+    if (a->oldp != NULL || a->newp != NULL || a->newlen != 0)
+        return EPERM;
+    return 0;
+}
+
+/* ---- nodes ---- */
+
+static int
+node_version(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    const char *v = HS_VERSION;
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+static uint64_t epoch = 1;
+
+static int
+node_epoch(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    if (a->newp != NULL) {
+        if (a->newlen != sizeof(uint64_t))
+            return EINVAL;
+        stats_refresh(NULL);
+        __atomic_add_fetch(&epoch, 1, __ATOMIC_RELAXED);
+    }
+    uint64_t v = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
+    return ctl_read(a, &v, sizeof(v));
+}
+
+/* stats.<field>: arg is the field's offset in the snapshot. */
+static int
+node_stats(const ctl_args_t *a, size_t off)
+{
+    stats_snapshot_t s;
+    stats_last(&s);
+    size_t v;
+    memcpy(&v, (const char *)&s + off, sizeof(v));
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+static int
+node_narenas(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    unsigned v = narenas_total;
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+static int
+node_thread_arena(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    tsd_t *tsd = tsd_fetch_slow();
+    if (tsd == NULL)
+        return EAGAIN;
+    unsigned old = tsd->arena->ind;
+    if (a->newp != NULL) {
+        unsigned ind;
+        if (a->newlen != sizeof(ind))
+            return EINVAL;
+        memcpy(&ind, a->newp, sizeof(ind));
+        if (ind >= narenas_total)
+            return EINVAL;
+        arena_t *ar = arena_get(ind);
+        if (ar == NULL)
+            return EAGAIN;
+        tsd_set_arena(tsd, ar);
+    }
+    return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+node_thread_tcache_flush(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    int err = ctl_no_value(a);
+    if (err != 0)
+        return err;
+    tsd_t *tsd = tsd_fetch_slow();
+    if (tsd != NULL && tsd->state == TSD_NOMINAL)
+        tcache_flush_all(&tsd->tcache);
+    return 0;
+}
+
+static int
+node_thread_allocated(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    uint64_t v = tsd_get()->allocated;
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+static int
+node_thread_deallocated(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    uint64_t v = tsd_get()->deallocated;
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+#define OPT_NODE(type, name, def, min, max, doc)                               \
+    static int node_opt_##name(const ctl_args_t *a, size_t arg)               \
+    {                                                                          \
+        (void)arg;                                                             \
+        opt_##type##_t v = opt_##name;                                         \
+        return ctl_readonly(a, &v, sizeof(v));                                 \
+    }
+HS_OPTIONS(OPT_NODE)
+#undef OPT_NODE
+
+typedef struct ctl_node_s {
+    const char *name;
+    int (*fn)(const ctl_args_t *a, size_t arg);
+    size_t arg;
+} ctl_node_t;
+
+static const ctl_node_t nodes[] = {
+    {"version", node_version, 0},
+    {"epoch", node_epoch, 0},
+    {"stats.allocated", node_stats, offsetof(stats_snapshot_t, allocated)},
+    {"stats.active", node_stats, offsetof(stats_snapshot_t, active)},
+    {"stats.resident", node_stats, offsetof(stats_snapshot_t, resident)},
+    {"stats.mapped", node_stats, offsetof(stats_snapshot_t, mapped)},
+    {"stats.retained", node_stats, offsetof(stats_snapshot_t, retained)},
+    {"stats.metadata", node_stats, offsetof(stats_snapshot_t, metadata)},
+    {"stats.dirty", node_stats, offsetof(stats_snapshot_t, dirty)},
+    {"arenas.narenas", node_narenas, 0},
+    {"thread.arena", node_thread_arena, 0},
+    {"thread.tcache.flush", node_thread_tcache_flush, 0},
+    {"thread.allocated", node_thread_allocated, 0},
+    {"thread.deallocated", node_thread_deallocated, 0},
+#define OPT_ENTRY(type, name, def, min, max, doc)                              \
+    {"opt." #name, node_opt_##name, 0},
+    HS_OPTIONS(OPT_ENTRY)
+#undef OPT_ENTRY
+};
+
+/* arena.<i>.purge: purges arena i's dirty pages now. */
+static int
+ctl_arena_node(const char *name, const ctl_args_t *a)
+{
+    const char *p = name + strlen("arena.");
+    char *end;
+    unsigned long i = strtoul(p, &end, 10);
+    if (end == p || strcmp(end, ".purge") != 0)
+        return ENOENT;
+    if (i >= narenas_total)
+        return ENOENT;
+    int err = ctl_no_value(a);
+    if (err != 0)
+        return err;
+    arena_t *ar = atomic_load_explicit(&arenas[i], memory_order_acquire);
+    if (ar != NULL)
+        arena_purge(ar);
+    return 0;
+}
+
+HS_API int
+hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+       size_t newlen)
+{
+    if (name == NULL)
+        return EINVAL;
+    if (!hs_boot())
+        return EAGAIN;
+    ctl_args_t a = {oldp, oldlenp, newp, newlen};
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+        if (strcmp(name, nodes[i].name) == 0)
+            return nodes[i].fn(&a, nodes[i].arg);
+    if (strncmp(name, "arena.", 6) == 0)
+        return ctl_arena_node(name, &a);
+    return ENOENT;
+}

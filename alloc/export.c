@@ -1,0 +1,490 @@
+/*
+ * export.c — the exported allocation entry points: the C, POSIX and glibc
+ * functions and heapsight's extended API.
+ *
+ * Owns: the fast paths, the argument semantics of every entry point
+ * (errno, overflow, alignment rules), and the checks on the free path.
+ *
+ * Fast paths: malloc of a small size pops the thread cache after one
+ * compare ("allocated bytes + usable size < next event threshold"), which
+ * also routes uninitialized threads and due thread events to the slow
+ * path; free pushes after one rtree lookup.  Each has a single unlikely
+ * exit to a noinline slow path.
+ *
+ * Free-path checks (cheap, from metadata read anyway):
+ *   - the rtree must know the page (else: not ours);
+ *   - a small pointer must be the start of a region of its slab;
+ *   - a freed small region carries a mark, ptr ^ key, in its second word,
+ *     cleared when the region is handed out again; a free that finds the
+ *     mark is a double free, whether the region sits in a thread cache or
+ *     back in its slab (the slab bitmap catches the rest at flush);
+ *   - a large pointer must be its extent's start, and the extent active.
+ * A failed check ends the process with one line naming the address.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/heapsight.h"
+#include "arena.h"
+#include "boot.h"
+#include "extent/emap.h"
+#include "sz.h"
+#include "tcache.h"
+#include "tsd.h"
+#include "util/fmt.h"
+
+/* ---- flags of the extended API ---- */
+
+#define FLAG_LG_ALIGN_MASK 0x3f
+
+typedef struct req_s {
+    size_t alignment; /* 0: default (16) */
+    bool zero;
+    bool no_tcache;
+    int arena; /* -1: the thread's */
+} req_t;
+
+static inline req_t
+req_from_flags(int flags)
+{
+    unsigned la = (unsigned)flags & FLAG_LG_ALIGN_MASK;
+    return (req_t){
+        .alignment = la == 0 ? 0 : (size_t)1 << la,
+        .zero = (flags & HS_MALLOCX_ZERO) != 0,
+        .no_tcache = (flags & HS_MALLOCX_TCACHE_NONE) != 0,
+        .arena = (int)((unsigned)flags >> 20) - 1,
+    };
+}
+
+static inline uintptr_t
+free_mark(const void *p)
+{
+    return (uintptr_t)p ^ boot_free_mark_key;
+}
+
+/* ---- allocation ---- */
+
+static inline void *
+hand_out(void *p)
+{
+    ((uintptr_t *)p)[1] = 0;
+    return p;
+}
+
+static void *
+small_alloc_slow(tsd_t *tsd, arena_t *a, unsigned ind, bool use_tcache)
+{
+    void *p = NULL;
+    if (use_tcache && tsd->tcache.bins[ind].ncached_max != 0) {
+        cache_bin_t *b = &tsd->tcache.bins[ind];
+        p = b->ncached > 0 ? b->stack[--b->ncached]
+                           : tcache_alloc_fill(&tsd->tcache, a, ind);
+    } else if (arena_bin_fill(a, ind, &p, 1) == 0) {
+        p = NULL;
+    }
+    return p == NULL ? NULL : hand_out(p);
+}
+
+static HS_NOINLINE void *
+alloc_slow(size_t size, req_t req)
+{
+    if (unlikely(!hs_boot()))
+        goto oom;
+    tsd_t *tsd = tsd_fetch_slow();
+    if (unlikely(tsd == NULL))
+        goto oom;
+    size_t usize = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
+                                           : sz_s2u(size);
+    if (unlikely(usize == 0))
+        goto oom;
+    arena_t *a = tsd->arena;
+    if (req.arena >= 0 && (a = arena_get((unsigned)req.arena)) == NULL)
+        goto oom;
+    if (tsd->allocated + usize >= tsd->next_event)
+        tsd_event(tsd);
+    void *p;
+    if (usize <= SZ_SMALL_MAX) {
+        bool use_tcache = !req.no_tcache && req.arena < 0;
+        p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
+        if (p != NULL && req.zero)
+            memset(p, 0, usize);
+    } else {
+        p = arena_malloc_large(a, usize, req.alignment, req.zero);
+    }
+    if (unlikely(p == NULL))
+        goto oom;
+    tsd->allocated += usize;
+    return p;
+oom:
+    errno = ENOMEM;
+    return NULL;
+}
+
+HS_INLINE void *
+alloc_fast(size_t size)
+{
+    tsd_t *tsd = tsd_get();
+    if (likely(size <= SZ_LOOKUP_MAX)) {
+        unsigned ind = sz_lookup_tab[(size + QUANTUM - 1) >> LG_QUANTUM];
+        uint64_t after = tsd->allocated + sz_index2size_tab[ind];
+        cache_bin_t *b = &tsd->tcache.bins[ind];
+        if (likely(after < tsd->next_event && b->ncached > 0)) {
+            unsigned n = --b->ncached;
+            if (unlikely(n < b->low_water))
+                b->low_water = (uint16_t)n;
+            tsd->allocated = after;
+            return hand_out(b->stack[n]);
+        }
+    }
+    return alloc_slow(size, (req_t){.arena = -1});
+}
+
+/* ---- free ---- */
+
+static HS_COLD void
+bad_pointer(const char *fn, const void *p, emap_entry_t ent)
+{
+    if (ent == 0)
+        hs_fatal("%s(): invalid pointer %p (not allocated by heapsight, or "
+                 "already freed)",
+                 fn, p);
+    edata_t *e = emap_entry_edata(ent);
+    if (emap_entry_slab(ent))
+        hs_fatal("%s(): invalid pointer %p (inside a %zu-byte block at "
+                 "offset %zu of its slab)",
+                 fn, p, sz_index2size(emap_entry_szind(ent)),
+                 (size_t)((uintptr_t)p - edata_base(e)));
+    if (emap_entry_state(ent) != EXTENT_ACTIVE)
+        hs_fatal("%s(): double free of %p (block already freed)", fn, p);
+    hs_fatal("%s(): invalid pointer %p (inside the %zu-byte block at %p)", fn,
+             p, e->size, e->addr);
+}
+
+static HS_COLD void
+double_free(const char *fn, const void *p, unsigned ind)
+{
+    hs_fatal("%s(): double free of %p (%zu-byte block)", fn, p,
+             sz_index2size(ind));
+}
+
+/* Validates p against its entry; returns its usable size. */
+static inline size_t
+checked_usize(const char *fn, const void *p, emap_entry_t ent)
+{
+    if (likely(emap_entry_slab(ent))) {
+        edata_t *e = emap_entry_edata(ent);
+        unsigned ind = emap_entry_szind(ent);
+        if (unlikely(sz_region_index(ind, (uintptr_t)p - edata_base(e)) ==
+                     UINT32_MAX))
+            bad_pointer(fn, p, ent);
+        if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
+            double_free(fn, p, ind);
+        return sz_index2size(ind);
+    }
+    edata_t *e = emap_entry_edata(ent);
+    if (unlikely(ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE ||
+                 emap_entry_szind(ent) == SZIND_NONE || e->addr != p))
+        bad_pointer(fn, p, ent);
+    return e->size;
+}
+
+static HS_NOINLINE void
+free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
+{
+    size_t usize = checked_usize(fn, p, ent);
+    tsd_t *tsd = tsd_fetch_slow();
+    if (tsd != NULL)
+        tsd->deallocated += usize;
+    if (!emap_entry_slab(ent)) {
+        arena_dalloc_large(emap_entry_edata(ent));
+        return;
+    }
+    unsigned ind = emap_entry_szind(ent);
+    ((uintptr_t *)p)[1] = free_mark(p);
+    cache_bin_t *b = tsd == NULL ? NULL : &tsd->tcache.bins[ind];
+    if (no_tcache || b == NULL || b->ncached_max == 0) {
+        arena_bin_flush(ind, &p, 1);
+        return;
+    }
+    if (b->ncached == b->ncached_max)
+        tcache_flush_bin(&tsd->tcache, ind, b->ncached_max / 2);
+    b->stack[b->ncached++] = p;
+}
+
+HS_INLINE void
+free_fast(void *p)
+{
+    tsd_t *tsd = tsd_get();
+    emap_entry_t ent = emap_lookup(p);
+    if (likely(emap_entry_slab(ent))) {
+        unsigned ind = emap_entry_szind(ent);
+        edata_t *e = emap_entry_edata(ent);
+        uintptr_t *w = p;
+        if (unlikely(sz_region_index(ind, (uintptr_t)p - edata_base(e)) ==
+                     UINT32_MAX))
+            bad_pointer("free", p, ent);
+        if (unlikely(w[1] == free_mark(p)))
+            double_free("free", p, ind);
+        cache_bin_t *b = &tsd->tcache.bins[ind];
+        if (likely(b->ncached < b->ncached_max)) {
+            w[1] = free_mark(p);
+            b->stack[b->ncached++] = p;
+            tsd->deallocated += sz_index2size(ind);
+            return;
+        }
+    }
+    free_slow("free", p, ent, false);
+}
+
+/* ---- helpers shared by the entry points ---- */
+
+static void *
+alloc_aligned(size_t size, size_t alignment)
+{
+    if (alignment <= QUANTUM)
+        return alloc_fast(size);
+    return alloc_slow(size, (req_t){.alignment = alignment, .arena = -1});
+}
+
+static size_t
+usable_size_of(const void *p)
+{
+    emap_entry_t ent = emap_lookup(p);
+    if (emap_entry_slab(ent))
+        return sz_index2size(emap_entry_szind(ent));
+    if (ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE)
+        return 0;
+    return emap_entry_edata(ent)->size;
+}
+
+/* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */
+static void *
+realloc_impl(const char *fn, void *p, size_t size, req_t req)
+{
+    emap_entry_t ent = emap_lookup(p);
+    size_t old = checked_usize(fn, p, ent);
+    size_t usize = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
+                                           : sz_s2u(size);
+    if (unlikely(usize == 0)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    bool aligned = req.alignment == 0 ||
+                   ((uintptr_t)p & (req.alignment - 1)) == 0;
+    if (usize == old && aligned)
+        return p;
+    if (!emap_entry_slab(ent) && usize > SZ_SMALL_MAX && aligned &&
+        arena_ralloc_large_in_place(emap_entry_edata(ent), usize, req.zero)) {
+        tsd_t *tsd = tsd_fetch_slow();
+        if (tsd != NULL) {
+            tsd->allocated += usize;
+            tsd->deallocated += old;
+        }
+        return p;
+    }
+    void *q = alloc_slow(size, req);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old < usize ? old : usize);
+    free_slow(fn, p, ent, false);
+    return q;
+}
+
+/* ---- the C and POSIX entry points ---- */
+
+HS_API void *
+malloc(size_t size)
+{
+    return alloc_fast(size);
+}
+
+HS_API void
+free(void *p)
+{
+    if (likely(p != NULL))
+        free_fast(p);
+}
+
+HS_API void *
+calloc(size_t n, size_t m)
+{
+    size_t size;
+    if (unlikely(__builtin_mul_overflow(n, m, &size))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= SZ_LOOKUP_MAX) {
+        void *p = alloc_fast(size);
+        if (p != NULL)
+            memset(p, 0, sz_s2u(size));
+        return p;
+    }
+    return alloc_slow(size, (req_t){.zero = true, .arena = -1});
+}
+
+HS_API void *
+realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return alloc_fast(size);
+    if (size == 0) {
+        free_fast(p);
+        return NULL;
+    }
+    return realloc_impl("realloc", p, size, (req_t){.arena = -1});
+}
+
+HS_API void *
+reallocarray(void *p, size_t n, size_t m)
+{
+    size_t size;
+    if (unlikely(__builtin_mul_overflow(n, m, &size))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, size);
+}
+
+HS_API int
+posix_memalign(void **r, size_t alignment, size_t size)
+{
+    if (!is_pow2(alignment) || alignment < sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = alloc_aligned(size, alignment);
+    errno = saved;
+    if (p == NULL)
+        return ENOMEM;
+    *r = p;
+    return 0;
+}
+
+HS_API void *
+aligned_alloc(size_t alignment, size_t size)
+{
+    if (!is_pow2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_aligned(size, alignment);
+}
+
+HS_API void *
+memalign(size_t alignment, size_t size)
+{
+    /* glibc semantics: a non-power-of-two alignment rounds up. */
+    if (alignment > ((size_t)1 << 62)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_pow2(alignment))
+        alignment = alignment <= 1 ? 1 : (size_t)1 << lg_ceil(alignment);
+    return alloc_aligned(size, alignment);
+}
+
+HS_API void *
+valloc(size_t size)
+{
+    return alloc_aligned(size, PAGE);
+}
+
+HS_API void *
+pvalloc(size_t size)
+{
+    size_t rounded = align_up(size, PAGE);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc_aligned(rounded == 0 ? PAGE : rounded, PAGE);
+}
+
+HS_API size_t
+malloc_usable_size(void *p)
+{
+    return p == NULL ? 0 : usable_size_of(p);
+}
+
+/* C23 sized free: size must be the size asked for (any size of the block's
+ * class is accepted, as the class is all the allocator knows). */
+HS_API void
+free_sized(void *p, size_t size)
+{
+    if (p != NULL)
+        hs_sdallocx(p, size, 0);
+}
+
+HS_API void
+free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    if (p != NULL)
+        hs_sdallocx(p, size, HS_MALLOCX_ALIGN(alignment));
+}
+
+/* ---- the extended API ---- */
+
+HS_API void *
+hs_mallocx(size_t size, int flags)
+{
+    if (likely(flags == 0))
+        return alloc_fast(size);
+    return alloc_slow(size, req_from_flags(flags));
+}
+
+HS_API void *
+hs_rallocx(void *p, size_t size, int flags)
+{
+    req_t req = req_from_flags(flags);
+    if (!req.zero)
+        return realloc_impl("hs_rallocx", p, size, req);
+    size_t old = usable_size_of(p);
+    void *q = realloc_impl("hs_rallocx", p, size, req);
+    size_t now = q == NULL ? 0 : usable_size_of(q);
+    if (q != NULL && now > old)
+        memset((char *)q + old, 0, now - old);
+    return q;
+}
+
+HS_API void
+hs_dallocx(void *p, int flags)
+{
+    if ((flags & HS_MALLOCX_TCACHE_NONE) == 0) {
+        free_fast(p);
+        return;
+    }
+    free_slow("hs_dallocx", p, emap_lookup(p), true);
+}
+
+HS_API void
+hs_sdallocx(void *p, size_t size, int flags)
+{
+    req_t req = req_from_flags(flags);
+    size_t expect = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
+                                            : sz_s2u(size);
+    emap_entry_t ent = emap_lookup(p);
+    size_t usize = checked_usize("free_sized", p, ent);
+    if (unlikely(expect != usize))
+        hs_fatal("free_sized(): size %zu does not match the %zu-byte block "
+                 "at %p",
+                 size, usize, p);
+    hs_dallocx(p, flags);
+}
+
+HS_API size_t
+hs_nallocx(size_t size, int flags)
+{
+    req_t req = req_from_flags(flags);
+    if (!hs_boot())
+        return 0;
+    return req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
+                                   : sz_s2u(size);
+}
+
+HS_API size_t
+hs_sallocx(const void *p, int flags)
+{
+    (void)flags;
+    return usable_size_of(p);
+}

@@ -1,0 +1,206 @@
+/*
+ * ecache.c — the extent algorithms over one locked eset (see ecache.h).
+ */
+#include "ecache.h"
+
+#include "emap.h"
+
+void
+ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind)
+{
+    hs_mutex_init(&c->mtx, HS_RANK_ECACHE);
+    eset_init(&c->eset, state);
+    c->arena_ind = arena_ind;
+}
+
+edata_t *
+extent_split(edata_t *e, size_t size_a)
+{
+    hs_assert(size_a % PAGE == 0 && size_a > 0 && size_a < e->size);
+    edata_t *b = edata_cache_get();
+    if (b == NULL)
+        return NULL;
+    edata_init(b, e->arena_ind, (void *)(edata_base(e) + size_a),
+               e->size - size_a, (extent_state_t)e->state, e->zeroed, false);
+    if (!emap_register_boundary(b)) {
+        edata_cache_put(b);
+        return NULL;
+    }
+    e->size = size_a;
+    emap_update(e);
+    return b;
+}
+
+/* Absorbs b, which directly follows a, into a; b's descriptor is freed. */
+static void
+extent_merge(edata_t *a, edata_t *b)
+{
+    hs_assert(edata_past(a) == edata_base(b));
+    uintptr_t a_last = edata_past(a) - PAGE;
+    if (a_last != edata_base(a))
+        rtree_write(a_last, 0);
+    if (edata_base(b) != edata_past(b) - PAGE)
+        rtree_write(edata_base(b), 0);
+    a->size += b->size;
+    a->zeroed = a->zeroed && b->zeroed;
+    emap_update(a);
+    edata_cache_put(b);
+}
+
+/* The neighbour behind entry if it is a member of c's set, else NULL. */
+static edata_t *
+member_of(ecache_t *c, emap_entry_t entry)
+{
+    if (entry == 0 || emap_entry_state(entry) != c->eset.state)
+        return NULL;
+    edata_t *n = emap_entry_edata(entry);
+    if (n->arena_ind != c->arena_ind || n->state != c->eset.state)
+        return NULL;
+    return n;
+}
+
+static edata_t *
+coalesce(ecache_t *c, edata_t *e)
+{
+    for (;;) {
+        edata_t *next = member_of(c, emap_next_entry(e));
+        if (next != NULL && edata_base(next) == edata_past(e)) {
+            eset_remove(&c->eset, next);
+            extent_merge(e, next);
+            continue;
+        }
+        edata_t *prev = member_of(c, emap_prev_entry(e));
+        if (prev != NULL && edata_past(prev) == edata_base(e)) {
+            eset_remove(&c->eset, prev);
+            extent_merge(prev, e);
+            e = prev;
+            continue;
+        }
+        return e;
+    }
+}
+
+/* Marks e private (active) so that no coalescing reaches it. */
+static void
+take_private(ecache_t *c, edata_t *e)
+{
+    eset_remove(&c->eset, e);
+    e->state = EXTENT_ACTIVE;
+    emap_update(e);
+}
+
+static void
+give_back(ecache_t *c, edata_t *e)
+{
+    e->state = (uint8_t)c->eset.state;
+    emap_update(e);
+    eset_insert(&c->eset, e);
+}
+
+edata_t *
+ecache_alloc(ecache_t *c, size_t size, size_t alignment)
+{
+    hs_mutex_lock(&c->mtx);
+    edata_t *e = eset_fit(&c->eset, size, alignment);
+    if (e == NULL) {
+        hs_mutex_unlock(&c->mtx);
+        return NULL;
+    }
+    take_private(c, e);
+    size_t lead = align_up(edata_base(e), alignment) - edata_base(e);
+    if (lead != 0) {
+        edata_t *rest = extent_split(e, lead);
+        if (rest == NULL) {
+            give_back(c, e);
+            hs_mutex_unlock(&c->mtx);
+            return NULL;
+        }
+        give_back(c, e);
+        e = rest;
+    }
+    if (e->size > size) {
+        edata_t *trail = extent_split(e, size);
+        if (trail == NULL) {
+            give_back(c, e);
+            hs_mutex_unlock(&c->mtx);
+            return NULL;
+        }
+        give_back(c, trail);
+    }
+    hs_mutex_unlock(&c->mtx);
+    return e;
+}
+
+void
+ecache_dalloc(ecache_t *c, edata_t *e, uint64_t now_ns)
+{
+    hs_mutex_lock(&c->mtx);
+    e->szind = SZIND_NONE;
+    e->slab = false;
+    e = coalesce(c, e);
+    e->dirty_ns = now_ns;
+    give_back(c, e);
+    hs_mutex_unlock(&c->mtx);
+}
+
+bool
+ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
+{
+    size_t need = new_size - e->size;
+    hs_mutex_lock(&c->mtx);
+    edata_t *next = member_of(c, emap_next_entry(e));
+    if (next == NULL || edata_base(next) != edata_past(e) ||
+        next->size < need) {
+        hs_mutex_unlock(&c->mtx);
+        return false;
+    }
+    take_private(c, next);
+    if (next->size > need) {
+        edata_t *trail = extent_split(next, need);
+        if (trail == NULL) {
+            give_back(c, next);
+            hs_mutex_unlock(&c->mtx);
+            return false;
+        }
+        give_back(c, trail);
+    }
+    *r_zeroed = next->zeroed;
+    /* e keeps its size class entry; the caller rewrites it. */
+    bool zeroed = e->zeroed;
+    extent_merge(e, next);
+    e->zeroed = zeroed;
+    hs_mutex_unlock(&c->mtx);
+    return true;
+}
+
+bool
+ecache_shrink(ecache_t *c, edata_t *e, size_t new_size, uint64_t now_ns)
+{
+    edata_t *trail = extent_split(e, new_size);
+    if (trail == NULL)
+        return false;
+    ecache_dalloc(c, trail, now_ns);
+    return true;
+}
+
+edata_t *
+ecache_evict(ecache_t *c, uint64_t before_ns)
+{
+    hs_mutex_lock(&c->mtx);
+    edata_t *e = eset_oldest(&c->eset);
+    if (e != NULL && e->dirty_ns <= before_ns)
+        take_private(c, e);
+    else
+        e = NULL;
+    hs_mutex_unlock(&c->mtx);
+    return e;
+}
+
+size_t
+ecache_npages(ecache_t *c)
+{
+    hs_mutex_lock(&c->mtx);
+    size_t n = c->eset.npages;
+    hs_mutex_unlock(&c->mtx);
+    return n;
+}

@@ -1,0 +1,99 @@
+/*
+ * edata.h — extent metadata: the descriptor of one run of pages.
+ *
+ * Owns: edata_t, the extent states, and the edata cache that recycles
+ * descriptors.  An extent is either active (a slab of small regions, or one
+ * large allocation) or free in exactly one eset of its arena's PAC, in the
+ * state of that eset.
+ *
+ * Descriptors live in base memory, apart from user data, so a heap overflow
+ * cannot rewrite them.  Fields are guarded by whichever lock owns the
+ * extent at the time: the bin lock for a slab's region fields, the ecache
+ * lock while the extent is free, the owner thread while it is being split,
+ * merged or purged outside any set.
+ *
+ * Invariants: addr and size are multiples of PAGE; for a slab,
+ *   nfree == bitmap_count(&bitmap) and nfree <= bin_infos[szind].nregs.
+ */
+#ifndef HS_EDATA_H
+#define HS_EDATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/bitmap.h"
+#include "../util/list.h"
+#include "../util/util.h"
+
+typedef enum {
+    EXTENT_ACTIVE = 0,   /* in use (or held privately by one thread) */
+    EXTENT_DIRTY = 1,    /* free, pages possibly resident */
+    EXTENT_MUZZY = 2,    /* free, lazily purged (MADV_FREE) */
+    EXTENT_RETAINED = 3, /* free, purged: address space only */
+} extent_state_t;
+
+/* szind of an extent that has no size class (free extents). */
+#define SZIND_NONE 0xffffu
+
+typedef struct edata_s edata_t;
+struct edata_s {
+    void *addr;
+    size_t size;
+    uint32_t arena_ind;
+    uint16_t szind;  /* size class when active, else SZIND_NONE */
+    uint8_t state;   /* extent_state_t */
+    bool slab;
+    bool zeroed;     /* every byte reads as zero */
+    bool head;       /* first extent of an OS mapping */
+    uint32_t nfree;  /* slab: free regions; guarded by the bin lock */
+    uint64_t dirty_ns; /* when it became dirty (decay order) */
+    hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
+    hs_link_t eset_link; /* eset size bucket, or the edata cache */
+    hs_link_t lru_link;  /* eset age order */
+    bitmap_t bitmap;     /* slab: set bit = free region */
+} HS_ALIGNED_CL;
+
+static inline edata_t *
+edata_of_bin_link(hs_link_t *l)
+{
+    return (edata_t *)((char *)l - offsetof(edata_t, bin_link));
+}
+
+static inline edata_t *
+edata_of_eset_link(hs_link_t *l)
+{
+    return (edata_t *)((char *)l - offsetof(edata_t, eset_link));
+}
+
+static inline edata_t *
+edata_of_lru_link(hs_link_t *l)
+{
+    return (edata_t *)((char *)l - offsetof(edata_t, lru_link));
+}
+
+static inline uintptr_t
+edata_base(const edata_t *e)
+{
+    return (uintptr_t)e->addr;
+}
+
+static inline uintptr_t
+edata_past(const edata_t *e)
+{
+    return (uintptr_t)e->addr + e->size;
+}
+
+/* Fills in a fresh descriptor (links unlinked, szind none). */
+void edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
+                extent_state_t state, bool zeroed, bool head);
+
+/* The edata cache: an unbounded free list over base memory. */
+void edata_cache_boot(void);
+edata_t *edata_cache_get(void); /* NULL on OOM */
+void edata_cache_put(edata_t *e);
+/* Descriptors in use and recycled (the cache's own counters). */
+void edata_cache_stats(size_t *r_in_use, size_t *r_cached,
+                       uint64_t *r_nrecycled);
+
+#endif /* HS_EDATA_H */

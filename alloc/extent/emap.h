@@ -1,0 +1,99 @@
+/*
+ * emap.h — the extent map: what the rtree says about each page.
+ *
+ * Owns: the meaning of an rtree entry.  An entry packs
+ *   bits 0      slab bit
+ *   bits 1      head bit (first extent of an OS mapping)
+ *   bits 2..4   extent state (extent_state_t)
+ *   bits 6..47  edata pointer (edata_t is cache-line aligned)
+ *   bits 48..63 size class index (SZIND_NONE for free extents)
+ * Every extent, active or free, has its first and last page recorded (so a
+ * neighbour can be found from either side); a slab has every page recorded
+ * (so free() finds it from any region).  An unrecorded page reads 0.
+ *
+ * Who may write: the thread that owns the extent at that moment — under the
+ * ecache lock while it enters or leaves a free set, privately while active.
+ * Coalescing reads a neighbour's entry under the ecache lock and trusts it
+ * only if the state is that ecache's state and the arena matches: both can
+ * change only under that same lock.
+ */
+#ifndef HS_EMAP_H
+#define HS_EMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edata.h"
+#include "rtree.h"
+
+typedef uint64_t emap_entry_t;
+
+#define EMAP_PTR_MASK (((uint64_t)1 << 48) - 1 - 63)
+
+static inline edata_t *
+emap_entry_edata(emap_entry_t e)
+{
+    return (edata_t *)(uintptr_t)(e & EMAP_PTR_MASK);
+}
+
+static inline unsigned
+emap_entry_szind(emap_entry_t e)
+{
+    return (unsigned)(e >> 48);
+}
+
+static inline bool
+emap_entry_slab(emap_entry_t e)
+{
+    return e & 1;
+}
+
+static inline bool
+emap_entry_head(emap_entry_t e)
+{
+    return (e >> 1) & 1;
+}
+
+static inline extent_state_t
+emap_entry_state(emap_entry_t e)
+{
+    return (extent_state_t)((e >> 2) & 7);
+}
+
+static inline emap_entry_t
+emap_entry_pack(const edata_t *e)
+{
+    return (uint64_t)(uintptr_t)e | ((uint64_t)e->szind << 48) |
+           ((uint64_t)e->state << 2) | ((uint64_t)e->head << 1) |
+           (uint64_t)e->slab;
+}
+
+static inline emap_entry_t
+emap_lookup(const void *ptr)
+{
+    return rtree_read((uintptr_t)ptr);
+}
+
+/* Records the first and last page.  False on OOM (nothing recorded). */
+bool emap_register_boundary(edata_t *e);
+/* Records the pages strictly between first and last (slabs). */
+bool emap_register_interior(edata_t *e);
+void emap_deregister_boundary(edata_t *e);
+void emap_deregister_interior(edata_t *e);
+/* Rewrites the boundary entries after e's state, szind or slab changed. */
+void emap_update(edata_t *e);
+
+/* The entries of the pages just before and just after e (0 if none). */
+static inline emap_entry_t
+emap_prev_entry(const edata_t *e)
+{
+    return edata_base(e) >= PAGE ? rtree_read(edata_base(e) - PAGE) : 0;
+}
+
+static inline emap_entry_t
+emap_next_entry(const edata_t *e)
+{
+    return rtree_read(edata_past(e));
+}
+
+#endif /* HS_EMAP_H */

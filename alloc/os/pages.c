@@ -1,0 +1,58 @@
+/*
+ * pages.c — mmap/munmap/madvise wrappers (see pages.h).
+ *
+ * Aligned mappings over-map by (alignment - PAGE) and unmap the excess on
+ * both sides, so nothing beyond the request stays reserved.
+ */
+#include "pages.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "../util/util.h"
+
+static void *
+map_raw(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *
+pages_map(size_t size, size_t alignment)
+{
+    hs_assert(size % PAGE == 0 && alignment >= PAGE && is_pow2(alignment));
+    void *p = map_raw(size);
+    if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
+        return p;
+    /* Misaligned: retry with room to trim. */
+    pages_unmap(p, size);
+    size_t over = size + alignment - PAGE;
+    if (over < size)
+        return NULL;
+    p = map_raw(over);
+    if (p == NULL)
+        return NULL;
+    uintptr_t start = (uintptr_t)p;
+    uintptr_t aligned = align_up(start, alignment);
+    size_t lead = aligned - start;
+    size_t trail = over - lead - size;
+    if (lead != 0)
+        pages_unmap(p, lead);
+    if (trail != 0)
+        pages_unmap((void *)(aligned + size), trail);
+    return (void *)aligned;
+}
+
+void
+pages_unmap(void *addr, size_t size)
+{
+    munmap(addr, size);
+}
+
+bool
+pages_purge_forced(void *addr, size_t size)
+{
+    return madvise(addr, size, MADV_DONTNEED) == 0;
+}

@@ -1,0 +1,250 @@
+/*
+ * stats.c — the statistics snapshot and the reports (see stats.h), with
+ * the glibc introspection entry points built on them.
+ *
+ * Reports are formatted with the signal-safe writer; only malloc_info's
+ * output goes through stdio, because its interface is a FILE * — and that
+ * happens after every allocator lock is released, so the FILE's own
+ * buffer allocation can re-enter malloc safely.
+ */
+#include "stats.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../include/heapsight.h"
+#include "arena.h"
+#include "boot.h"
+#include "extent/base.h"
+#include "opts.h"
+#include "sz.h"
+#include "tsd.h"
+#include "util/fmt.h"
+#include "util/mutex.h"
+
+static hs_mutex_t stats_mtx;
+static stats_snapshot_t last; /* guarded by stats_mtx */
+
+void
+stats_boot(void)
+{
+    hs_mutex_init(&stats_mtx, HS_RANK_CTL);
+}
+
+static void
+compute(stats_snapshot_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    size_t reserved = 0;
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a == NULL)
+            continue;
+        arena_stats_t as;
+        arena_stats(a, &as);
+        s->active += as.active;
+        s->dirty += as.pa.dirty;
+        s->retained += as.pa.retained;
+        reserved += as.pa.mapped;
+        s->nlarge_malloc += as.nlarge_malloc;
+        s->nlarge_dalloc += as.nlarge_dalloc;
+        s->npurges += as.pa.npurges;
+        s->nmadvise += as.pa.nmadvise;
+    }
+    uint64_t a, d;
+    tsd_totals(&a, &d);
+    s->allocated = a > d ? (size_t)(a - d) : 0;
+    if (s->allocated > s->active)
+        s->allocated = s->active; /* counters read while threads run */
+    s->metadata = base_allocated();
+    s->resident = s->active + s->dirty + s->metadata;
+    s->mapped = reserved - s->retained + base_mapped();
+    if (s->mapped < s->resident)
+        s->mapped = s->resident;
+}
+
+void
+stats_refresh(stats_snapshot_t *r)
+{
+    hs_mutex_lock(&stats_mtx);
+    compute(&last);
+    if (r != NULL)
+        *r = last;
+    hs_mutex_unlock(&stats_mtx);
+}
+
+void
+stats_last(stats_snapshot_t *r)
+{
+    hs_mutex_lock(&stats_mtx);
+    *r = last;
+    hs_mutex_unlock(&stats_mtx);
+}
+
+static void
+print_bins(int fd, arena_t *a)
+{
+    hs_dprintf(fd, "  %8s %8s %6s %10s %14s %14s\n", "size", "slab", "slabs",
+               "regs", "fills", "flushes");
+    for (unsigned i = 0; i < SZ_NBINS; i++) {
+        bin_t *b = &a->bins[i];
+        hs_mutex_lock(&b->mtx);
+        size_t slabs = b->curslabs, regs = b->curregs;
+        uint64_t fills = b->nfills, flushes = b->nflushes;
+        hs_mutex_unlock(&b->mtx);
+        if (fills == 0)
+            continue;
+        hs_dprintf(fd, "  %8zu %8zu %6zu %10zu %14llu %14llu\n",
+                   bin_infos[i].reg_size, bin_infos[i].slab_size, slabs,
+                   regs, (unsigned long long)fills,
+                   (unsigned long long)flushes);
+    }
+}
+
+void
+stats_print(int fd)
+{
+    stats_snapshot_t s;
+    stats_refresh(&s);
+    hs_dprintf(fd, "___ heapsight %s statistics ___\n", HS_VERSION);
+    hs_dprintf(fd, "options: narenas:%u tcache:%s dirty_decay_ms:%zd\n",
+               narenas_total, opt_tcache ? "true" : "false",
+               opt_dirty_decay_ms);
+    hs_dprintf(fd,
+               "allocated: %zu, active: %zu, metadata: %zu, resident: %zu, "
+               "mapped: %zu, retained: %zu, dirty: %zu\n",
+               s.allocated, s.active, s.metadata, s.resident, s.mapped,
+               s.retained, s.dirty);
+    hs_dprintf(fd, "large: %llu allocations, %llu frees; purges: %llu "
+                   "(%llu madvise calls)\n",
+               (unsigned long long)s.nlarge_malloc,
+               (unsigned long long)s.nlarge_dalloc,
+               (unsigned long long)s.npurges,
+               (unsigned long long)s.nmadvise);
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a == NULL)
+            continue;
+        arena_stats_t as;
+        arena_stats(a, &as);
+        hs_dprintf(fd,
+                   "arena %u: threads %u, small %zu B, large %zu B, "
+                   "dirty %zu B, retained %zu B\n",
+                   i, atomic_load(&a->nthreads), as.small_allocated,
+                   as.large_allocated, as.pa.dirty, as.pa.retained);
+        print_bins(fd, a);
+    }
+    hs_dprintf(fd, "___ end of heapsight statistics ___\n");
+}
+
+/* ---- glibc introspection ---- */
+
+static size_t
+clamp_int(size_t v)
+{
+    return v > (size_t)0x7fffffff ? (size_t)0x7fffffff : v;
+}
+
+HS_API struct mallinfo2
+mallinfo2(void)
+{
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof(mi));
+    if (!hs_boot())
+        return mi;
+    stats_snapshot_t s;
+    stats_refresh(&s);
+    mi.arena = s.mapped;
+    mi.uordblks = s.allocated;
+    mi.fordblks = s.mapped > s.allocated ? s.mapped - s.allocated : 0;
+    mi.hblks = (size_t)(s.nlarge_malloc - s.nlarge_dalloc);
+    mi.keepcost = s.dirty;
+    return mi;
+}
+
+HS_API struct mallinfo
+mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi;
+    memset(&mi, 0, sizeof(mi));
+    mi.arena = (int)clamp_int(m2.arena);
+    mi.uordblks = (int)clamp_int(m2.uordblks);
+    mi.fordblks = (int)clamp_int(m2.fordblks);
+    mi.hblks = (int)clamp_int(m2.hblks);
+    mi.keepcost = (int)clamp_int(m2.keepcost);
+    return mi;
+}
+
+HS_API void
+malloc_stats(void)
+{
+    if (hs_boot())
+        stats_print(2);
+}
+
+HS_API int
+malloc_info(int options, FILE *fp)
+{
+    if (options != 0 || fp == NULL)
+        return -1;
+    if (!hs_boot())
+        return -1;
+    stats_snapshot_t s;
+    stats_refresh(&s);
+    char buf[1024];
+    hs_snprintf(buf, sizeof(buf),
+                "<malloc version=\"heapsight-%s\">\n"
+                "<total type=\"allocated\" size=\"%zu\"/>\n"
+                "<total type=\"active\" size=\"%zu\"/>\n"
+                "<total type=\"resident\" size=\"%zu\"/>\n"
+                "<total type=\"mapped\" size=\"%zu\"/>\n"
+                "<total type=\"retained\" size=\"%zu\"/>\n"
+                "<total type=\"metadata\" size=\"%zu\"/>\n"
+                "<arenas count=\"%u\"/>\n"
+                "</malloc>\n",
+                HS_VERSION, s.allocated, s.active, s.resident, s.mapped,
+                s.retained, s.metadata, narenas_total);
+    return fputs(buf, fp) < 0 ? -1 : 0;
+}
+
+HS_API int
+malloc_trim(size_t pad)
+{
+    (void)pad;
+    if (!hs_boot())
+        return 0;
+    tsd_t *tsd = tsd_get();
+    if (tsd->state == TSD_NOMINAL)
+        tcache_flush_all(&tsd->tcache);
+    size_t purged = 0;
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a != NULL)
+            purged += arena_purge(a);
+    }
+    return purged != 0;
+}
+
+/* glibc's tuning parameters are accepted (returning success, as glibc
+ * does) and have no effect: heapsight's own options are in HEAPSIGHT. */
+HS_API int
+mallopt(int param, int value)
+{
+    (void)value;
+    switch (param) {
+    case M_MXFAST:
+    case M_TRIM_THRESHOLD:
+    case M_TOP_PAD:
+    case M_MMAP_THRESHOLD:
+    case M_MMAP_MAX:
+    case M_CHECK_ACTION:
+    case M_PERTURB:
+    case M_ARENA_TEST:
+    case M_ARENA_MAX:
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,169 @@
+/*
+ * tcache.c — filling, flushing and collecting thread cache bins, and the
+ * pool of stack memory (see tcache.h).
+ */
+#include "tcache.h"
+
+#include <string.h>
+
+#include "extent/base.h"
+#include "util/mutex.h"
+
+#define TCACHE_SLOTS_MIN 20
+#define TCACHE_SLOTS_MAX 200
+#define TCACHE_LG_FILL_DIV_MAX 4
+
+static uint16_t ncached_max_of[SZ_NBINS];
+static size_t slots_total;
+
+static struct {
+    hs_mutex_t mtx;
+    void **free; /* guarded by mtx: stacks blocks, linked by first word */
+} pool;
+
+void
+tcache_boot(void)
+{
+    hs_mutex_init(&pool.mtx, HS_RANK_TCACHE_POOL);
+    slots_total = 0;
+    for (unsigned i = 0; i < SZ_NBINS; i++) {
+        size_t n = (size_t)bin_infos[i].nregs * 2;
+        if (n < TCACHE_SLOTS_MIN)
+            n = TCACHE_SLOTS_MIN;
+        if (n > TCACHE_SLOTS_MAX)
+            n = TCACHE_SLOTS_MAX;
+        ncached_max_of[i] = (uint16_t)n;
+        slots_total += n;
+    }
+}
+
+static void **
+pool_get(void)
+{
+    hs_mutex_lock(&pool.mtx);
+    void **mem = pool.free;
+    if (mem != NULL)
+        pool.free = (void **)mem[0];
+    hs_mutex_unlock(&pool.mtx);
+    if (mem == NULL)
+        mem = base_alloc(slots_total * sizeof(void *), HS_CACHELINE);
+    return mem;
+}
+
+static void
+pool_put(void **mem)
+{
+    hs_mutex_lock(&pool.mtx);
+    mem[0] = (void *)pool.free;
+    pool.free = mem;
+    hs_mutex_unlock(&pool.mtx);
+}
+
+bool
+tcache_init(tcache_t *t)
+{
+    void **mem = pool_get();
+    if (mem == NULL)
+        return false;
+    t->mem = mem;
+    t->gc_bin = 0;
+    size_t off = 0;
+    for (unsigned i = 0; i < SZ_NBINS; i++) {
+        cache_bin_t *b = &t->bins[i];
+        b->stack = mem + off;
+        b->ncached = 0;
+        b->low_water = 0;
+        b->lg_fill_div = 1;
+        b->ncached_max = ncached_max_of[i];
+        off += ncached_max_of[i];
+    }
+    return true;
+}
+
+void
+tcache_destroy(tcache_t *t)
+{
+    if (t->mem == NULL)
+        return;
+    tcache_flush_all(t);
+    for (unsigned i = 0; i < SZ_NBINS; i++)
+        t->bins[i].ncached_max = 0;
+    pool_put(t->mem);
+    t->mem = NULL;
+}
+
+void *
+tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind)
+{
+    cache_bin_t *b = &t->bins[ind];
+    unsigned want = b->ncached_max >> b->lg_fill_div;
+    if (want == 0)
+        want = 1;
+    /* Fill so the lowest addresses are popped first: the arena hands them
+     * out in ascending order, and the stack pops from the top. */
+    void **dst = b->stack + b->ncached;
+    unsigned got = arena_bin_fill(a, ind, dst, want);
+    if (got == 0)
+        return NULL;
+    for (unsigned i = 0; i < got / 2; i++) {
+        void *tmp = dst[i];
+        dst[i] = dst[got - 1 - i];
+        dst[got - 1 - i] = tmp;
+    }
+    b->ncached = (uint16_t)(b->ncached + got - 1);
+    b->low_water = 0;
+    return b->stack[b->ncached];
+}
+
+void
+tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
+{
+    cache_bin_t *b = &t->bins[ind];
+    if (b->ncached <= keep)
+        return;
+    unsigned n = b->ncached - keep;
+    arena_bin_flush(ind, b->stack, n);
+    memmove(b->stack, b->stack + n, keep * sizeof(void *));
+    b->ncached = (uint16_t)keep;
+    if (b->low_water > keep)
+        b->low_water = (uint16_t)keep;
+}
+
+void
+tcache_flush_all(tcache_t *t)
+{
+    for (unsigned i = 0; i < SZ_NBINS; i++)
+        tcache_flush_bin(t, i, 0);
+}
+
+void
+tcache_gc_step(tcache_t *t)
+{
+    unsigned ind = t->gc_bin;
+    t->gc_bin = (ind + 1) % SZ_NBINS;
+    cache_bin_t *b = &t->bins[ind];
+    if (b->ncached_max == 0)
+        return;
+    if (b->low_water > 0) {
+        /* These sat unused for a whole GC round: give back 3/4 of them,
+         * and fill less eagerly next time. */
+        unsigned drop = b->low_water - b->low_water / 4;
+        tcache_flush_bin(t, ind, b->ncached - drop);
+        if (b->lg_fill_div < TCACHE_LG_FILL_DIV_MAX &&
+            (b->ncached_max >> (b->lg_fill_div + 1)) >= 1)
+            b->lg_fill_div++;
+    } else if (b->lg_fill_div > 1) {
+        /* The bin ran dry since the last visit: fill more. */
+        b->lg_fill_div--;
+    }
+    b->low_water = b->ncached;
+}
+
+size_t
+tcache_cached_bytes(const tcache_t *t)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < SZ_NBINS; i++)
+        n += (size_t)t->bins[i].ncached * bin_infos[i].reg_size;
+    return n;
+}

@@ -1,0 +1,55 @@
+/*
+ * tcache.h — thread caches: per-thread stacks of free small regions.
+ *
+ * Owns: the cache bins of one thread (owner thread only — no locks on the
+ * fast path) and the pool of stack memory recycled across threads (one
+ * mutex, HS_RANK_TCACHE_POOL).  A cache bin is a LIFO stack of pointers:
+ * malloc pops the most recently freed region (warm in cache), free pushes.
+ * An empty bin is filled from the thread's arena in a batch; a full one
+ * flushes its oldest half back to the slabs.  Every 64 KiB allocated, one
+ * bin is garbage-collected: regions that sat unused since the last visit
+ * (the low-water mark) go back, and that bin fills less next time.
+ *
+ * Invariants, per bin: low_water <= ncached <= ncached_max; a region in a
+ * bin is counted as allocated by its bin (curregs) and carries the free
+ * mark (see export.c), so a second free of it is caught.
+ */
+#ifndef HS_TCACHE_H
+#define HS_TCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "sz.h"
+
+typedef struct cache_bin_s {
+    void **stack;         /* stack[0] oldest .. stack[ncached - 1] newest */
+    uint16_t ncached;
+    uint16_t ncached_max; /* 0: caching disabled for this thread */
+    uint16_t low_water;   /* least ncached since the last GC visit */
+    uint8_t lg_fill_div;  /* a fill brings ncached_max >> lg_fill_div */
+} cache_bin_t;
+
+typedef struct tcache_s {
+    cache_bin_t bins[SZ_NBINS];
+    void **mem;          /* the stacks, from the pool */
+    unsigned gc_bin;     /* next bin the GC visits */
+} tcache_t;
+
+void tcache_boot(void);
+/* Gives t its stacks; false on OOM (t stays disabled). */
+bool tcache_init(tcache_t *t);
+/* Flushes everything and returns the stacks; t is disabled after. */
+void tcache_destroy(tcache_t *t);
+/* Fills bin ind from arena a and pops one region; NULL on OOM. */
+void *tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind);
+/* Flushes bin ind down to keep regions (the newest stay). */
+void tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep);
+void tcache_flush_all(tcache_t *t);
+/* One incremental GC step. */
+void tcache_gc_step(tcache_t *t);
+/* Bytes of regions sitting in t. */
+size_t tcache_cached_bytes(const tcache_t *t);
+
+#endif /* HS_TCACHE_H */

@@ -1,0 +1,68 @@
+/*
+ * tsd.h — thread state: everything the allocator keeps per thread.
+ *
+ * Owns: the thread's cache, its arena, its allocation counters and its
+ * event threshold, in one initial-exec TLS block (no lookup, no lock), plus
+ * the list of live threads (mutex HS_RANK_CTL) that statistics walk.
+ *
+ * Life cycle: UNINIT (all zero: every fast path fails its check and the
+ * slow path initializes) -> NOMINAL -> DYING (the thread-exit destructor
+ * flushed the cache; later allocations in this thread go straight to the
+ * arena).  The counters are written by the owner thread only and read
+ * racily (relaxed, word-sized) by statistics.
+ * Invariant: allocated < next_event or the next allocation takes the slow
+ * path, which runs due thread events and moves next_event forward.
+ */
+#ifndef HS_TSD_H
+#define HS_TSD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "tcache.h"
+#include "util/list.h"
+#include "util/util.h"
+
+typedef enum {
+    TSD_UNINIT = 0,
+    TSD_NOMINAL = 1,
+    TSD_DYING = 2,
+} tsd_state_t;
+
+/* Bytes allocated between two thread events. */
+#define TSD_EVENT_INTERVAL ((uint64_t)64 << 10)
+
+typedef struct tsd_s {
+    uint64_t allocated;   /* owner thread only: thread.allocated */
+    uint64_t next_event;  /* owner thread only */
+    uint64_t deallocated; /* owner thread only: thread.deallocated */
+    tcache_t tcache;
+    arena_t *arena;
+    uint8_t state;
+    hs_link_t link; /* guarded by the thread list lock */
+} tsd_t;
+
+extern HS_TLS tsd_t tsd_tls;
+
+static inline tsd_t *
+tsd_get(void)
+{
+    return &tsd_tls;
+}
+
+bool tsd_boot(void);
+/* Initializes the calling thread's state if needed; NULL if the allocator
+ * cannot run (boot failed).  A DYING thread gets its state back with the
+ * cache disabled. */
+tsd_t *tsd_fetch_slow(void);
+/* Runs the thread events that are due and schedules the next. */
+void tsd_event(tsd_t *tsd);
+/* Sums allocated and deallocated over all threads, live and ended. */
+void tsd_totals(uint64_t *r_allocated, uint64_t *r_deallocated);
+/* Moves the calling thread to arena a. */
+void tsd_set_arena(tsd_t *tsd, arena_t *a);
+/* Fork: the child keeps only the forking thread. */
+void tsd_postfork_child(void);
+
+#endif /* HS_TSD_H */

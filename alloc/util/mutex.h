@@ -1,0 +1,67 @@
+/*
+ * mutex.h — the allocator's mutex, with lock ranks and fork handling.
+ *
+ * Owns: hs_mutex_t (a pthread mutex that spins briefly before sleeping),
+ * the registry of every allocator mutex, and the fork protocol over it.
+ *
+ * Lock order: a thread holding a mutex of rank r takes only mutexes of a
+ * strictly higher rank; two mutexes of one rank are never held together.
+ * Before fork, hs_mutex_prefork() takes every registered mutex in rank order
+ * (so no lock is held mid-update in the child); the parent then unlocks
+ * them all and the child reinitializes them all.  Ranks, lowest first:
+ */
+#ifndef HS_MUTEX_H
+#define HS_MUTEX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef enum {
+    HS_RANK_CTL = 0,      /* arena list, thread list, stats refresh */
+    HS_RANK_BIN,          /* one arena bin (slabs of one size class) */
+    HS_RANK_LARGE,        /* an arena's list of large extents */
+    HS_RANK_DECAY,        /* an arena's purge in progress */
+    HS_RANK_GROW,         /* a PAC's address-space growth */
+    HS_RANK_ECACHE,       /* one ecache (dirty or retained extents) */
+    HS_RANK_EDATA_CACHE,  /* recycled edata structures */
+    HS_RANK_TCACHE_POOL,  /* recycled thread caches */
+    HS_RANK_RTREE,        /* creation of rtree leaves */
+    HS_RANK_BASE,         /* metadata memory */
+    HS_NRANKS
+} hs_rank_t;
+
+typedef struct hs_mutex_s hs_mutex_t;
+struct hs_mutex_s {
+    pthread_mutex_t lock;
+    hs_rank_t rank;
+    hs_mutex_t *next_registered; /* guarded by the registry spinlock */
+};
+
+/* Initializes m and registers it for fork handling.  Never fails. */
+void hs_mutex_init(hs_mutex_t *m, hs_rank_t rank);
+
+static inline void
+hs_mutex_lock(hs_mutex_t *m)
+{
+    if (pthread_mutex_trylock(&m->lock) == 0)
+        return;
+    for (int i = 0; i < 64; i++) {
+        __builtin_ia32_pause();
+        if (pthread_mutex_trylock(&m->lock) == 0)
+            return;
+    }
+    pthread_mutex_lock(&m->lock);
+}
+
+static inline void
+hs_mutex_unlock(hs_mutex_t *m)
+{
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The fork protocol; called from the pthread_atfork handlers. */
+void hs_mutex_prefork(void);
+void hs_mutex_postfork_parent(void);
+void hs_mutex_postfork_child(void);
+
+#endif /* HS_MUTEX_H */

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# bench/run.sh — runs every workload under every allocator and reports.
+#
+# Owns: installing the peer allocators (when root and missing), building
+# the workloads (and libheapsight if it is missing), the measurement loop
+# and where the raw results and the markdown go.  The measuring itself is
+# bench/runner.c (fork/exec, wall clock, ru_maxrss from wait4); medians,
+# ratios and tables are bench/report.py.
+#
+# Method: for each workload, N repetitions; inside a repetition every
+# allocator runs once, round-robin, the starting allocator rotating by one
+# each repetition so no allocator always runs first (cold caches) or right
+# after a memory-hungry one.  One unmeasured warm-up run per workload
+# (glibc) first fills the page cache.  Medians over the N runs are
+# reported.  Allocators: glibc (no preload), heapsight, jemalloc, mimalloc,
+# tcmalloc (all with their default configuration).
+#
+# Usage: bash bench/run.sh [options]
+#   --quick              2 reps and smaller parameters (a minute or two)
+#   --reps N             repetitions (default 5; --quick: 2)
+#   --out FILE           also write the markdown report to FILE
+#   --build-dir DIR      build directory (default: <repo>/build)
+#   --lib PATH           libheapsight.so to measure (default:
+#                        <build-dir>/lib/libheapsight.so; given explicitly,
+#                        it is not rebuilt)
+#   --only LIST          comma-separated workloads (default: all)
+#   --allocators LIST    comma-separated allocators (default: all five)
+#   --timeout S          per-run timeout in seconds (default 120)
+#   --no-install         never apt-get install the peers
+#   --list               print the workloads and exit
+# Raw results: <build-dir>/bench-results/raw-<timestamp>.tsv (re-render
+# with python3 bench/report.py FILE).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR="$REPO/build"
+LIB=""
+REPS=""
+QUICK=0
+OUT=""
+ONLY=""
+ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
+TIMEOUT=120
+INSTALL=1
+LIST=0
+
+note() { printf '[run.sh] %s\n' "$*" >&2; }
+die() { note "error: $*"; exit 1; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --reps) REPS="$2"; shift ;;
+    --out) OUT="$2"; shift ;;
+    --build-dir) BUILD_DIR="$2"; shift ;;
+    --lib) LIB="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    --allocators) ALLOCS="$2"; shift ;;
+    --timeout) TIMEOUT="$2"; shift ;;
+    --no-install) INSTALL=0 ;;
+    --list) LIST=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (try --help)" ;;
+    esac
+    shift
+done
+[[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=2 || REPS=5; }
+[[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive integer"
+BUILD_DIR=$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)
+LIB_GIVEN=0
+if [[ -n "$LIB" ]]; then LIB_GIVEN=1; else LIB="$BUILD_DIR/lib/libheapsight.so"; fi
+
+# ---- Workloads: name | argv after the program | quick argv | env ------------
+# "PY" stands for the Python interpreter, "BIN/" for the bench build dir.
+WORKLOADS=(
+    "larson|BIN/larson|BIN/larson generations=10|"
+    "prodcons|BIN/prodcons|BIN/prodcons messages=600000|"
+    "churn_1t|BIN/churn threads=1|BIN/churn threads=1 iters=2500000|"
+    "churn_2t|BIN/churn threads=2|BIN/churn threads=2 iters=2500000|"
+    "realloc_grow|BIN/realloc_grow|BIN/realloc_grow appends=1500000|"
+    "large|BIN/large|BIN/large iters=10000|"
+    "frag|BIN/frag|BIN/frag mib=48|"
+    "python|PY $REPO/bench/py_alloc.py|PY $REPO/bench/py_alloc.py scale=1|"
+    "python_malloc|PY $REPO/bench/py_alloc.py|PY $REPO/bench/py_alloc.py scale=1|PYTHONMALLOC=malloc"
+    "cxx_map|BIN/cxx_map|BIN/cxx_map rounds=2|"
+)
+if [[ $LIST == 1 ]]; then
+    printf '%s\n' "${WORKLOADS[@]}" | cut -d'|' -f1,2,4 | tr '|' '\t'
+    exit 0
+fi
+
+# ---- Peers: install when missing (root only, idempotent) --------------------
+PEER_PKGS=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4)
+install_peers() {
+    local missing=() p
+    for p in "${PEER_PKGS[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ $INSTALL == 0 || $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+        note "peer packages missing (${missing[*]}); their allocators are skipped"
+        return 0
+    fi
+    note "installing ${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null 2>&1; then
+        apt-get update >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
+            note "apt-get install failed; missing peers are skipped"
+    fi
+}
+
+# Finds a shared library by file name in the usual library directories.
+find_lib() {
+    local d
+    for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 \
+             /usr/lib /usr/local/lib; do
+        [[ -e "$d/$1" ]] && { echo "$d/$1"; return 0; }
+    done
+    ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n { print $NF; exit }'
+}
+
+# ---- Build --------------------------------------------------------------------
+BENCH_BIN=""
+LOG="$BUILD_DIR/bench-results/build.log"
+build() {
+    mkdir -p "$BUILD_DIR/bench-results"
+    : >"$LOG"
+    local jobs home=""
+    jobs=$(nproc 2>/dev/null || echo 2)
+    if [[ -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+        home=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt")
+    elif cmake -S "$REPO" -B "$BUILD_DIR" >>"$LOG" 2>&1; then
+        home="$REPO"
+    else
+        note "top-level configure failed (see $LOG); building the bench alone"
+    fi
+    if [[ "$home" == "$REPO" ]]; then
+        local targets=(hs_bench)
+        [[ $LIB_GIVEN == 0 && ! -e "$LIB" ]] && targets+=(heapsight)
+        if cmake --build "$BUILD_DIR" -j "$jobs" --target "${targets[@]}" >>"$LOG" 2>&1 ||
+           cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench >>"$LOG" 2>&1; then
+            BENCH_BIN="$BUILD_DIR/bench"
+            return 0
+        fi
+        note "top-level build of hs_bench failed (see $LOG); building the bench alone"
+    elif [[ "$home" == "$REPO/bench" ]]; then
+        cmake --build "$BUILD_DIR" -j "$jobs" >>"$LOG" 2>&1 &&
+            { BENCH_BIN="$BUILD_DIR/bench"; return 0; }
+    fi
+    local alone="$BUILD_DIR/bench-standalone"
+    cmake -S "$REPO/bench" -B "$alone" >>"$LOG" 2>&1 &&
+        cmake --build "$alone" -j "$jobs" >>"$LOG" 2>&1 ||
+        die "cannot build the benchmarks (see $LOG)"
+    BENCH_BIN="$alone/bench"
+}
+
+# ---- Main -----------------------------------------------------------------------
+install_peers
+build
+RUNNER="$BENCH_BIN/runner"
+[[ -x "$RUNNER" ]] || die "no runner at $RUNNER"
+PY=$(command -v python3 || true)
+[[ -n "$PY" ]] || die "python3 is needed (python workload and the report)"
+PY=$(readlink -f "$PY")
+
+declare -A PRELOAD=()
+ORDER=()
+IFS=',' read -r -a want <<<"$ALLOCS"
+for a in "${want[@]}"; do
+    case "$a" in
+    glibc) PRELOAD[$a]="" ;;
+    heapsight)
+        if [[ -e "$LIB" ]]; then
+            PRELOAD[$a]=$(readlink -f "$LIB")
+        else
+            note "NOTE: $LIB not found: heapsight skipped (peers only)"
+            continue
+        fi ;;
+    jemalloc) PRELOAD[$a]=$(find_lib libjemalloc.so.2) ;;
+    mimalloc) PRELOAD[$a]=$(find_lib libmimalloc.so.2) ;;
+    tcmalloc) PRELOAD[$a]=$(find_lib libtcmalloc_minimal.so.4) ;;
+    *) die "unknown allocator '$a'" ;;
+    esac
+    if [[ "$a" != glibc && -z "${PRELOAD[$a]}" ]]; then
+        note "NOTE: $a library not found: skipped"
+        continue
+    fi
+    ORDER+=("$a")
+done
+[[ ${#ORDER[@]} -gt 0 ]] || die "no allocator to measure"
+
+SELECTED=()
+for spec in "${WORKLOADS[@]}"; do
+    name=${spec%%|*}
+    if [[ -z "$ONLY" || ",$ONLY," == *",$name,"* ]]; then SELECTED+=("$spec"); fi
+done
+[[ ${#SELECTED[@]} -gt 0 ]] || die "no workload matches --only $ONLY"
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
+OUTDIR=$(mktemp -d)
+trap 'rm -rf "$OUTDIR"' EXIT
+{
+    echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
+    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick') (reps=$REPS, timeout=${TIMEOUT}s)"
+    for a in "${ORDER[@]}"; do
+        if [[ $a == glibc ]]; then
+            echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
+        else
+            echo "# $a: ${PRELOAD[$a]} ($(stat -L -c '%s bytes, modified %y' "${PRELOAD[$a]}" | cut -d. -f1))"
+        fi
+    done
+} >"$RAW"
+
+# Expands a workload spec into the argv array CMD.
+expand_cmd() {
+    local s=$1 w
+    CMD=()
+    for w in $s; do
+        case "$w" in
+        PY) CMD+=("$PY") ;;
+        BIN/*) CMD+=("$BENCH_BIN/${w#BIN/}") ;;
+        *) CMD+=("$w") ;;
+        esac
+    done
+}
+
+# Runs CMD once under allocator $1 with env $2; sets RESULT (runner line)
+# and CSUM.
+run_one() {
+    local alloc=$1 envs=$2 out="$OUTDIR/out" args=()
+    [[ -n "$envs" ]] && args+=(-e "$envs")
+    RESULT=$("$RUNNER" -p "${PRELOAD[$alloc]}" -t "$TIMEOUT" -o "$out" "${args[@]}" -- "${CMD[@]}")
+    CSUM=$(sed -n 's/^checksum=\([0-9a-f]*\).*/\1/p' "$out" | head -1)
+    [[ -n "$CSUM" ]] || CSUM="none"
+}
+
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$RESULT"; }
+
+note "allocators: ${ORDER[*]}; reps: $REPS; workloads: ${#SELECTED[@]}; raw: $RAW"
+START=$(date +%s)
+for spec in "${SELECTED[@]}"; do
+    IFS='|' read -r name full quick envs <<<"$spec"
+    [[ $QUICK == 1 ]] && expand_cmd "$quick" || expand_cmd "$full"
+    run_one glibc "$envs"   # warm-up, not recorded
+    for ((rep = 1; rep <= REPS; rep++)); do
+        n=${#ORDER[@]}
+        for ((k = 0; k < n; k++)); do
+            alloc=${ORDER[$(( (k + rep - 1) % n ))]}
+            run_one "$alloc" "$envs"
+            printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$alloc" "$rep" \
+                "$(field wall_s)" "$(field maxrss_kib)" "$(field user_s)" \
+                "$(field sys_s)" "$(field status)" "$CSUM" >>"$RAW"
+            st=$(field status)
+            [[ "$st" == 0 ]] || note "$name/$alloc rep $rep: status $st"
+        done
+    done
+    note "$name done ($(( $(date +%s) - START )) s elapsed)"
+done
+echo "# elapsed: $(( $(date +%s) - START )) s for the measured runs" >>"$RAW"
+
+REPORT=$("$PY" "$REPO/bench/report.py" "$RAW")
+printf '%s\n' "$REPORT"
+if [[ -n "$OUT" ]]; then
+    printf '%s\n' "$REPORT" >"$OUT"
+    note "report written to $OUT"
+fi
+note "raw results: $RAW"
