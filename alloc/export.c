@@ -87,6 +87,26 @@ small_alloc_slow(tsd_t *tsd, arena_t *a, unsigned ind, bool use_tcache)
     return p == NULL ? NULL : hand_out(p);
 }
 
+/* A large block: from the thread cache when its class is cached there
+ * and the request has no special alignment, else from the arena. */
+static void *
+large_alloc(tsd_t *tsd, arena_t *a, size_t usize, req_t req, bool use_tcache)
+{
+    unsigned ind = sz_size2index(usize);
+    if (use_tcache && ind < TCACHE_NBINS && req.alignment <= PAGE) {
+        cache_bin_t *b = &tsd->tcache.bins[ind];
+        if (b->ncached > 0) {
+            void *p = hand_out(b->stack[--b->ncached]);
+            if (req.zero)
+                memset(p, 0, usize);
+            return p;
+        }
+    }
+    void *p = arena_malloc_large(a, usize, req.alignment, req.zero);
+    /* The page may hold a stale free mark from an earlier life. */
+    return p == NULL ? NULL : hand_out(p);
+}
+
 static HS_NOINLINE void *
 alloc_slow(size_t size, req_t req)
 {
@@ -105,13 +125,13 @@ alloc_slow(size_t size, req_t req)
     if (tsd->allocated + usize >= tsd->next_event)
         tsd_event(tsd);
     void *p;
+    bool use_tcache = !req.no_tcache && req.arena < 0;
     if (usize <= SZ_SMALL_MAX) {
-        bool use_tcache = !req.no_tcache && req.arena < 0;
         p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
         if (p != NULL && req.zero)
             memset(p, 0, usize);
     } else {
-        p = arena_malloc_large(a, usize, req.alignment, req.zero);
+        p = large_alloc(tsd, a, usize, req, use_tcache);
     }
     if (unlikely(p == NULL))
         goto oom;
@@ -187,6 +207,8 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
     if (unlikely(ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE ||
                  emap_entry_szind(ent) == SZIND_NONE || e->addr != p))
         bad_pointer(fn, p, ent);
+    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
+        double_free(fn, p, emap_entry_szind(ent));
     return e->size;
 }
 
@@ -197,17 +219,21 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
     tsd_t *tsd = tsd_fetch_slow();
     if (tsd != NULL)
         tsd->deallocated += usize;
-    if (!emap_entry_slab(ent)) {
-        arena_dalloc_large(emap_entry_edata(ent));
-        return;
-    }
     unsigned ind = emap_entry_szind(ent);
-    ((uintptr_t *)p)[1] = free_mark(p);
-    cache_bin_t *b = tsd == NULL ? NULL : &tsd->tcache.bins[ind];
+    bool slab = emap_entry_slab(ent);
+    cache_bin_t *b = tsd == NULL || ind >= TCACHE_NBINS
+                         ? NULL
+                         : &tsd->tcache.bins[ind];
     if (no_tcache || b == NULL || b->ncached_max == 0) {
-        arena_bin_flush(ind, &p, 1);
+        if (slab) {
+            ((uintptr_t *)p)[1] = free_mark(p);
+            arena_bin_flush(ind, &p, 1);
+        } else {
+            arena_dalloc_large(emap_entry_edata(ent));
+        }
         return;
     }
+    ((uintptr_t *)p)[1] = free_mark(p);
     if (b->ncached == b->ncached_max)
         tcache_flush_bin(&tsd->tcache, ind, b->ncached_max / 2);
     b->stack[b->ncached++] = p;

@@ -7,13 +7,15 @@
 #include <string.h>
 
 #include "extent/base.h"
+#include "extent/emap.h"
 #include "util/mutex.h"
 
 #define TCACHE_SLOTS_MIN 20
 #define TCACHE_SLOTS_MAX 200
 #define TCACHE_LG_FILL_DIV_MAX 4
+#define TCACHE_SLOTS_LARGE 8
 
-static uint16_t ncached_max_of[SZ_NBINS];
+static uint16_t ncached_max_of[TCACHE_NBINS];
 static size_t slots_total;
 
 static struct {
@@ -35,6 +37,11 @@ tcache_boot(void)
         ncached_max_of[i] = (uint16_t)n;
         slots_total += n;
     }
+    for (unsigned i = SZ_NBINS; i < TCACHE_NBINS; i++) {
+        ncached_max_of[i] = TCACHE_SLOTS_LARGE;
+        slots_total += TCACHE_SLOTS_LARGE;
+    }
+    hs_assert_cheap(sz_index2size(TCACHE_NBINS - 1) == TCACHE_MAX);
 }
 
 static void **
@@ -68,7 +75,7 @@ tcache_init(tcache_t *t)
     t->mem = mem;
     t->gc_bin = 0;
     size_t off = 0;
-    for (unsigned i = 0; i < SZ_NBINS; i++) {
+    for (unsigned i = 0; i < TCACHE_NBINS; i++) {
         cache_bin_t *b = &t->bins[i];
         b->stack = mem + off;
         b->ncached = 0;
@@ -86,7 +93,7 @@ tcache_destroy(tcache_t *t)
     if (t->mem == NULL)
         return;
     tcache_flush_all(t);
-    for (unsigned i = 0; i < SZ_NBINS; i++)
+    for (unsigned i = 0; i < TCACHE_NBINS; i++)
         t->bins[i].ncached_max = 0;
     pool_put(t->mem);
     t->mem = NULL;
@@ -122,7 +129,12 @@ tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
     if (b->ncached <= keep)
         return;
     unsigned n = b->ncached - keep;
-    arena_bin_flush(ind, b->stack, n);
+    if (ind < SZ_NBINS) {
+        arena_bin_flush(ind, b->stack, n);
+    } else {
+        for (unsigned i = 0; i < n; i++)
+            arena_dalloc_large(emap_entry_edata(emap_lookup(b->stack[i])));
+    }
     memmove(b->stack, b->stack + n, keep * sizeof(void *));
     b->ncached = (uint16_t)keep;
     if (b->low_water > keep)
@@ -132,7 +144,7 @@ tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
 void
 tcache_flush_all(tcache_t *t)
 {
-    for (unsigned i = 0; i < SZ_NBINS; i++)
+    for (unsigned i = 0; i < TCACHE_NBINS; i++)
         tcache_flush_bin(t, i, 0);
 }
 
@@ -140,7 +152,7 @@ void
 tcache_gc_step(tcache_t *t)
 {
     unsigned ind = t->gc_bin;
-    t->gc_bin = (ind + 1) % SZ_NBINS;
+    t->gc_bin = (ind + 1) % TCACHE_NBINS;
     cache_bin_t *b = &t->bins[ind];
     if (b->ncached_max == 0)
         return;
@@ -163,7 +175,7 @@ size_t
 tcache_cached_bytes(const tcache_t *t)
 {
     size_t n = 0;
-    for (unsigned i = 0; i < SZ_NBINS; i++)
-        n += (size_t)t->bins[i].ncached * bin_infos[i].reg_size;
+    for (unsigned i = 0; i < TCACHE_NBINS; i++)
+        n += (size_t)t->bins[i].ncached * sz_index2size(i);
     return n;
 }

@@ -10,6 +10,9 @@
  * bin is garbage-collected: regions that sat unused since the last visit
  * (the low-water mark) go back, and that bin fills less next time.
  *
+ * Large bins are not filled in batches: a miss allocates one extent, and
+ * a free caches it.
+ *
  * Invariants, per bin: low_water <= ncached <= ncached_max; a region in a
  * bin is counted as allocated by its bin (curregs) and carries the free
  * mark (see export.c), so a second free of it is caught.
@@ -23,6 +26,11 @@
 #include "arena.h"
 #include "sz.h"
 
+/* Cached classes: every small class, and large classes up to TCACHE_MAX
+ * (bins SZ_NBINS .. TCACHE_NBINS-1 hold whole large extents). */
+#define TCACHE_MAX ((size_t)32 << 10)
+#define TCACHE_NBINS 40
+
 typedef struct cache_bin_s {
     void **stack;         /* stack[0] oldest .. stack[ncached - 1] newest */
     uint16_t ncached;
@@ -32,7 +40,7 @@ typedef struct cache_bin_s {
 } cache_bin_t;
 
 typedef struct tcache_s {
-    cache_bin_t bins[SZ_NBINS];
+    cache_bin_t bins[TCACHE_NBINS];
     void **mem;          /* the stacks, from the pool */
     unsigned gc_bin;     /* next bin the GC visits */
 } tcache_t;
@@ -42,7 +50,7 @@ void tcache_boot(void);
 bool tcache_init(tcache_t *t);
 /* Flushes everything and returns the stacks; t is disabled after. */
 void tcache_destroy(tcache_t *t);
-/* Fills bin ind from arena a and pops one region; NULL on OOM. */
+/* Fills small bin ind from arena a and pops one region; NULL on OOM. */
 void *tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind);
 /* Flushes bin ind down to keep regions (the newest stay). */
 void tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep);
