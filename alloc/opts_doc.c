@@ -11,6 +11,19 @@
 #define TYPE_NAME_UINT "unsigned"
 #define TYPE_NAME_MS "ssize_t (ms)"
 
+static void
+print_row(const char *name, const char *type_name, const char *def,
+          const char *type, long long min, long long max, const char *doc)
+{
+    char range[64];
+    if (type[0] == 'B')
+        snprintf(range, sizeof(range), "true, false");
+    else
+        snprintf(range, sizeof(range), "%lld .. %lld", min, max);
+    printf("| `%s` | %s | `%s` | %s | %s |\n", name, type_name, def, range,
+           doc);
+}
+
 int
 main(void)
 {
@@ -26,8 +39,7 @@ main(void)
            "| key | type | default | range | meaning |\n"
            "| --- | --- | --- | --- | --- |\n");
 #define ROW(type, name, def, min, max, doc)                                    \
-    printf("| `%s` | %s | `%s` | %s | %s |\n", #name, TYPE_NAME_##type, #def, \
-           #min " .. " #max, doc);
+    print_row(#name, TYPE_NAME_##type, #def, #type, min, max, doc);
     HS_OPTIONS(ROW)
 #undef ROW
     return 0;

@@ -68,6 +68,8 @@ sz_sa2u(size_t size, size_t alignment)
 {
     if (alignment <= QUANTUM)
         return sz_s2u(size);
+    if (alignment > SZ_MAX)
+        return 0;
     /* Small: a class that is a multiple of the alignment places every
      * region on an aligned address, since slabs start on page boundaries;
      * rounding the size up to the alignment first finds such a class. */

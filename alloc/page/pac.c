@@ -43,38 +43,45 @@ pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms)
     atomic_init(&pac->purged_pages, 0);
 }
 
-/* Reserves a new chunk big enough for an aligned run of size bytes and
- * puts it in the retained set.  False on OOM. */
-static bool
+/* Reserves a new chunk, aligned to alignment (and to a hugepage), and
+ * carves size bytes from its start; the rest enters the retained set.
+ * NULL on OOM.  grow_mtx held. */
+static edata_t *
 pac_grow(pac_t *pac, size_t size, size_t alignment)
 {
-    size_t need = size + (alignment > HUGEPAGE ? alignment - HUGEPAGE : 0);
-    if (need < size)
-        return false;
     size_t chunk = pac->grow_next;
-    if (chunk < need)
-        chunk = align_up(need, HUGEPAGE);
-    if (chunk < need)
-        return false;
-    void *addr = pages_map(chunk, HUGEPAGE);
+    if (chunk < size)
+        chunk = align_up(size, HUGEPAGE);
+    if (chunk < size)
+        return NULL;
+    void *addr = pages_map(chunk, alignment > HUGEPAGE ? alignment : HUGEPAGE);
     if (addr == NULL)
-        return false;
+        return NULL;
     edata_t *e = edata_cache_get();
     if (e == NULL) {
         pages_unmap(addr, chunk);
-        return false;
+        return NULL;
     }
     edata_init(e, pac->arena_ind, addr, chunk, EXTENT_ACTIVE, true, true);
     if (!emap_register_boundary(e)) {
         edata_cache_put(e);
         pages_unmap(addr, chunk);
-        return false;
+        return NULL;
+    }
+    if (chunk > size) {
+        edata_t *rest = extent_split(e, size);
+        if (rest == NULL) {
+            emap_deregister_boundary(e);
+            edata_cache_put(e);
+            pages_unmap(addr, chunk);
+            return NULL;
+        }
+        ecache_dalloc(&pac->retained, rest, 0);
     }
     atomic_fetch_add_explicit(&pac->mapped, chunk, memory_order_relaxed);
     if (pac->grow_next < PAC_GROW_MAX)
         pac->grow_next *= 2;
-    ecache_dalloc(&pac->retained, e, 0);
-    return true;
+    return e;
 }
 
 static edata_t *
@@ -88,11 +95,8 @@ pac_alloc_impl(void *impl, size_t size, size_t alignment, bool zero)
         hs_mutex_lock(&pac->grow_mtx);
         /* Another thread may have grown while this one waited. */
         e = ecache_alloc(&pac->retained, size, alignment);
-        for (int tries = 0; e == NULL && tries < 3; tries++) {
-            if (!pac_grow(pac, size, alignment))
-                break;
-            e = ecache_alloc(&pac->retained, size, alignment);
-        }
+        if (e == NULL)
+            e = pac_grow(pac, size, alignment);
         hs_mutex_unlock(&pac->grow_mtx);
     }
     if (e == NULL)
