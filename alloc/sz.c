@@ -70,6 +70,8 @@ sz_sa2u(size_t size, size_t alignment)
         return sz_s2u(size);
     if (alignment > SZ_MAX)
         return 0;
+    if (size == 0)
+        size = 1; /* a unique block, still aligned */
     /* Small: a class that is a multiple of the alignment places every
      * region on an aligned address, since slabs start on page boundaries;
      * rounding the size up to the alignment first finds such a class. */

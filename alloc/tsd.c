@@ -125,7 +125,8 @@ tsd_set_arena(tsd_t *tsd, arena_t *a)
         return;
     /* Regions cached from the old arena are fine to keep: flushes find
      * each region's own arena. */
-    arena_thread_detach(tsd->arena);
+    if (tsd->arena != NULL)
+        arena_thread_detach(tsd->arena);
     arena_thread_attach(a);
     tsd->arena = a;
 }

@@ -49,10 +49,28 @@ base_grow(size_t need)
     return true;
 }
 
+/* A request of half a block or more gets a mapping of its own, so the
+ * current block's remainder is not abandoned. */
+static void *
+base_alloc_alone(size_t size)
+{
+    size = align_up(size, PAGE);
+    void *p = pages_map(size, PAGE);
+    if (p == NULL)
+        return NULL;
+    hs_mutex_lock(&base.mtx);
+    base.mapped += size;
+    base.allocated += size;
+    hs_mutex_unlock(&base.mtx);
+    return p;
+}
+
 void *
 base_alloc(size_t size, size_t align)
 {
     size = align_up(size, 16);
+    if (size >= BASE_BLOCK_MAX / 2)
+        return base_alloc_alone(size);
     hs_mutex_lock(&base.mtx);
     uintptr_t p = align_up(base.cur, align);
     if (base.cur == 0 || p + size > base.end) {

@@ -22,6 +22,7 @@ extent_split(edata_t *e, size_t size_a)
         return NULL;
     edata_init(b, e->arena_ind, (void *)(edata_base(e) + size_a),
                e->size - size_a, (extent_state_t)e->state, e->zeroed, false);
+    b->dirty_ns = e->dirty_ns; /* a piece is as old as the whole */
     if (!emap_register_boundary(b)) {
         edata_cache_put(b);
         return NULL;
@@ -179,6 +180,7 @@ ecache_shrink(ecache_t *c, edata_t *e, size_t new_size, uint64_t now_ns)
     edata_t *trail = extent_split(e, new_size);
     if (trail == NULL)
         return false;
+    trail->zeroed = false; /* it was part of an active extent */
     ecache_dalloc(c, trail, now_ns);
     return true;
 }

@@ -49,6 +49,24 @@ eset_init(eset_t *s, extent_state_t state)
     s->state = state;
 }
 
+/*
+ * Age order: newly freed extents carry the newest stamp and go to the back
+ * in O(1).  A piece of an older extent walks forward from the back a
+ * bounded distance; if it stops early, it sits behind some younger
+ * members, which can only delay its purge, never make another's early.
+ */
+static void
+lru_insert(eset_t *s, edata_t *e)
+{
+    hs_link_t *pos = s->lru.prev;
+    for (unsigned budget = 32; pos != &s->lru && budget > 0; budget--) {
+        if (edata_of_lru_link(pos)->dirty_ns <= e->dirty_ns)
+            break;
+        pos = pos->prev;
+    }
+    hs_list_insert_after(pos, &e->lru_link);
+}
+
 void
 eset_insert(eset_t *s, edata_t *e)
 {
@@ -56,7 +74,7 @@ eset_insert(eset_t *s, edata_t *e)
     hs_assert(e->state == s->state && b < ESET_NBUCKETS);
     hs_list_push_front(&s->buckets[b], &e->eset_link);
     s->nonempty[b / 64] |= (uint64_t)1 << (b % 64);
-    hs_list_push_back(&s->lru, &e->lru_link);
+    lru_insert(s, e);
     s->npages += e->size / PAGE;
     s->nextents++;
 }

@@ -9,7 +9,9 @@
  * Invariants: npages == sum over members of size / PAGE; a member e lies in
  *   bucket psz_floor(e->size / PAGE), so every member of bucket i has at
  *   least psz_pages(i) pages; bit i of nonempty is set iff bucket i is
- *   non-empty; every member has state == eset->state.
+ *   non-empty; every member has state == eset->state; the age list is
+ *   ordered by dirty_ns except where a bounded insertion gave up (see
+ *   lru_insert), which can only delay a purge.
  */
 #ifndef HS_ESET_H
 #define HS_ESET_H

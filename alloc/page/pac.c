@@ -103,6 +103,8 @@ pac_alloc_impl(void *impl, size_t size, size_t alignment, bool zero)
         return NULL;
     if (zero && !e->zeroed)
         memset(e->addr, 0, e->size);
+    /* From here on the owner writes to it. */
+    e->zeroed = false;
     return e;
 }
 
@@ -124,7 +126,12 @@ static bool
 pac_shrink_impl(void *impl, edata_t *e, size_t new_size)
 {
     pac_t *pac = impl;
-    return ecache_shrink(&pac->dirty, e, new_size, pac_now_ns());
+    uint64_t now = pac_now_ns();
+    if (!ecache_shrink(&pac->dirty, e, new_size, now))
+        return false;
+    if (atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed) == 0)
+        pac_decay(pac, now, false);
+    return true;
 }
 
 static void
@@ -186,8 +193,12 @@ pac_decay(pac_t *pac, uint64_t now_ns, bool all)
     edata_t *e;
     while ((e = ecache_evict(&pac->dirty, before)) != NULL) {
         /* Purged outside any ecache lock: e is private meanwhile. */
-        pages_purge_forced(e->addr, e->size);
         atomic_fetch_add_explicit(&pac->nmadvise, 1, memory_order_relaxed);
+        if (!pages_purge_forced(e->addr, e->size)) {
+            /* Still resident: back to dirty, to be tried again later. */
+            ecache_dalloc(&pac->dirty, e, now_ns);
+            break;
+        }
         purged += e->size / PAGE;
         e->zeroed = true;
         ecache_dalloc(&pac->retained, e, now_ns);
