@@ -28,6 +28,7 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
+#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
 #include "sz.h"
@@ -102,7 +103,7 @@ large_alloc(tsd_t *tsd, arena_t *a, size_t usize, req_t req, bool use_tcache)
             return p;
         }
     }
-    void *p = arena_malloc_large(a, usize, req.alignment, req.zero);
+    void *p = large_malloc(a, usize, req.alignment, req.zero);
     /* The page may hold a stale free mark from an earlier life. */
     return p == NULL ? NULL : hand_out(p);
 }
@@ -123,7 +124,7 @@ alloc_slow(size_t size, req_t req)
     if (req.arena >= 0 && (a = arena_get((unsigned)req.arena)) == NULL)
         goto oom;
     if (tsd->allocated + usize >= tsd->next_event)
-        tsd_event(tsd);
+        te_run(tsd);
     void *p;
     bool use_tcache = !req.no_tcache && req.arena < 0;
     if (usize <= SZ_SMALL_MAX) {
@@ -229,7 +230,7 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
             ((uintptr_t *)p)[1] = free_mark(p);
             arena_bin_flush(ind, &p, 1);
         } else {
-            arena_dalloc_large(emap_entry_edata(ent));
+            large_dalloc(emap_entry_edata(ent));
         }
         return;
     }
@@ -302,7 +303,7 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
     if (usize == old && aligned)
         return p;
     if (!emap_entry_slab(ent) && usize > SZ_SMALL_MAX && aligned &&
-        arena_ralloc_large_in_place(emap_entry_edata(ent), usize, req.zero)) {
+        large_ralloc_in_place(emap_entry_edata(ent), usize, req.zero)) {
         tsd_t *tsd = tsd_fetch_slow();
         if (tsd != NULL) {
             tsd->allocated += usize;

@@ -8,6 +8,7 @@
 
 #include "extent/base.h"
 #include "extent/emap.h"
+#include "large.h"
 #include "util/mutex.h"
 
 #define TCACHE_SLOTS_MIN 20
@@ -133,7 +134,7 @@ tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
         arena_bin_flush(ind, b->stack, n);
     } else {
         for (unsigned i = 0; i < n; i++)
-            arena_dalloc_large(emap_entry_edata(emap_lookup(b->stack[i])));
+            large_dalloc(emap_entry_edata(emap_lookup(b->stack[i])));
     }
     memmove(b->stack, b->stack + n, keep * sizeof(void *));
     b->ncached = (uint16_t)keep;

@@ -68,7 +68,8 @@ tsd_fetch_slow(void)
          * reported. */
         if (tsd->arena == NULL)
             tsd->arena = arena_choose();
-        tsd->next_event = tsd->allocated + TSD_EVENT_INTERVAL;
+        if (tsd->next_event <= tsd->allocated)
+            te_init(tsd);
         return tsd->arena == NULL ? NULL : tsd;
     }
     if (tsd->arena == NULL) {
@@ -88,19 +89,9 @@ tsd_fetch_slow(void)
             tcache_init(&tsd->tcache);
         pthread_setspecific(tsd_key, tsd);
     }
-    if (tsd->next_event <= tsd->allocated)
-        tsd->next_event = tsd->allocated + TSD_EVENT_INTERVAL;
+    if (tsd->next_event == 0)
+        te_init(tsd);
     return tsd;
-}
-
-void
-tsd_event(tsd_t *tsd)
-{
-    tsd->next_event = tsd->allocated + TSD_EVENT_INTERVAL;
-    if (tsd->state == TSD_NOMINAL)
-        tcache_gc_step(&tsd->tcache);
-    if (tsd->arena != NULL)
-        arena_decay_tick(tsd->arena);
 }
 
 void

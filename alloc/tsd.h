@@ -11,7 +11,8 @@
  * arena).  The counters are written by the owner thread only and read
  * racily (relaxed, word-sized) by statistics.
  * Invariant: allocated < next_event or the next allocation takes the slow
- * path, which runs due thread events and moves next_event forward.
+ * path, which runs the due thread events (thread_event.h).  next_event is 0
+ * until the state is set up, so the first allocation takes the slow path.
  */
 #ifndef HS_TSD_H
 #define HS_TSD_H
@@ -21,6 +22,7 @@
 
 #include "arena.h"
 #include "tcache.h"
+#include "thread_event.h"
 #include "util/list.h"
 #include "util/util.h"
 
@@ -30,13 +32,11 @@ typedef enum {
     TSD_DYING = 2,
 } tsd_state_t;
 
-/* Bytes allocated between two thread events. */
-#define TSD_EVENT_INTERVAL ((uint64_t)64 << 10)
-
 typedef struct tsd_s {
     uint64_t allocated;   /* owner thread only: thread.allocated */
     uint64_t next_event;  /* owner thread only */
     uint64_t deallocated; /* owner thread only: thread.deallocated */
+    uint64_t te_next[TE_NEVENTS]; /* owner thread only: thread_event.c */
     tcache_t tcache;
     arena_t *arena;
     uint8_t state;
@@ -56,8 +56,6 @@ bool tsd_boot(void);
  * cannot run (boot failed).  A DYING thread gets its state back with the
  * cache disabled. */
 tsd_t *tsd_fetch_slow(void);
-/* Runs the thread events that are due and schedules the next. */
-void tsd_event(tsd_t *tsd);
 /* Sums allocated and deallocated over all threads, live and ended. */
 void tsd_totals(uint64_t *r_allocated, uint64_t *r_deallocated);
 /* Moves the calling thread to arena a. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
 #include "opts.h"
@@ -292,7 +293,7 @@ HS_TEST(large_alloc_dalloc)
     arena_stats_t st0;
     arena_stats(a, &st0);
     size_t usize = sz_s2u(SZ_SMALL_MAX + 1);
-    void *p = arena_malloc_large(a, usize, 0, false);
+    void *p = large_malloc(a, usize, 0, false);
     HS_ASSERT_NOT_NULL(p);
     HS_EXPECT_ALIGNED(p, PAGE);
     emap_entry_t ent = emap_lookup(p);
@@ -311,7 +312,7 @@ HS_TEST(large_alloc_dalloc)
     HS_EXPECT_EQ_SIZE(st1.large_allocated - st0.large_allocated, usize);
     expect_stats_consistent(a);
 
-    arena_dalloc_large(e);
+    large_dalloc(e);
     arena_stats_t st2;
     arena_stats(a, &st2);
     HS_EXPECT_EQ_U64(st2.nlarge_dalloc - st0.nlarge_dalloc, 1);
@@ -320,25 +321,25 @@ HS_TEST(large_alloc_dalloc)
     expect_stats_consistent(a);
 
     /* The dirty pages come back zeroed when asked. */
-    void *z = arena_malloc_large(a, usize, PAGE, true);
+    void *z = large_malloc(a, usize, PAGE, true);
     HS_ASSERT_NOT_NULL(z);
     HS_EXPECT_EQ_PTR(z, p);
     size_t nonzero = 0;
     for (size_t i = 0; i < usize; i++)
         nonzero += ((unsigned char *)z)[i] != 0;
     HS_EXPECT_EQ_SIZE(nonzero, 0);
-    arena_dalloc_large(emap_entry_edata(emap_lookup(z)));
+    large_dalloc(emap_entry_edata(emap_lookup(z)));
 
     /* Alignments from a page to 4 MiB. */
     for (size_t align = PAGE; align <= ((size_t)4 << 20); align *= 2) {
         size_t us = sz_s2u(5 * PAGE);
-        void *q = arena_malloc_large(a, us, align, false);
+        void *q = large_malloc(a, us, align, false);
         HS_ASSERT_NOT_NULL(q);
         HS_EXPECT_ALIGNED(q, align);
         edata_t *qe = emap_entry_edata(emap_lookup(q));
         HS_ASSERT_NOT_NULL(qe);
         HS_EXPECT_EQ_SIZE(qe->size, us);
-        arena_dalloc_large(qe);
+        large_dalloc(qe);
     }
     expect_stats_consistent(a);
     HS_EXPECT_GT_SIZE(arena_purge(a), 0);
@@ -356,7 +357,7 @@ HS_TEST(large_ralloc_in_place)
            s32 = (size_t)32 << 10, s40 = (size_t)40 << 10;
     HS_ASSERT_EQ_SIZE(sz_s2u(s80), s80);
     HS_ASSERT_EQ_SIZE(sz_s2u(s40), s40);
-    char *p = arena_malloc_large(a, s64, PAGE, false);
+    char *p = large_malloc(a, s64, PAGE, false);
     HS_ASSERT_NOT_NULL(p);
     edata_t *e = emap_entry_edata(emap_lookup(p));
     HS_ASSERT_NOT_NULL(e);
@@ -364,7 +365,7 @@ HS_TEST(large_ralloc_in_place)
     arena_stats_t st0;
     arena_stats(a, &st0);
 
-    HS_ASSERT_TRUE(arena_ralloc_large_in_place(e, s80, true));
+    HS_ASSERT_TRUE(large_ralloc_in_place(e, s80, true));
     HS_EXPECT_EQ_PTR(e->addr, p);
     HS_EXPECT_EQ_SIZE(e->size, s80);
     HS_EXPECT_EQ_U64(emap_entry_szind(emap_lookup(p)), sz_size2index(s80));
@@ -377,7 +378,7 @@ HS_TEST(large_ralloc_in_place)
     HS_EXPECT_EQ_SIZE(st1.large_allocated - st0.large_allocated, s80 - s64);
     expect_stats_consistent(a);
 
-    HS_ASSERT_TRUE(arena_ralloc_large_in_place(e, s32, false));
+    HS_ASSERT_TRUE(large_ralloc_in_place(e, s32, false));
     HS_EXPECT_EQ_SIZE(e->size, s32);
     HS_EXPECT_EQ_U64(emap_entry_szind(emap_lookup(p)), sz_size2index(s32));
     HS_EXPECT_EQ_PTR(emap_entry_edata(emap_lookup(p + s32 - 1)), e);
@@ -386,19 +387,19 @@ HS_TEST(large_ralloc_in_place)
     expect_stats_consistent(a);
 
     /* Same size: nothing to do. */
-    HS_EXPECT_TRUE(arena_ralloc_large_in_place(e, s32, false));
+    HS_EXPECT_TRUE(large_ralloc_in_place(e, s32, false));
     HS_EXPECT_EQ_SIZE(e->size, s32);
 
     /* An active neighbour blocks growth. */
-    char *q = arena_malloc_large(a, sz_s2u(SZ_SMALL_MAX + 1), PAGE, false);
+    char *q = large_malloc(a, sz_s2u(SZ_SMALL_MAX + 1), PAGE, false);
     HS_ASSERT_NOT_NULL(q);
     HS_EXPECT_EQ_PTR(q, p + s32);
-    HS_EXPECT_FALSE(arena_ralloc_large_in_place(e, s40, false));
+    HS_EXPECT_FALSE(large_ralloc_in_place(e, s40, false));
     HS_EXPECT_EQ_SIZE(e->size, s32);
     HS_EXPECT_EQ_U64(emap_entry_szind(emap_lookup(p)), sz_size2index(s32));
     expect_stats_consistent(a);
-    arena_dalloc_large(emap_entry_edata(emap_lookup(q)));
-    arena_dalloc_large(e);
+    large_dalloc(emap_entry_edata(emap_lookup(q)));
+    large_dalloc(e);
     expect_stats_consistent(a);
 }
 
@@ -414,20 +415,20 @@ HS_TEST(zeroed_large_after_shrink_reads_zero)
     arena_t *a = test_arena(8);
     HS_ASSERT_NOT_NULL(a);
     size_t s64 = (size_t)64 << 10, s32 = (size_t)32 << 10;
-    char *p = arena_malloc_large(a, s64, PAGE, false);
+    char *p = large_malloc(a, s64, PAGE, false);
     HS_ASSERT_NOT_NULL(p);
     memset(p, 0xab, s64);
     edata_t *e = emap_entry_edata(emap_lookup(p));
-    HS_ASSERT_TRUE(arena_ralloc_large_in_place(e, s32, false));
-    char *z = arena_malloc_large(a, s32, PAGE, true);
+    HS_ASSERT_TRUE(large_ralloc_in_place(e, s32, false));
+    char *z = large_malloc(a, s32, PAGE, true);
     HS_ASSERT_NOT_NULL(z);
     HS_EXPECT_EQ_PTR(z, p + s32);
     size_t nonzero = 0;
     for (size_t i = 0; i < s32; i++)
         nonzero += z[i] != 0;
     HS_EXPECT_EQ_SIZE(nonzero, 0);
-    arena_dalloc_large(emap_entry_edata(emap_lookup(z)));
-    arena_dalloc_large(e);
+    large_dalloc(emap_entry_edata(emap_lookup(z)));
+    large_dalloc(e);
 }
 
 HS_TEST(stats_after_mixed_work)
@@ -442,7 +443,7 @@ HS_TEST(stats_after_mixed_work)
     }
     for (unsigned k = 0; k < 6; k++) {
         large[k] =
-            arena_malloc_large(a, sz_s2u((k + 4) * PAGE * 5), PAGE, false);
+            large_malloc(a, sz_s2u((k + 4) * PAGE * 5), PAGE, false);
         HS_ASSERT_NOT_NULL(large[k]);
     }
     expect_stats_consistent(a);
@@ -457,7 +458,7 @@ HS_TEST(stats_after_mixed_work)
     for (unsigned k = 0; k < 8; k++)
         arena_bin_flush(k * 4, small[k], 50);
     for (unsigned k = 0; k < 6; k += 2)
-        arena_dalloc_large(emap_entry_edata(emap_lookup(large[k])));
+        large_dalloc(emap_entry_edata(emap_lookup(large[k])));
     expect_stats_consistent(a);
     arena_stats(a, &st);
     HS_EXPECT_EQ_SIZE(st.small_allocated, want_small / 2);
@@ -467,7 +468,7 @@ HS_TEST(stats_after_mixed_work)
     for (unsigned k = 0; k < 8; k++)
         arena_bin_flush(k * 4, small[k] + 50, 50);
     for (unsigned k = 1; k < 6; k += 2)
-        arena_dalloc_large(emap_entry_edata(emap_lookup(large[k])));
+        large_dalloc(emap_entry_edata(emap_lookup(large[k])));
     arena_stats(a, &st);
     HS_EXPECT_EQ_SIZE(st.active, 0);
     HS_EXPECT_EQ_SIZE(st.small_allocated, 0);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "large.h"
 #include "boot.h"
 #include "extent/base.h"
 #include "extent/emap.h"
@@ -124,7 +125,7 @@ HS_TEST(invariants_through_a_workload)
     /* Large ones. */
     for (unsigned k = 0; k < 8; k++) {
         size_t us = sz_s2u((size_t)(k + 1) * 40000);
-        large[k] = arena_malloc_large(k % 2 ? a : b, us, PAGE, false);
+        large[k] = large_malloc(k % 2 ? a : b, us, PAGE, false);
         HS_ASSERT_NOT_NULL(large[k]);
         tsd->allocated += us;
     }
@@ -140,7 +141,7 @@ HS_TEST(invariants_through_a_workload)
     for (unsigned k = 0; k < 8; k += 2) {
         edata_t *e = emap_entry_edata(emap_lookup(large[k]));
         tsd->deallocated += e->size;
-        arena_dalloc_large(e);
+        large_dalloc(e);
     }
     s = refresh();
     expect_snapshot_ok(&s);
@@ -156,7 +157,7 @@ HS_TEST(invariants_through_a_workload)
     for (unsigned k = 1; k < 8; k += 2) {
         edata_t *e = emap_entry_edata(emap_lookup(large[k]));
         tsd->deallocated += e->size;
-        arena_dalloc_large(e);
+        large_dalloc(e);
     }
     s = refresh();
     expect_snapshot_ok(&s);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
 #include "opts.h"
@@ -271,7 +272,7 @@ HS_TEST(large_bins_return_extents)
     arena_stats_t st0, st1;
     arena_stats(a, &st0);
     for (int i = 0; i < 3; i++) {
-        void *p = arena_malloc_large(a, usize, PAGE, false);
+        void *p = large_malloc(a, usize, PAGE, false);
         HS_ASSERT_NOT_NULL(p);
         b->stack[b->ncached++] = p;
     }

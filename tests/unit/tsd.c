@@ -18,6 +18,7 @@
 #include "opts.h"
 #include "sz.h"
 #include "tcache.h"
+#include "thread_event.h"
 #include "tsd.h"
 
 static void
@@ -75,15 +76,29 @@ HS_TEST(event_moves_threshold_and_steps_gc)
     boot_once();
     tsd_t *t = tsd_fetch_slow();
     HS_ASSERT_NOT_NULL(t);
-    t->allocated += 3 * TSD_EVENT_INTERVAL;
+    /* The threshold is the earliest event's. */
+    uint64_t min = UINT64_MAX;
+    for (unsigned e = 0; e < TE_NEVENTS; e++)
+        if (t->te_next[e] < min)
+            min = t->te_next[e];
+    HS_EXPECT_EQ_U64(t->next_event, min);
+    /* Past every event: each runs once (the GC moves on by one bin) and is
+     * rescheduled beyond the current count. */
+    t->allocated += (uint64_t)1 << 30;
     unsigned gc0 = t->tcache.gc_bin;
-    tsd_event(t);
-    HS_EXPECT_EQ_U64(t->next_event, t->allocated + TSD_EVENT_INTERVAL);
+    te_run(t);
     HS_EXPECT_EQ_U64(t->tcache.gc_bin, (gc0 + 1) % TCACHE_NBINS);
-    /* fetch_slow also moves a threshold that was passed. */
-    t->allocated = t->next_event + 5;
-    tsd_fetch_slow();
-    HS_EXPECT_EQ_U64(t->next_event, t->allocated + TSD_EVENT_INTERVAL);
+    HS_EXPECT_GT_U64(t->next_event, t->allocated);
+    for (unsigned e = 0; e < TE_NEVENTS; e++)
+        HS_EXPECT_GT_U64(t->te_next[e], t->allocated);
+    /* Just past the GC threshold only: the GC runs, nothing else moves. */
+    uint64_t decay_next = t->te_next[TE_DECAY];
+    t->allocated = t->te_next[TE_TCACHE_GC];
+    if (t->allocated < decay_next) {
+        te_run(t);
+        HS_EXPECT_EQ_U64(t->te_next[TE_DECAY], decay_next);
+        HS_EXPECT_EQ_U64(t->tcache.gc_bin, (gc0 + 2) % TCACHE_NBINS);
+    }
 }
 
 typedef struct counters_s {

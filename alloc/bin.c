@@ -1,0 +1,169 @@
+/*
+ * bin.c — slabs and their regions, for one size class of one arena (see
+ * bin.h).
+ *
+ * A slab is one extent carved into regions of one class; its free regions
+ * are the set bits of its bitmap.  Filling takes regions lowest address
+ * first from the current slab, then from the oldest non-full slab, then
+ * from a new slab; that packs live objects into few slabs, so empty ones
+ * can go back to the page allocator.
+ */
+#include "bin.h"
+
+#include "extent/emap.h"
+#include "util/fmt.h"
+
+static edata_t *
+slab_alloc(pa_shard_t *pa, unsigned ind)
+{
+    const bin_info_t *bi = &bin_infos[ind];
+    edata_t *e = pa_alloc(pa, bi->slab_size, PAGE, false);
+    if (e == NULL)
+        return NULL;
+    e->slab = true;
+    e->szind = (uint16_t)ind;
+    e->nfree = bi->nregs;
+    bitmap_init_full(&e->bitmap, bi->nregs);
+    if (!emap_register_interior(e)) {
+        emap_deregister_interior(e);
+        e->slab = false;
+        e->szind = SZIND_NONE;
+        pa_dalloc(pa, e);
+        return NULL;
+    }
+    emap_update(e);
+    return e;
+}
+
+static void
+slab_dalloc(pa_shard_t *pa, edata_t *e)
+{
+    emap_deregister_interior(e);
+    e->slab = false;
+    e->szind = SZIND_NONE;
+    pa_dalloc(pa, e);
+}
+
+/* The slab to fill from: slabcur if it has room, else the oldest non-full
+ * slab, else a new one.  NULL on OOM.  Bin lock held. */
+static edata_t *
+bin_slab_for_fill(bin_t *bin, pa_shard_t *pa, unsigned ind)
+{
+    if (bin->slabcur != NULL && bin->slabcur->nfree > 0)
+        return bin->slabcur;
+    hs_link_t *l = hs_list_first(&bin->nonfull);
+    edata_t *e;
+    if (l != NULL) {
+        hs_list_remove(l);
+        e = edata_of_bin_link(l);
+    } else {
+        e = slab_alloc(pa, ind);
+        if (e == NULL)
+            return NULL;
+        bin->curslabs++;
+    }
+    bin->slabcur = e;
+    return e;
+}
+
+unsigned
+bin_fill(bin_t *bin, pa_shard_t *pa, unsigned ind, void **out, unsigned n)
+{
+    size_t reg = bin_infos[ind].reg_size;
+    unsigned got = 0;
+    hs_mutex_lock(&bin->mtx);
+    while (got < n) {
+        edata_t *e = bin_slab_for_fill(bin, pa, ind);
+        if (e == NULL)
+            break;
+        uintptr_t base = edata_base(e);
+        while (got < n && e->nfree > 0) {
+            size_t r = bitmap_take_first(&e->bitmap);
+            out[got++] = (void *)(base + r * reg);
+            e->nfree--;
+        }
+    }
+    bin->nfills += got;
+    bin->curregs += got;
+    hs_mutex_unlock(&bin->mtx);
+    return got;
+}
+
+/* Returns one region to slab e; sets *r_empty when the slab became empty
+ * and was detached from the bin.  Bin lock held. */
+static void
+bin_region_dalloc(bin_t *bin, edata_t *e, void *ptr, bool *r_empty)
+{
+    const bin_info_t *bi = &bin_infos[e->szind];
+    uint32_t r = sz_region_index(e->szind, (uintptr_t)ptr - edata_base(e));
+    if (r == UINT32_MAX)
+        hs_fatal("free(): invalid pointer %p (inside a %zu-byte block)", ptr,
+                 bi->reg_size);
+    if (bitmap_get(&e->bitmap, r))
+        hs_fatal("free(): double free of %p (%zu-byte block)", ptr,
+                 bi->reg_size);
+    bitmap_set(&e->bitmap, r);
+    e->nfree++;
+    *r_empty = false;
+    if (e->nfree == bi->nregs) {
+        if (bin->slabcur == e)
+            bin->slabcur = NULL;
+        else
+            hs_list_remove(&e->bin_link);
+        bin->curslabs--;
+        *r_empty = true;
+    } else if (e->nfree == 1 && bin->slabcur != e) {
+        hs_list_push_back(&bin->nonfull, &e->bin_link);
+    }
+}
+
+unsigned
+bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind, void **ptrs,
+          unsigned n)
+{
+    hs_link_t empty;
+    hs_list_init(&empty);
+    unsigned rest = 0, done = 0;
+    hs_mutex_lock(&bin->mtx);
+    for (unsigned i = 0; i < n; i++) {
+        edata_t *e = emap_entry_edata(emap_lookup(ptrs[i]));
+        if (e->arena_ind != arena_ind) {
+            ptrs[rest++] = ptrs[i];
+            continue;
+        }
+        bool now_empty;
+        bin_region_dalloc(bin, e, ptrs[i], &now_empty);
+        if (now_empty)
+            hs_list_push_back(&empty, &e->bin_link);
+        done++;
+    }
+    bin->nflushes += done;
+    bin->curregs -= done;
+    hs_mutex_unlock(&bin->mtx);
+    /* Empty slabs go back to the page allocator outside the bin lock. */
+    hs_link_t *l;
+    while ((l = hs_list_first(&empty)) != NULL) {
+        hs_list_remove(l);
+        slab_dalloc(pa, edata_of_bin_link(l));
+    }
+    return rest;
+}
+
+void
+bin_init(bin_t *bin)
+{
+    hs_mutex_init(&bin->mtx, HS_RANK_BIN);
+    hs_list_init(&bin->nonfull);
+    bin->slabcur = NULL;
+}
+
+void
+bin_stats(bin_t *bin, bin_stats_t *r)
+{
+    hs_mutex_lock(&bin->mtx);
+    r->curslabs = bin->curslabs;
+    r->curregs = bin->curregs;
+    r->nfills = bin->nfills;
+    r->nflushes = bin->nflushes;
+    hs_mutex_unlock(&bin->mtx);
+}

@@ -1,0 +1,56 @@
+/*
+ * bin.h — a bin: the slabs of one small size class in one arena.
+ *
+ * Owns: its slabs' region bitmaps and free counts while they are slabs,
+ * the choice of the slab to fill from, and its counters.  Slab extents come
+ * from, and empty slabs go back to, the arena's page allocator.
+ *
+ * Locking: one mutex (HS_RANK_BIN) guards everything below; the page
+ * allocator may be called with it held (its ranks are higher), except that
+ * empty slabs are returned after it is released.
+ * Invariants: the current slab (slabcur) is not on the nonfull list; every
+ * slab on the nonfull list has 0 < nfree < nregs; a slab with
+ * nfree == nregs is returned to the page allocator at once; a full slab
+ * other than slabcur is on no list; curregs == regions out of the slabs
+ * (in thread caches or in use) == nfills - nflushes.
+ */
+#ifndef HS_BIN_H
+#define HS_BIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "extent/edata.h"
+#include "page/pa.h"
+#include "sz.h"
+#include "util/mutex.h"
+
+typedef struct bin_s {
+    hs_mutex_t mtx;
+    edata_t *slabcur;  /* guarded by mtx */
+    hs_link_t nonfull; /* guarded by mtx */
+    uint64_t nfills;   /* guarded by mtx: regions handed out */
+    uint64_t nflushes; /* guarded by mtx: regions taken back */
+    size_t curslabs;   /* guarded by mtx */
+    size_t curregs;    /* guarded by mtx */
+} HS_ALIGNED_CL bin_t;
+
+void bin_init(bin_t *bin);
+/* Moves up to n regions of class ind into out, lowest addresses first;
+ * returns how many (fewer only on OOM). */
+unsigned bin_fill(bin_t *bin, pa_shard_t *pa, unsigned ind, void **out,
+                  unsigned n);
+/* Returns to their slabs those of ptrs whose slab belongs to arena
+ * arena_ind (this bin's arena); moves the others to the front of ptrs and
+ * returns their number.  A region freed twice ends the process. */
+unsigned bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind,
+                   void **ptrs, unsigned n);
+
+typedef struct bin_stats_s {
+    size_t curslabs, curregs;
+    uint64_t nfills, nflushes;
+} bin_stats_t;
+
+void bin_stats(bin_t *bin, bin_stats_t *r_stats);
+
+#endif /* HS_BIN_H */
