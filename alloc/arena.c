@@ -119,6 +119,17 @@ arena_decay_tick(arena_t *a)
 }
 
 void
+arena_decay_tick_all(void)
+{
+    uint64_t now = pac_now_ns();
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a != NULL)
+            pac_decay_tick(&a->pa.pac, now);
+    }
+}
+
+void
 arena_stats(arena_t *a, arena_stats_t *r)
 {
     memset(r, 0, sizeof(*r));

@@ -57,6 +57,8 @@ void arena_bin_flush(unsigned ind, void **ptrs, unsigned n);
 /* Forces decay of every arena's dirty pages (malloc_trim, purge). */
 size_t arena_purge(arena_t *a);
 void arena_decay_tick(arena_t *a);
+/* arena_decay_tick on every arena that exists. */
+void arena_decay_tick_all(void);
 
 /* Statistics of one arena. */
 typedef struct arena_stats_s {

@@ -176,7 +176,7 @@ bad_pointer(const char *fn, const void *p, emap_entry_t ent)
         hs_fatal("%s(): invalid pointer %p (inside a %zu-byte block at "
                  "offset %zu of its slab)",
                  fn, p, sz_index2size(emap_entry_szind(ent)),
-                 (size_t)((uintptr_t)p - edata_base(e)));
+                 emap_slab_offset(ent, p));
     if (emap_entry_state(ent) != EXTENT_ACTIVE)
         hs_fatal("%s(): double free of %p (block already freed)", fn, p);
     hs_fatal("%s(): invalid pointer %p (inside the %zu-byte block at %p)", fn,
@@ -195,9 +195,8 @@ static inline size_t
 checked_usize(const char *fn, const void *p, emap_entry_t ent)
 {
     if (likely(emap_entry_slab(ent))) {
-        edata_t *e = emap_entry_edata(ent);
         unsigned ind = emap_entry_szind(ent);
-        if (unlikely(sz_region_index(ind, (uintptr_t)p - edata_base(e)) ==
+        if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
                      UINT32_MAX))
             bad_pointer(fn, p, ent);
         if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
@@ -247,9 +246,8 @@ free_fast(void *p)
     emap_entry_t ent = emap_lookup(p);
     if (likely(emap_entry_slab(ent))) {
         unsigned ind = emap_entry_szind(ent);
-        edata_t *e = emap_entry_edata(ent);
         uintptr_t *w = p;
-        if (unlikely(sz_region_index(ind, (uintptr_t)p - edata_base(e)) ==
+        if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
                      UINT32_MAX))
             bad_pointer("free", p, ent);
         if (unlikely(w[1] == free_mark(p)))

@@ -15,11 +15,14 @@ te_tcache_gc(tsd_t *tsd)
         tcache_gc_step(&tsd->tcache);
 }
 
+/* Every arena, not just the thread's own: an arena whose threads have all
+ * ended would otherwise keep its dirty pages forever.  A tick that is not
+ * due costs one atomic load per arena. */
 static void
 te_decay(tsd_t *tsd)
 {
-    if (tsd->arena != NULL)
-        arena_decay_tick(tsd->arena);
+    (void)tsd;
+    arena_decay_tick_all();
 }
 
 typedef struct te_info_s {

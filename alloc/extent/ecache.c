@@ -32,10 +32,14 @@ extent_split(edata_t *e, size_t size_a)
     return b;
 }
 
-/* Absorbs b, which directly follows a, into a; b's descriptor is freed. */
+/* Absorbs b, which directly follows a, into a; b's descriptor is freed.
+ * The result is as old as the older part: an extent that keeps absorbing
+ * fresh frees must still decay. */
 static void
 extent_merge(edata_t *a, edata_t *b)
 {
+    if (b->dirty_ns < a->dirty_ns)
+        a->dirty_ns = b->dirty_ns;
     hs_assert(edata_past(a) == edata_base(b));
     uintptr_t a_last = edata_past(a) - PAGE;
     if (a_last != edata_base(a))
@@ -138,8 +142,8 @@ ecache_dalloc(ecache_t *c, edata_t *e, uint64_t now_ns)
     hs_mutex_lock(&c->mtx);
     e->szind = SZIND_NONE;
     e->slab = false;
-    e = coalesce(c, e);
     e->dirty_ns = now_ns;
+    e = coalesce(c, e);
     give_back(c, e);
     hs_mutex_unlock(&c->mtx);
 }

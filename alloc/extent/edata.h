@@ -34,7 +34,7 @@ typedef enum {
 } extent_state_t;
 
 /* szind of an extent that has no size class (free extents). */
-#define SZIND_NONE 0xffffu
+#define SZIND_NONE 0xffu
 
 typedef struct edata_s edata_t;
 struct edata_s {

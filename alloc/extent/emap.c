@@ -3,26 +3,32 @@
  */
 #include "emap.h"
 
+static void
+write_boundary(edata_t *e)
+{
+    uintptr_t last = edata_past(e) - PAGE;
+    rtree_write(edata_base(e), emap_entry_pack(e));
+    rtree_write(last, emap_entry_pack_page(e, e->size / PAGE - 1));
+}
+
 bool
 emap_register_boundary(edata_t *e)
 {
-    emap_entry_t v = emap_entry_pack(e);
-    uintptr_t last = edata_past(e) - PAGE;
     /* Create both leaves before writing, so failure writes nothing. */
-    if (rtree_slot(edata_base(e)) == NULL || rtree_slot(last) == NULL)
+    if (rtree_slot(edata_base(e)) == NULL ||
+        rtree_slot(edata_past(e) - PAGE) == NULL)
         return false;
-    rtree_write(edata_base(e), v);
-    rtree_write(last, v);
+    write_boundary(e);
     return true;
 }
 
 bool
 emap_register_interior(edata_t *e)
 {
-    emap_entry_t v = emap_entry_pack(e);
+    size_t pidx = 1;
     for (uintptr_t a = edata_base(e) + PAGE; a + PAGE < edata_past(e);
-         a += PAGE)
-        if (!rtree_write(a, v))
+         a += PAGE, pidx++)
+        if (!rtree_write(a, emap_entry_pack_page(e, pidx)))
             return false;
     return true;
 }
@@ -45,7 +51,5 @@ emap_deregister_interior(edata_t *e)
 void
 emap_update(edata_t *e)
 {
-    emap_entry_t v = emap_entry_pack(e);
-    rtree_write(edata_base(e), v);
-    rtree_write(edata_past(e) - PAGE, v);
+    write_boundary(e);
 }

@@ -6,7 +6,10 @@
  *   bits 1      head bit (first extent of an OS mapping)
  *   bits 2..4   extent state (extent_state_t)
  *   bits 6..47  edata pointer (edata_t is cache-line aligned)
- *   bits 48..63 size class index (SZIND_NONE for free extents)
+ *   bits 48..55 size class index (SZIND_NONE for free extents)
+ *   bits 56..63 slab pages: the page's index within its slab, so free()
+ *               finds a region's offset without reading the descriptor
+ *               (0 for extents that are not slabs)
  * Every extent, active or free, has its first and last page recorded (so a
  * neighbour can be found from either side); a slab has every page recorded
  * (so free() finds it from any region).  An unrecorded page reads 0.
@@ -39,7 +42,7 @@ emap_entry_edata(emap_entry_t e)
 static inline unsigned
 emap_entry_szind(emap_entry_t e)
 {
-    return (unsigned)(e >> 48);
+    return (unsigned)((e >> 48) & 0xff);
 }
 
 static inline bool
@@ -60,12 +63,35 @@ emap_entry_state(emap_entry_t e)
     return (extent_state_t)((e >> 2) & 7);
 }
 
+/* The page's index within its slab (0 outside slabs). */
+static inline unsigned
+emap_entry_slab_page(emap_entry_t e)
+{
+    return (unsigned)(e >> 56);
+}
+
+/* The entry of page pidx of e (pidx is recorded for slabs only). */
+static inline emap_entry_t
+emap_entry_pack_page(const edata_t *e, size_t pidx)
+{
+    return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 56) |
+           ((uint64_t)(e->szind & 0xff) << 48) | ((uint64_t)e->state << 2) |
+           ((uint64_t)e->head << 1) | (uint64_t)e->slab;
+}
+
+/* The entry of e's first page. */
 static inline emap_entry_t
 emap_entry_pack(const edata_t *e)
 {
-    return (uint64_t)(uintptr_t)e | ((uint64_t)e->szind << 48) |
-           ((uint64_t)e->state << 2) | ((uint64_t)e->head << 1) |
-           (uint64_t)e->slab;
+    return emap_entry_pack_page(e, 0);
+}
+
+/* Byte offset of ptr within the slab of slab entry ent. */
+static inline size_t
+emap_slab_offset(emap_entry_t ent, const void *ptr)
+{
+    return ((size_t)emap_entry_slab_page(ent) << LG_PAGE) |
+           ((uintptr_t)ptr & PAGE_MASK);
 }
 
 static inline emap_entry_t

@@ -99,9 +99,15 @@ HS_TEST(entry_packing_round_trip)
     HS_EXPECT_EQ_SIZE(bad, 0);
     /* The pointer field covers bits 6..47. */
     HS_EXPECT_EQ_U64(EMAP_PTR_MASK, 0x0000ffffffffffc0ull);
-    emap_entry_t v = EMAP_PTR_MASK | ((uint64_t)0xffff << 48);
+    emap_entry_t v = EMAP_PTR_MASK | ((uint64_t)0xff << 48);
     HS_EXPECT_EQ_PTR(emap_entry_edata(v), (void *)0xffffffffffc0ull);
-    HS_EXPECT_EQ_U64(emap_entry_szind(v), 0xffff);
+    HS_EXPECT_EQ_U64(emap_entry_szind(v), SZIND_NONE);
+    HS_EXPECT_EQ_U64(emap_entry_slab_page(v), 0);
+    /* Slab pages carry their index in the slab in the top byte. */
+    v |= (uint64_t)9 << 56;
+    HS_EXPECT_EQ_U64(emap_entry_slab_page(v), 9);
+    HS_EXPECT_EQ_U64(emap_entry_szind(v), SZIND_NONE);
+    HS_EXPECT_EQ_SIZE(emap_slab_offset(v, (void *)0x1234567), 9 * PAGE + 0x567);
     HS_EXPECT_FALSE(emap_entry_slab(v));
     HS_EXPECT_FALSE(emap_entry_head(v));
     HS_EXPECT_EQ_INT(emap_entry_state(v), EXTENT_ACTIVE);
@@ -146,8 +152,13 @@ HS_TEST(interior_registration)
     HS_ASSERT_TRUE(emap_register_interior(e));
     emap_entry_t v = emap_entry_pack(e);
     uintptr_t b = edata_base(e);
-    for (int i = 0; i < 7; i++)
-        HS_EXPECT_EQ_U64(emap_lookup((void *)(b + i * PAGE + 8)), v);
+    for (int i = 0; i < 7; i++) {
+        emap_entry_t got = emap_lookup((void *)(b + i * PAGE + 8));
+        HS_EXPECT_EQ_U64(got, emap_entry_pack_page(e, i));
+        HS_EXPECT_EQ_U64(emap_entry_slab_page(got), i);
+        HS_EXPECT_EQ_SIZE(emap_slab_offset(got, (void *)(b + i * PAGE + 8)),
+                          i * PAGE + 8);
+    }
     HS_EXPECT_EQ_U64(emap_lookup((void *)(b - PAGE)), 0);
     HS_EXPECT_EQ_U64(emap_lookup((void *)(b + 7 * PAGE)), 0);
     HS_EXPECT_TRUE(emap_entry_slab(emap_lookup((void *)(b + 3 * PAGE))));
@@ -155,7 +166,8 @@ HS_TEST(interior_registration)
     /* Deregistering the interior keeps the boundary. */
     emap_deregister_interior(e);
     HS_EXPECT_EQ_U64(emap_lookup((void *)b), v);
-    HS_EXPECT_EQ_U64(emap_lookup((void *)(b + 6 * PAGE)), v);
+    HS_EXPECT_EQ_U64(emap_lookup((void *)(b + 6 * PAGE)),
+                     emap_entry_pack_page(e, 6));
     for (int i = 1; i < 6; i++)
         HS_EXPECT_EQ_U64(emap_lookup((void *)(b + i * PAGE)), 0);
     emap_deregister_boundary(e);
@@ -178,7 +190,8 @@ HS_TEST(one_and_two_page_extents)
         emap_entry_t v = emap_entry_pack(e);
         uintptr_t b = edata_base(e);
         for (size_t i = 0; i < n; i++)
-            HS_EXPECT_EQ_U64(emap_lookup((void *)(b + i * PAGE)), v);
+            HS_EXPECT_EQ_U64(emap_lookup((void *)(b + i * PAGE)),
+                             emap_entry_pack_page(e, i));
         HS_EXPECT_EQ_U64(emap_lookup((void *)(b + n * PAGE)), 0);
         HS_EXPECT_EQ_U64(emap_lookup((void *)(b - PAGE)), 0);
         emap_deregister_interior(e);
