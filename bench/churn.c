@@ -19,7 +19,6 @@
  * Checksum: sum of values read back from each object before it is freed;
  * per-thread deterministic, so the total is too.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 #include <pthread.h>

@@ -25,7 +25,6 @@
  *
  * Checksum: values read back from every object freed; deterministic.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 #include <sys/mman.h>

@@ -14,7 +14,6 @@
  *
  * Checksum: the bytes read back before each free; deterministic.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 #include <pthread.h>

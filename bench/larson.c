@@ -27,11 +27,13 @@
  * freed exactly once (leftovers at the end by main), so the total is
  * independent of which thread freed what.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Mailbox bound, in objects (~2 MB at the default sizes). */
+enum { LARSON_MAILBOX_CAP = 4096 };
 
 /* Object layout: [next link while in a mailbox][value][payload...]. */
 typedef struct larson_obj_s {
@@ -42,6 +44,8 @@ typedef struct larson_obj_s {
 typedef struct larson_mailbox_s {
     pthread_mutex_t lock;
     larson_obj_t *head; /* guarded by lock */
+    long len;           /* guarded by lock; objects in the list */
+    atomic_bool closed; /* atomic; the slot's chain of threads has ended */
     char pad[64];       /* keep neighbouring mailboxes off one line */
 } larson_mailbox_t;
 
@@ -74,6 +78,7 @@ larson_drain(larson_mailbox_t *box)
     pthread_mutex_lock(&box->lock);
     larson_obj_t *list = box->head;
     box->head = NULL;
+    box->len = 0;
     pthread_mutex_unlock(&box->lock);
     uint64_t sum = 0;
     while (list) {
@@ -84,13 +89,28 @@ larson_drain(larson_mailbox_t *box)
     return sum;
 }
 
-static void
+/*
+ * Hands obj to the owner of box.  A closed box (its slot's chain of threads
+ * has ended) or a full one (its owner is descheduled: 4 threads on 2 cores)
+ * has nobody draining it soon, so the object is freed here instead.
+ * Otherwise mailboxes pile up to tens of MB and peak RSS measures the
+ * scheduler, not the allocator.  Returns what a local retirement adds to
+ * the checksum.
+ */
+static uint64_t
 larson_post(larson_mailbox_t *box, larson_obj_t *obj)
 {
+    if (atomic_load_explicit(&box->closed, memory_order_relaxed))
+        return larson_retire(obj);
     pthread_mutex_lock(&box->lock);
-    obj->next = box->head;
-    box->head = obj;
+    bool full = box->len >= LARSON_MAILBOX_CAP;
+    if (!full) {
+        obj->next = box->head;
+        box->head = obj;
+        box->len++;
+    }
     pthread_mutex_unlock(&box->lock);
+    return full ? larson_retire(obj) : 0;
 }
 
 static larson_obj_t *
@@ -136,7 +156,7 @@ larson_thread(void *arg)
         long i = (long)bench_rng_range(&rng, 0, (uint64_t)larson_window - 1);
         larson_obj_t *old = slot->window[i];
         if (old && bench_rng_next(&rng) % (uint64_t)larson_handoff == 0)
-            larson_post(next_box, old);
+            sum += larson_post(next_box, old);
         else if (old)
             sum += larson_retire(old);
         slot->window[i] = larson_new(&rng);
@@ -148,6 +168,9 @@ larson_thread(void *arg)
         larson_spawn(slot);
         return NULL;
     }
+    /* Posts racing with the close are drained here or, at worst, by main. */
+    atomic_store(&mine->closed, true);
+    slot->sum += larson_drain(mine);
     pthread_mutex_lock(&larson_done_lock);
     atomic_fetch_sub(&larson_live_chains, 1);
     pthread_cond_signal(&larson_done_cond);
@@ -162,7 +185,7 @@ main(int argc, char **argv)
         { "threads", 4, "concurrent worker slots" },
         { "window", 2000, "live objects per slot" },
         { "rounds", 60000, "alloc/free steps per thread" },
-        { "generations", 40, "threads run in turn per slot (churn)" },
+        { "generations", 60, "threads run in turn per slot (churn)" },
         { "min", 16, "smallest object, bytes (>= 16)" },
         { "max", 1024, "largest object, bytes" },
         { "handoff", 4, "1 in N retirements is freed by another thread" },

@@ -19,7 +19,6 @@
  * Checksum: the sum over messages of bench_mix(seed value) plus payload
  * bytes, independent of which consumer freed what.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 #include <pthread.h>

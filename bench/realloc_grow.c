@@ -19,7 +19,6 @@
  * Checksum: bytes sampled every 4 KiB of each finished buffer, plus its
  * length; deterministic for a given seed.
  */
-#define _GNU_SOURCE
 #include "bench_util.h"
 
 typedef struct grow_buf_s {

@@ -2,7 +2,8 @@
 # bench/run.sh — runs every workload under every allocator and reports.
 #
 # Owns: installing the peer allocators (when root and missing), building
-# the workloads (and libheapsight if it is missing), the measurement loop
+# the workloads and libheapsight (incrementally; not the library when
+# --lib names one), the measurement loop
 # and where the raw results and the markdown go.  The measuring itself is
 # bench/runner.c (fork/exec, wall clock, ru_maxrss from wait4); medians,
 # ratios and tables are bench/report.py.
@@ -73,7 +74,7 @@ if [[ -n "$LIB" ]]; then LIB_GIVEN=1; else LIB="$BUILD_DIR/lib/libheapsight.so";
 # ---- Workloads: name | argv after the program | quick argv | env ------------
 # "PY" stands for the Python interpreter, "BIN/" for the bench build dir.
 WORKLOADS=(
-    "larson|BIN/larson|BIN/larson generations=10|"
+    "larson|BIN/larson|BIN/larson generations=15|"
     "prodcons|BIN/prodcons|BIN/prodcons messages=600000|"
     "churn_1t|BIN/churn threads=1|BIN/churn threads=1 iters=2500000|"
     "churn_2t|BIN/churn threads=2|BIN/churn threads=2 iters=2500000|"
@@ -136,7 +137,8 @@ build() {
     fi
     if [[ "$home" == "$REPO" ]]; then
         local targets=(hs_bench)
-        [[ $LIB_GIVEN == 0 && ! -e "$LIB" ]] && targets+=(heapsight)
+        # Incremental: a no-op when the library is up to date.
+        [[ $LIB_GIVEN == 0 ]] && targets+=(heapsight)
         if cmake --build "$BUILD_DIR" -j "$jobs" --target "${targets[@]}" >>"$LOG" 2>&1 ||
            cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench >>"$LOG" 2>&1; then
             BENCH_BIN="$BUILD_DIR/bench"
@@ -159,11 +161,17 @@ install_peers
 build
 RUNNER="$BENCH_BIN/runner"
 [[ -x "$RUNNER" ]] || die "no runner at $RUNNER"
-PY=$(command -v python3 || true)
-[[ -n "$PY" ]] || die "python3 is needed (python workload and the report)"
-PY=$(readlink -f "$PY")
+# The system interpreter, named directly: a python3 found on PATH may be a
+# pyenv shim (a bash script), which would put bash under the preload and in
+# the timing.
+PY=/usr/bin/python3
+if [[ ! -x "$PY" ]]; then
+    PY=$(command -v python3 || true)
+    [[ -n "$PY" ]] || die "python3 is needed (python workload and the report)"
+    note "NOTE: /usr/bin/python3 missing; using $PY"
+fi
 
-declare -A PRELOAD=()
+declare -A PRELOAD=([glibc]="")  # glibc: the warm-up run uses it
 ORDER=()
 IFS=',' read -r -a want <<<"$ALLOCS"
 for a in "${want[@]}"; do
@@ -198,15 +206,32 @@ done
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
+HS_ORIG=""
+if [[ -n "${PRELOAD[heapsight]:-}" ]]; then
+    # Measure a private copy: the library may be rebuilt while we run, and
+    # every heapsight run of this report must be the same build.
+    HS_ORIG=${PRELOAD[heapsight]}
+    PRELOAD[heapsight]="$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
+    cp "$HS_ORIG" "${PRELOAD[heapsight]}"
+fi
 OUTDIR=$(mktemp -d)
-trap 'rm -rf "$OUTDIR"' EXIT
+cleanup() {
+    rm -rf "$OUTDIR"
+    [[ -n "$HS_ORIG" ]] && rm -f "${PRELOAD[heapsight]}"
+    return 0
+}
+trap cleanup EXIT
 {
     echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
+    echo "# python: $PY ($("$PY" --version 2>&1))"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine add noise)"
     echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick') (reps=$REPS, timeout=${TIMEOUT}s)"
     for a in "${ORDER[@]}"; do
         if [[ $a == glibc ]]; then
             echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
+        elif [[ $a == heapsight ]]; then
+            echo "# heapsight: $HS_ORIG ($(stat -L -c '%s bytes, built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "${PRELOAD[$a]}" | cut -c1-12)), measured from a copy"
         else
             echo "# $a: ${PRELOAD[$a]} ($(stat -L -c '%s bytes, modified %y' "${PRELOAD[$a]}" | cut -d. -f1))"
         fi
@@ -258,7 +283,7 @@ for spec in "${SELECTED[@]}"; do
     done
     note "$name done ($(( $(date +%s) - START )) s elapsed)"
 done
-echo "# elapsed: $(( $(date +%s) - START )) s for the measured runs" >>"$RAW"
+echo "# elapsed: $(( $(date +%s) - START )) s for the measured runs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
 
 REPORT=$("$PY" "$REPO/bench/report.py" "$RAW")
 printf '%s\n' "$REPORT"

@@ -22,7 +22,6 @@
  * is ru_maxrss of the waited-for child (Linux: KiB, includes the preloaded
  * library's own pages).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
