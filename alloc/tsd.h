@@ -40,6 +40,7 @@ typedef struct tsd_s {
     tcache_t tcache;
     arena_t *arena;
     uint8_t state;
+    uint32_t reentrancy; /* owner thread only: see tsd_reentrancy_enter */
     hs_link_t link; /* guarded by the thread list lock */
 } tsd_t;
 
@@ -49,6 +50,29 @@ static inline tsd_t *
 tsd_get(void)
 {
     return &tsd_tls;
+}
+
+/*
+ * Reentrancy guard: while a thread is inside the profiler (or a hook it
+ * runs), its own allocations are served normally but never sampled, so the
+ * profiler never recurses into itself and never profiles itself.
+ */
+static inline void
+tsd_reentrancy_enter(void)
+{
+    tsd_tls.reentrancy++;
+}
+
+static inline void
+tsd_reentrancy_exit(void)
+{
+    tsd_tls.reentrancy--;
+}
+
+static inline bool
+tsd_reentrant(void)
+{
+    return tsd_tls.reentrancy != 0;
 }
 
 bool tsd_boot(void);

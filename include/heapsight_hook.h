@@ -1,0 +1,90 @@
+/*
+ * heapsight_hook.h — the stable interface for code that augments or
+ * observes heapsight's sampling profiler: interpreters that add their own
+ * frames to native stacks, other allocators (pools, pymalloc) that want
+ * their allocations sampled, and tools that watch samples and dumps.
+ *
+ * Frames.  A stack is an array of hs_frame_t, innermost first.  A frame is
+ * either a native return address (as the unwinder found it) or a symbolic
+ * frame made by hs_frame_symbolic(); hs_frame_is_symbolic() tells which.
+ *
+ * Backtrace hooks run, in the order they were added, after the native
+ * unwinder on every sampled allocation; each may rewrite, insert or drop
+ * frames in place (frames[0 .. *nframes), at most max).  A hook runs on the
+ * allocating thread, inside the allocator's slow path but with no
+ * allocator lock held; it may call hs_frame_symbolic() and may allocate
+ * (such allocations are never sampled), and must not block for long.
+ *
+ * All functions are thread-safe.  The add functions return 0, or an errno
+ * value: EINVAL for a NULL function, ENOSPC when the chain is full (at
+ * least 16 hooks fit in each chain).  The remove functions return 0 or
+ * ENOENT, and return only once no thread is still running that hook.
+ */
+#ifndef HEAPSIGHT_HOOK_H
+#define HEAPSIGHT_HOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uintptr_t hs_frame_t;
+
+/* Symbolic frames have the top bit set; native addresses never do. */
+#define HS_FRAME_SYMBOLIC_BIT ((hs_frame_t)1 << (sizeof(hs_frame_t) * 8 - 1))
+
+static inline int
+hs_frame_is_symbolic(hs_frame_t f)
+{
+    return (f & HS_FRAME_SYMBOLIC_BIT) != 0;
+}
+
+/*
+ * Interns a non-native frame: function (required), file (may be NULL) and
+ * line (0 if unknown).  The strings are copied.  The same triple always
+ * yields the same frame.  Returns 0 only when out of memory.
+ */
+hs_frame_t hs_frame_symbolic(const char *function, const char *file,
+                             unsigned line);
+
+typedef void (*hs_backtrace_hook_t)(hs_frame_t *frames, unsigned *nframes,
+                                    unsigned max, void *arg);
+int hs_backtrace_hook_add(hs_backtrace_hook_t hook, void *arg);
+int hs_backtrace_hook_remove(hs_backtrace_hook_t hook, void *arg);
+
+/* Called for each sampled allocation, after the backtrace hooks. */
+typedef void (*hs_sample_hook_t)(void *ptr, size_t size, size_t usize,
+                                 const hs_frame_t *frames, unsigned nframes,
+                                 void *arg);
+int hs_sample_hook_add(hs_sample_hook_t hook, void *arg);
+int hs_sample_hook_remove(hs_sample_hook_t hook, void *arg);
+
+/* Called when a sampled allocation is freed. */
+typedef void (*hs_sample_free_hook_t)(void *ptr, size_t usize, void *arg);
+int hs_sample_free_hook_add(hs_sample_free_hook_t hook, void *arg);
+int hs_sample_free_hook_remove(hs_sample_free_hook_t hook, void *arg);
+
+/* Called with the path of each dump once it is complete (renamed). */
+typedef void (*hs_dump_hook_t)(const char *path, void *arg);
+int hs_dump_hook_add(hs_dump_hook_t hook, void *arg);
+int hs_dump_hook_remove(hs_dump_hook_t hook, void *arg);
+
+/*
+ * Allocation domains: allocations made by another allocator (a pool,
+ * pymalloc) reported to the profiler so they are sampled with the same
+ * sampler and stacks, and labelled "allocator: <name>" in the profile.
+ * hs_prof_domain() returns the domain's id (the same name, the same id;
+ * id 0 is heapsight's own malloc), or 0 when the table is full.
+ * The events cost a few nanoseconds when the allocation is not sampled.
+ */
+unsigned hs_prof_domain(const char *name);
+void hs_prof_alloc_event(void *ptr, size_t size, unsigned domain);
+void hs_prof_free_event(void *ptr, unsigned domain);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HEAPSIGHT_HOOK_H */
