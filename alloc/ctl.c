@@ -16,6 +16,7 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
+#include "ctl.h"
 #include "boot.h"
 #include "opts.h"
 #include "stats.h"
@@ -157,12 +158,43 @@ node_thread_deallocated(const ctl_args_t *a, size_t arg)
     return ctl_readonly(a, &v, sizeof(v));
 }
 
+/* opt.<name>: read-only copies of the option values, by type. */
+static int
+ctl_opt_BOOL(const ctl_args_t *a, const bool *v)
+{
+    return ctl_readonly(a, v, sizeof(*v));
+}
+
+static int
+ctl_opt_UINT(const ctl_args_t *a, const unsigned *v)
+{
+    return ctl_readonly(a, v, sizeof(*v));
+}
+
+static int
+ctl_opt_MS(const ctl_args_t *a, const ssize_t *v)
+{
+    return ctl_readonly(a, v, sizeof(*v));
+}
+
+static int
+ctl_opt_SIZE(const ctl_args_t *a, const size_t *v)
+{
+    return ctl_readonly(a, v, sizeof(*v));
+}
+
+static int
+ctl_opt_STR(const ctl_args_t *a, const opt_STR_t *v)
+{
+    const char *s = *v;
+    return ctl_readonly(a, &s, sizeof(s));
+}
+
 #define OPT_NODE(type, name, def, min, max, doc)                               \
     static int node_opt_##name(const ctl_args_t *a, size_t arg)               \
     {                                                                          \
         (void)arg;                                                             \
-        opt_##type##_t v = opt_##name;                                         \
-        return ctl_readonly(a, &v, sizeof(v));                                 \
+        return ctl_opt_##type(a, &opt_##name);                                 \
     }
 HS_OPTIONS(OPT_NODE)
 #undef OPT_NODE
@@ -193,6 +225,54 @@ static const ctl_node_t nodes[] = {
     HS_OPTIONS(OPT_ENTRY)
 #undef OPT_ENTRY
 };
+
+/* ---- the extension table ---- */
+
+#define CTL_EXT_MAX 64
+static const ctl_ext_node_t *ext_nodes[CTL_EXT_MAX];
+static size_t ext_count;
+
+bool
+ctl_register(const ctl_ext_node_t *nodes, size_t n)
+{
+    if (ext_count + n > CTL_EXT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        ext_nodes[ext_count + i] = &nodes[i];
+    __atomic_store_n(&ext_count, ext_count + n, __ATOMIC_RELEASE);
+    return true;
+}
+
+int
+ctl_value_read(void *oldp, size_t *oldlenp, const void *v, size_t size)
+{
+    ctl_args_t a = {oldp, oldlenp, NULL, 0};
+    return ctl_read(&a, v, size);
+}
+
+int
+ctl_value_write(const void *newp, size_t newlen, void *v, size_t size,
+                bool *r_set)
+{
+    *r_set = false;
+    if (newp == NULL)
+        return newlen == 0 ? 0 : EINVAL;
+    if (newlen != size)
+        return EINVAL;
+    memcpy(v, newp, size);
+    *r_set = true;
+    return 0;
+}
+
+static const ctl_ext_node_t *
+ctl_ext_find(const char *name)
+{
+    size_t n = __atomic_load_n(&ext_count, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, ext_nodes[i]->name) == 0)
+            return ext_nodes[i];
+    return NULL;
+}
 
 /* arena.<i>.purge: purges arena i's dirty pages now. */
 static int
@@ -226,6 +306,9 @@ hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
         if (strcmp(name, nodes[i].name) == 0)
             return nodes[i].fn(&a, nodes[i].arg);
+    const ctl_ext_node_t *ext = ctl_ext_find(name);
+    if (ext != NULL)
+        return ext->fn(oldp, oldlenp, newp, newlen);
     if (strncmp(name, "arena.", 6) == 0)
         return ctl_arena_node(name, &a);
     return ENOENT;

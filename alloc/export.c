@@ -31,6 +31,7 @@
 #include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
+#include "prof_hooks.h"
 #include "sz.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -108,6 +109,29 @@ large_alloc(tsd_t *tsd, arena_t *a, size_t usize, req_t req, bool use_tcache)
     return p == NULL ? NULL : hand_out(p);
 }
 
+/* The allocation crossing the sample point: an extent of its own, then
+ * reported to the profiler, which returns the record the extent keeps. */
+static void *
+alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
+{
+    tsd->prof_pending = false;
+    void *p = usize <= SZ_SMALL_MAX
+                  ? large_malloc_promoted(a, sz_size2index(usize),
+                                          req.alignment, req.zero)
+                  : large_malloc(a, usize, req.alignment, req.zero);
+    if (p == NULL)
+        return NULL;
+    hand_out(p);
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (h != NULL) {
+        tsd_reentrancy_enter();
+        void *rec = h->sampled(p, size, usize);
+        tsd_reentrancy_exit();
+        emap_entry_edata(emap_lookup(p))->prof_rec = rec;
+    }
+    return p;
+}
+
 static HS_NOINLINE void *
 alloc_slow(size_t size, req_t req)
 {
@@ -124,10 +148,12 @@ alloc_slow(size_t size, req_t req)
     if (req.arena >= 0 && (a = arena_get((unsigned)req.arena)) == NULL)
         goto oom;
     if (tsd->allocated + usize >= tsd->next_event)
-        te_run(tsd);
+        te_run(tsd, usize);
     void *p;
     bool use_tcache = !req.no_tcache && req.arena < 0;
-    if (usize <= SZ_SMALL_MAX) {
+    if (unlikely(tsd->prof_pending)) {
+        p = alloc_sampled(tsd, a, size, usize, req);
+    } else if (usize <= SZ_SMALL_MAX) {
         p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
         if (p != NULL && req.zero)
             memset(p, 0, usize);
@@ -190,6 +216,15 @@ double_free(const char *fn, const void *p, unsigned ind)
              sz_index2size(ind));
 }
 
+/* Usable size of an active extent's allocation: a promoted (sampled)
+ * small allocation keeps its small class. */
+static inline size_t
+large_usize(emap_entry_t ent)
+{
+    unsigned ind = emap_entry_szind(ent);
+    return ind < SZ_NBINS ? sz_index2size(ind) : emap_entry_edata(ent)->size;
+}
+
 /* Validates p against its entry; returns its usable size. */
 static inline size_t
 checked_usize(const char *fn, const void *p, emap_entry_t ent)
@@ -209,7 +244,23 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
         bad_pointer(fn, p, ent);
     if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
         double_free(fn, p, emap_entry_szind(ent));
-    return e->size;
+    return large_usize(ent);
+}
+
+/* A sampled allocation: the profiler hears of the free first; its extent
+ * then goes straight back (never into a thread cache). */
+static void
+free_sampled(void *p, size_t usize, edata_t *e)
+{
+    void *rec = e->prof_rec;
+    e->prof_rec = NULL;
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (rec != NULL && h != NULL) {
+        tsd_reentrancy_enter();
+        h->sampled_free(p, usize, rec);
+        tsd_reentrancy_exit();
+    }
+    large_dalloc(e);
 }
 
 static HS_NOINLINE void
@@ -221,6 +272,13 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         tsd->deallocated += usize;
     unsigned ind = emap_entry_szind(ent);
     bool slab = emap_entry_slab(ent);
+    if (!slab) {
+        edata_t *e = emap_entry_edata(ent);
+        if (ind < SZ_NBINS || e->prof_rec != NULL) {
+            free_sampled(p, usize, e);
+            return;
+        }
+    }
     cache_bin_t *b = tsd == NULL || ind >= TCACHE_NBINS
                          ? NULL
                          : &tsd->tcache.bins[ind];
@@ -281,7 +339,7 @@ usable_size_of(const void *p)
         return sz_index2size(emap_entry_szind(ent));
     if (ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE)
         return 0;
-    return emap_entry_edata(ent)->size;
+    return large_usize(ent);
 }
 
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */

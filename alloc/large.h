@@ -19,6 +19,11 @@
 /* A block of usable size usize (a large class) aligned to alignment (a
  * power of two), zero-filled if zero; NULL on OOM. */
 void *large_malloc(arena_t *a, size_t usize, size_t alignment, bool zero);
+/* A small allocation of class ind promoted to an extent of its own (whole
+ * pages), as sampled allocations are: its emap entry carries the small
+ * class, so its usable size stays the class size.  NULL on OOM. */
+void *large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment,
+                            bool zero);
 void large_dalloc(edata_t *e);
 /* Resizes large e in place to the large class new_usize.  False if the
  * neighbouring pages are not free (growing) or on OOM (shrinking). */

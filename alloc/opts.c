@@ -15,6 +15,14 @@
 HS_OPTIONS(HS_OPT_DEFINE)
 #undef HS_OPT_DEFINE
 
+/* The address set_<type> writes through: arrays decay to their first
+ * element, scalars are taken by address. */
+static inline bool *opt_ref_BOOL(bool *p) { return p; }
+static inline unsigned *opt_ref_UINT(unsigned *p) { return p; }
+static inline ssize_t *opt_ref_MS(ssize_t *p) { return p; }
+static inline size_t *opt_ref_SIZE(size_t *p) { return p; }
+static inline char *opt_ref_STR(opt_STR_t *p) { return *p; }
+
 static bool
 parse_bool(const char *v, size_t n, bool *r)
 {
@@ -71,6 +79,38 @@ set_UINT(unsigned *dst, const char *v, size_t n, long long min,
 }
 
 static bool
+set_SIZE(size_t *dst, const char *v, size_t n, long long min, long long max)
+{
+    unsigned shift = 0;
+    if (n > 1) {
+        switch (v[n - 1]) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        default: break;
+        }
+    }
+    long long x;
+    if (!parse_int(v, shift ? n - 1 : n, 0, max, &x))
+        return false;
+    if (x > (max >> shift) || (x << shift) < min)
+        return false;
+    *dst = (size_t)x << shift;
+    return true;
+}
+
+static bool
+set_STR(char *dst, const char *v, size_t n, long long min, long long max)
+{
+    (void)min, (void)max;
+    if (n >= OPT_STR_MAX)
+        return false;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static bool
 set_MS(ssize_t *dst, const char *v, size_t n, long long min, long long max)
 {
     long long x;
@@ -92,7 +132,7 @@ apply(const char *k, size_t kn, const char *v, size_t vn)
     val[vn < 63 ? vn : 63] = '\0';
 #define HS_OPT_APPLY(type, name, def, min, max, doc)                           \
     if (kn == sizeof(#name) - 1 && memcmp(k, #name, kn) == 0) {               \
-        if (!set_##type(&opt_##name, v, vn, min, max))                         \
+        if (!set_##type(opt_ref_##type(&opt_##name), v, vn, min, max))        \
             hs_warn("HEAPSIGHT: bad value \"%s\" for %s (ignored)", val,       \
                     key);                                                      \
         return;                                                                \
@@ -120,6 +160,46 @@ opts_parse_string(const char *conf)
         }
         p = *end == ',' ? end + 1 : end;
     }
+}
+
+static void
+reset_BOOL(bool *dst, bool def)
+{
+    *dst = def;
+}
+
+static void
+reset_UINT(unsigned *dst, unsigned def)
+{
+    *dst = def;
+}
+
+static void
+reset_MS(ssize_t *dst, ssize_t def)
+{
+    *dst = def;
+}
+
+static void
+reset_SIZE(size_t *dst, size_t def)
+{
+    *dst = def;
+}
+
+static void
+reset_STR(char *dst, const char *def)
+{
+    size_t n = strlen(def);
+    memcpy(dst, def, n + 1);
+}
+
+void
+opts_reset(void)
+{
+#define HS_OPT_RESET(type, name, def, min, max, doc)                           \
+    reset_##type(opt_ref_##type(&opt_##name), def);
+    HS_OPTIONS(HS_OPT_RESET)
+#undef HS_OPT_RESET
 }
 
 void

@@ -8,7 +8,9 @@
  * any other thread can exist; read-only afterwards.
  *
  * Types: BOOL (true/false), UINT (unsigned), MS (ssize_t milliseconds,
- * -1 allowed).  X(type, name, default, min, max, doc).
+ * -1 allowed), SIZE (size_t bytes, with an optional k, m or g suffix),
+ * STR (a string of at most OPT_STR_MAX - 1 bytes; min and max unused).
+ * X(type, name, default, min, max, doc).
  */
 #ifndef HS_OPTS_H
 #define HS_OPTS_H
@@ -26,11 +28,41 @@
       "number of arenas threads are spread over; 0 means four per CPU")       \
     X(MS, dirty_decay_ms, 10000, -1, 86400000,                                 \
       "milliseconds a freed page may stay resident before it is purged "      \
-      "(0: at once, -1: never)")
+      "(0: at once, -1: never)")                                               \
+    X(BOOL, prof, false, 0, 1,                                                 \
+      "turn the sampling heap profiler on")               \
+    X(BOOL, prof_active, true, 0, 1,                                           \
+      "sample from the start (false: armed but idle until prof.active)")      \
+    X(SIZE, prof_sample, 524288, 1, 1099511627776,                             \
+      "mean bytes between two samples (1: every allocation, exact)")          \
+    X(UINT, prof_bt_max, 128, 1, 1024, "deepest stack recorded, in frames")   \
+    X(STR, prof_unwind, "libunwind", 0, 0,                                     \
+      "native unwinder: libunwind, gcc (libgcc) or fp (frame pointers)")      \
+    X(STR, prof_prefix, "heapsight", 0, 0,                                     \
+      "dump file prefix: <prefix>.<pid>.<seq>.<trigger>.pb.gz")               \
+    X(BOOL, prof_final, false, 0, 1, "dump when the process exits")           \
+    X(SIZE, prof_interval, 0, 0, 1099511627776,                                \
+      "dump every so many bytes allocated (estimated; 0: never)")             \
+    X(UINT, prof_interval_ms, 0, 0, 86400000,                                  \
+      "dump every so many milliseconds (0: never)")                           \
+    X(BOOL, prof_gdump, false, 0, 1,                                           \
+      "dump when in-use memory reaches a new high (at most once a second)")   \
+    X(STR, prof_signal, "", 0, 0,                                              \
+      "dump when this signal arrives, e.g. USR2 (empty: no signal)")          \
+    X(UINT, prof_max_dumps, 0, 0, 1000000,                                     \
+      "keep only the newest so many dumps of this process (0: all)")          \
+    X(BOOL, prof_leak, false, 0, 1,                                            \
+      "at exit, report what is still allocated and write a final dump")       \
+    X(BOOL, prof_leak_error, false, 0, 1,                                      \
+      "with prof_leak: exit with status 1 when anything is still allocated")
+
+#define OPT_STR_MAX 256
 
 typedef bool opt_BOOL_t;
 typedef unsigned opt_UINT_t;
 typedef ssize_t opt_MS_t;
+typedef size_t opt_SIZE_t;
+typedef char opt_STR_t[OPT_STR_MAX];
 
 #define HS_OPT_DECLARE(type, name, def, min, max, doc)                         \
     extern opt_##type##_t opt_##name;
@@ -40,6 +72,8 @@ HS_OPTIONS(HS_OPT_DECLARE)
 /* Reads HEAPSIGHT (secure_getenv: ignored in setuid programs).  An unknown
  * key or a bad value prints one warning line naming it and is skipped. */
 void opts_parse(void);
+/* Sets every option back to its default (for tests). */
+void opts_reset(void);
 /* Parses one "key:value,..." string (exposed for tests). */
 void opts_parse_string(const char *conf);
 

@@ -4,12 +4,15 @@
  * A build tool: runs on the system allocator, linked to nothing here.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "opts.h"
 
 #define TYPE_NAME_BOOL "bool"
 #define TYPE_NAME_UINT "unsigned"
 #define TYPE_NAME_MS "ssize_t (ms)"
+#define TYPE_NAME_SIZE "size_t (bytes; k, m, g suffixes)"
+#define TYPE_NAME_STR "string"
 
 static void
 print_row(const char *name, const char *type_name, const char *def,
@@ -18,6 +21,8 @@ print_row(const char *name, const char *type_name, const char *def,
     char range[64];
     if (type[0] == 'B')
         snprintf(range, sizeof(range), "true, false");
+    else if (strcmp(type, "STR") == 0)
+        snprintf(range, sizeof(range), "up to %d bytes", OPT_STR_MAX - 1);
     else
         snprintf(range, sizeof(range), "%lld .. %lld", min, max);
     printf("| `%s` | %s | `%s` | %s | %s |\n", name, type_name, def, range,

@@ -5,6 +5,7 @@
 #include "thread_event.h"
 
 #include "arena.h"
+#include "prof_hooks.h"
 #include "tcache.h"
 #include "tsd.h"
 
@@ -25,15 +26,52 @@ te_decay(tsd_t *tsd)
     arena_decay_tick_all();
 }
 
+/* The allocation being made crosses the sample point: mark it, unless the
+ * thread is inside the profiler or past its end. */
+static void
+te_prof_sample(tsd_t *tsd)
+{
+    if (!tsd_reentrant() && tsd->state == TSD_NOMINAL)
+        tsd->prof_pending = true;
+}
+
+static uint64_t
+te_interval_fixed_gc(void)
+{
+    return (uint64_t)64 << 10;
+}
+
+static uint64_t
+te_interval_fixed_decay(void)
+{
+    return (uint64_t)256 << 10;
+}
+
+/* A fresh exponential gap each time, so samples form a Poisson process
+ * over the bytes a thread allocates. */
+static uint64_t
+te_interval_prof(void)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    return h == NULL ? UINT64_MAX : h->next_sample();
+}
+
 typedef struct te_info_s {
-    uint64_t interval; /* bytes between two runs */
+    uint64_t (*interval)(void); /* bytes until the next run */
     void (*handler)(tsd_t *tsd);
 } te_info_t;
 
 static const te_info_t te_table[TE_NEVENTS] = {
-    [TE_TCACHE_GC] = {(uint64_t)64 << 10, te_tcache_gc},
-    [TE_DECAY] = {(uint64_t)256 << 10, te_decay},
+    [TE_TCACHE_GC] = {te_interval_fixed_gc, te_tcache_gc},
+    [TE_DECAY] = {te_interval_fixed_decay, te_decay},
+    [TE_PROF_SAMPLE] = {te_interval_prof, te_prof_sample},
 };
+
+static uint64_t
+te_after(uint64_t now, uint64_t gap)
+{
+    return gap > UINT64_MAX - now ? UINT64_MAX : now + gap;
+}
 
 static void
 te_recompute(tsd_t *tsd)
@@ -49,18 +87,18 @@ void
 te_init(tsd_t *tsd)
 {
     for (unsigned e = 0; e < TE_NEVENTS; e++)
-        tsd->te_next[e] = tsd->allocated + te_table[e].interval;
+        tsd->te_next[e] = te_after(tsd->allocated, te_table[e].interval());
     te_recompute(tsd);
 }
 
 void
-te_run(tsd_t *tsd)
+te_run(tsd_t *tsd, uint64_t usize)
 {
-    uint64_t now = tsd->allocated;
+    uint64_t now = tsd->allocated + usize;
     for (unsigned e = 0; e < TE_NEVENTS; e++) {
         if (tsd->te_next[e] > now)
             continue;
-        tsd->te_next[e] = now + te_table[e].interval;
+        tsd->te_next[e] = te_after(now, te_table[e].interval());
         te_table[e].handler(tsd);
     }
     te_recompute(tsd);

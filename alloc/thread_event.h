@@ -17,6 +17,7 @@
 typedef enum {
     TE_TCACHE_GC, /* one incremental step of thread-cache GC */
     TE_DECAY,     /* let the thread's arena purge pages that decayed */
+    TE_PROF_SAMPLE, /* the next allocation is sampled (prof_hooks.h) */
     TE_NEVENTS
 } te_event_t;
 
@@ -24,7 +25,8 @@ struct tsd_s;
 
 /* Schedules every event from the thread's current byte count. */
 void te_init(struct tsd_s *tsd);
-/* Runs the events that are due and recomputes the threshold. */
-void te_run(struct tsd_s *tsd);
+/* Runs the events due once the thread has allocated usize more bytes
+ * (the allocation about to be made) and recomputes the threshold. */
+void te_run(struct tsd_s *tsd, uint64_t usize);
 
 #endif /* HS_THREAD_EVENT_H */

@@ -40,6 +40,7 @@ typedef struct tsd_s {
     tcache_t tcache;
     arena_t *arena;
     uint8_t state;
+    bool prof_pending;   /* owner thread only: sample this allocation */
     uint32_t reentrancy; /* owner thread only: see tsd_reentrancy_enter */
     hs_link_t link; /* guarded by the thread list lock */
 } tsd_t;

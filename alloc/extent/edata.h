@@ -48,6 +48,7 @@ struct edata_s {
     bool head;       /* first extent of an OS mapping */
     uint32_t nfree;  /* slab: free regions; guarded by the bin lock */
     uint64_t dirty_ns; /* when it became dirty (decay order) */
+    void *prof_rec;    /* active sampled allocation: the profiler's record */
     hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
     hs_link_t eset_link; /* eset size bucket, or the edata cache */
     hs_link_t lru_link;  /* eset age order */

@@ -19,9 +19,7 @@
 static void
 restore_defaults(void)
 {
-#define RESTORE(type, name, def, min, max, doc) opt_##name = def;
-    HS_OPTIONS(RESTORE)
-#undef RESTORE
+    opts_reset();
 }
 
 typedef struct optvals_s {

@@ -86,7 +86,7 @@ HS_TEST(event_moves_threshold_and_steps_gc)
      * rescheduled beyond the current count. */
     t->allocated += (uint64_t)1 << 30;
     unsigned gc0 = t->tcache.gc_bin;
-    te_run(t);
+    te_run(t, 0);
     HS_EXPECT_EQ_U64(t->tcache.gc_bin, (gc0 + 1) % TCACHE_NBINS);
     HS_EXPECT_GT_U64(t->next_event, t->allocated);
     for (unsigned e = 0; e < TE_NEVENTS; e++)
@@ -95,7 +95,7 @@ HS_TEST(event_moves_threshold_and_steps_gc)
     uint64_t decay_next = t->te_next[TE_DECAY];
     t->allocated = t->te_next[TE_TCACHE_GC];
     if (t->allocated < decay_next) {
-        te_run(t);
+        te_run(t, 0);
         HS_EXPECT_EQ_U64(t->te_next[TE_DECAY], decay_next);
         HS_EXPECT_EQ_U64(t->tcache.gc_bin, (gc0 + 2) % TCACHE_NBINS);
     }
