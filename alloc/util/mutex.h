@@ -8,7 +8,9 @@
  * strictly higher rank; two mutexes of one rank are never held together.
  * Before fork, hs_mutex_prefork() takes every registered mutex in rank order
  * (so no lock is held mid-update in the child); the parent then unlocks
- * them all and the child reinitializes them all.  Ranks, lowest first:
+ * them all and the child reinitializes them all.  The profiler's ranks come
+ * first because it allocates (taking allocator locks) while holding them.
+ * Ranks, lowest first:
  */
 #ifndef HS_MUTEX_H
 #define HS_MUTEX_H
@@ -17,9 +19,11 @@
 #include <stdbool.h>
 
 typedef enum {
-    HS_RANK_CTL = 0,      /* arena list, thread list, stats refresh */
+    HS_RANK_PROF_DUMP = 0, /* profiler: one dump at a time */
+    HS_RANK_PROF,         /* profiler: site table, records, domains */
+    HS_RANK_BT,           /* backtrace hooks: hook chains, symbolic frames */
+    HS_RANK_CTL,          /* arena list, thread list, stats refresh */
     HS_RANK_BIN,          /* one arena bin (slabs of one size class) */
-    HS_RANK_LARGE,        /* an arena's list of large extents */
     HS_RANK_DECAY,        /* an arena's purge in progress */
     HS_RANK_GROW,         /* a PAC's address-space growth */
     HS_RANK_ECACHE,       /* one ecache (dirty or retained extents) */
