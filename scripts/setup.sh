@@ -14,8 +14,7 @@
 set -euo pipefail
 
 # Every Debian package the project needs, in one list.  Later work adds:
-# libunwind-dev libdw-dev libgraphviz-dev zlib1g-dev libprotobuf-c-dev
-# protobuf-c-compiler python3-dev golang-go.
+# libgraphviz-dev python3-dev.
 PACKAGES=(
     # toolchain and build
     build-essential cmake pkg-config git binutils
@@ -23,6 +22,12 @@ PACKAGES=(
     python3 sqlite3 procps
     # benchmark peers
     libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
+    # the profiler: unwinding (libunwind is dlopen'ed privately), gzip
+    libunwind8 libunwind-dev zlib1g-dev
+    # the heapsight command: profile.proto, symbols and lines
+    libprotobuf-c-dev protobuf-c-compiler libdw-dev libelf-dev
+    # the reference pprof client, used by the tests; debug symbols of libc
+    golang-go libc6-dbg
 )
 
 BUILD_DIR=build

@@ -1,0 +1,75 @@
+/*
+ * cmd.h — the heapsight command's subcommand table and what every
+ * subcommand shares: error lines, usage errors, --help, size arguments.
+ *
+ * Owns: the cmd_t record of one subcommand and the helpers below (defined
+ * in main.c).  Each subcommand lives in its own file (run.c,
+ * symbolize.c, ...) and exports one `const cmd_t cmd_<name>`; main.c lists
+ * them in its table, in the order `heapsight --help` shows them.  Adding a
+ * subcommand is one new file, one extern line here and one line in the
+ * table.
+ *
+ * Conventions every subcommand keeps:
+ *   - argv[0] is the subcommand's name; options are parsed with
+ *     getopt_long (cmd_getopt_reset() first), and `--help`/`-h` prints
+ *     cmd->usage on stdout and returns 0;
+ *   - every error is one line on stderr, "heapsight: ..." (cmd_error);
+ *   - exit status: 0 success, 1 a failed check or a failed write,
+ *     2 bad usage or unreadable input (CMD_EXIT_*).
+ *
+ * Threading: single-threaded; no locks.
+ */
+#ifndef HS_CLI_CMD_H
+#define HS_CLI_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+    CMD_EXIT_OK = 0,
+    CMD_EXIT_FAIL = 1,  /* a failed check, a failed write */
+    CMD_EXIT_USAGE = 2, /* bad usage, unreadable input */
+};
+
+typedef struct cmd_s {
+    const char *name;    /* as typed: `heapsight <name>` */
+    const char *summary; /* one line for `heapsight --help` */
+    const char *usage;   /* the whole `heapsight <name> --help` text */
+    int (*main)(int argc, char **argv); /* returns the exit status */
+} cmd_t;
+
+extern const cmd_t cmd_run;
+extern const cmd_t cmd_symbolize;
+
+/* Prints "heapsight: <message>\n" on stderr. */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Prints "heapsight: <cmd>: <message> (see 'heapsight <cmd> --help')" on
+ * stderr; returns CMD_EXIT_USAGE.
+ */
+int cmd_usage_error(const cmd_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints cmd->usage on stdout; returns CMD_EXIT_OK. */
+int cmd_help(const cmd_t *cmd);
+
+/*
+ * Reports getopt_long's verdict on argv[optind - 1] for option character
+ * c ('?' or ':'): an unknown option or a missing argument.  Returns
+ * CMD_EXIT_USAGE.  Call with opterr = 0 (cmd_getopt_reset does that).
+ */
+int cmd_bad_option(const cmd_t *cmd, int c, char **argv);
+
+/* Rewinds getopt for a fresh argv and silences its own messages. */
+void cmd_getopt_reset(void);
+
+/*
+ * Parses a byte count: decimal digits with an optional k, m or g suffix
+ * (powers of 1024, either case, an optional trailing "b"/"ib").  True on
+ * success, with the value in *r_bytes; false on anything else, overflow
+ * included.
+ */
+bool cmd_parse_size(const char *s, uint64_t *r_bytes);
+
+#endif /* HS_CLI_CMD_H */

@@ -1,0 +1,502 @@
+/*
+ * run.c — `heapsight run [--sample SIZE] [--out DIR] [--leaks] [--lib PATH]
+ * [--debug-dir DIR]... -- CMD [ARG]...`: runs CMD with libheapsight.so
+ * preloaded and profiling on, then symbolizes the dumps it left.
+ *
+ * Owns: finding the library, the environment CMD gets, the child's
+ * lifetime, and which dumps count as this run's.
+ *
+ * The environment: LD_PRELOAD = the library, then any LD_PRELOAD already
+ * set; HEAPSIGHT = any HEAPSIGHT already set, then
+ *     prof:true,prof_final:true,prof_prefix:<DIR>/heapsight
+ * plus prof_sample:<bytes> with --sample and prof_leak:true with
+ * --leaks.  The options are parsed left to right, so ours win over the
+ * same keys set before; without --sample a prof_sample already in
+ * HEAPSIGHT stands (the library's default is 512 KiB).
+ *
+ * The library is, in order: --lib; $HEAPSIGHT_LIB; ../lib/libheapsight.so
+ * beside this executable (the build tree's bin/ and lib/, and an install
+ * prefix's); the configured install libdir.  An explicit --lib or
+ * $HEAPSIGHT_LIB that does not exist is an error, not a reason to look
+ * elsewhere.
+ *
+ * Which dumps: every <DIR>/heapsight.<pid>.<...>.pb.gz that did not exist
+ * before CMD started.  That includes the dumps of CMD's children (they
+ * inherit the environment; `make` or a shell script profile every
+ * process), which a pattern on CMD's own pid would miss.  Each is
+ * symbolized in place (a temporary file renamed over it, keeping its
+ * 0600 mode): the symbolized profile keeps every address and mapping, so
+ * nothing is lost, and `heapsight.*.pb.gz` still names one file per dump.
+ *
+ * Exit status: CMD's own; 128 + N when a signal N ended it; 127 when CMD
+ * cannot be found, 126 when it cannot be run; 2 for bad usage.  While CMD
+ * runs, SIGINT and SIGQUIT are ignored here (the terminal delivers them to
+ * CMD as well, and the dumps still get symbolized) and SIGTERM and SIGHUP
+ * are passed on to CMD.
+ *
+ * Threading: single-threaded; the signal handler only calls kill().
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "hmap.h"
+#include "symbolize.h"
+
+#define RUN_LIB_NAME "libheapsight.so"
+#define RUN_PREFIX_NAME "heapsight"
+#define RUN_DUMP_SUFFIX ".pb.gz"
+/* The library's limit on string options (OPT_STR_MAX in alloc/opts.h). */
+#define RUN_PREFIX_MAX 255
+/* Bounds of prof_sample (alloc/opts.h). */
+#define RUN_SAMPLE_MAX ((uint64_t)1 << 40)
+
+typedef struct run_opts_s {
+    uint64_t sample; /* 0: not given */
+    const char *out;
+    bool leaks;
+    const char *lib;
+    const char **debug_dirs;
+    size_t ndebug_dirs;
+    char **cmd; /* NULL-terminated */
+} run_opts_t;
+
+static int run_main(int argc, char **argv);
+
+const cmd_t cmd_run = {
+    .name = "run",
+    .summary = "run a program with heap profiling on, then symbolize its dumps",
+    .usage =
+        "usage: heapsight run [options] -- CMD [ARG]...\n"
+        "\n"
+        "Runs CMD with libheapsight.so preloaded and the sampling heap\n"
+        "profiler on; CMD (and every process it starts) dumps a profile when\n"
+        "it exits.  Then each new dump is symbolized in place and its path\n"
+        "printed.  The exit status is CMD's (128+N when signal N ended it).\n"
+        "\n"
+        "options:\n"
+        "  -s, --sample SIZE    mean bytes between samples (k, m, g suffixes;\n"
+        "                       1 samples every allocation; default 512k)\n"
+        "  -o, --out DIR        where dumps go (default: the current "
+        "directory;\n"
+        "                       created if missing); they are named\n"
+        "                       DIR/heapsight.<pid>.<seq>.<trigger>.pb.gz\n"
+        "  -l, --leaks          report what is still allocated at exit\n"
+        "      --lib PATH       the library to preload (default: "
+        "$HEAPSIGHT_LIB,\n"
+        "                       else ../lib/libheapsight.so beside this "
+        "program,\n"
+        "                       else the installed one)\n"
+        "  -d, --debug-dir DIR  also look for symbols by build ID in DIR\n"
+        "                       (see 'heapsight symbolize --help')\n"
+        "  -h, --help           this text\n"
+        "\n"
+        "Options already in $HEAPSIGHT are kept; the ones above win.\n",
+    .main = run_main,
+};
+
+/* ---- options ------------------------------------------------------------ */
+
+static int
+run_parse_sample(const char *arg, uint64_t *r_sample)
+{
+    if (!cmd_parse_size(arg, r_sample) || *r_sample == 0 ||
+        *r_sample > RUN_SAMPLE_MAX)
+        return cmd_usage_error(&cmd_run,
+                               "bad --sample '%s' (bytes from 1 to 1024g, with "
+                               "an optional k, m or g suffix)",
+                               arg);
+    return -1;
+}
+
+/* Parses argv into o; -1 to go on, else the exit status. */
+static int
+run_parse(int argc, char **argv, run_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"sample", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},
+        {"leaks", no_argument, NULL, 'l'},
+        {"lib", required_argument, NULL, 'L'},
+        {"debug-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, status = -1;
+    cmd_getopt_reset();
+    /* "+": CMD's own options are not ours, even without "--". */
+    while (status < 0 &&
+           (c = getopt_long(argc, argv, "+:s:o:ld:h", longopts, NULL)) != -1) {
+        if (c == 's')
+            status = run_parse_sample(optarg, &o->sample);
+        else if (c == 'o')
+            o->out = optarg;
+        else if (c == 'l')
+            o->leaks = true;
+        else if (c == 'L')
+            o->lib = optarg;
+        else if (c == 'd')
+            o->debug_dirs[o->ndebug_dirs++] = optarg;
+        else if (c == 'h')
+            status = cmd_help(&cmd_run);
+        else
+            status = cmd_bad_option(&cmd_run, c, argv);
+    }
+    if (status < 0 && optind >= argc)
+        status = cmd_usage_error(&cmd_run, "no command given (-- CMD ...)");
+    o->cmd = argv + optind;
+    return status;
+}
+
+/* ---- the library and the output directory ------------------------------- */
+
+/* realpath of path if it is a readable file, else NULL and why. */
+static char *
+run_usable(const char *path, const char **r_why)
+{
+    struct stat st;
+    char *real = NULL;
+    *r_why = NULL;
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+        *r_why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        *r_why = "not a regular file";
+    else if ((real = realpath(path, NULL)) == NULL)
+        *r_why = strerror(errno);
+    return real;
+}
+
+/* ../lib/libheapsight.so beside the running executable, or NULL. */
+static char *
+run_lib_beside_exe(void)
+{
+    char exe[PATH_MAX], *lib = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    if (asprintf(&lib, "%s/../lib/%s", exe, RUN_LIB_NAME) < 0)
+        return NULL;
+    const char *why;
+    char *found = run_usable(lib, &why);
+    free(lib);
+    return found;
+}
+
+/* The absolute path of the library to preload; NULL after an error line. */
+static char *
+run_find_lib(const run_opts_t *o)
+{
+    const char *env = getenv("HEAPSIGHT_LIB");
+    const char *given = o->lib != NULL ? o->lib : env;
+    const char *why;
+    if (given != NULL && given[0] != '\0') {
+        char *found = run_usable(given, &why);
+        if (found == NULL)
+            cmd_error("run: cannot use %s %s: %s",
+                      o->lib != NULL ? "--lib" : "$HEAPSIGHT_LIB", given, why);
+        return found;
+    }
+    char *found = run_lib_beside_exe();
+    if (found == NULL)
+        found = run_usable(HS_INSTALL_LIBDIR "/" RUN_LIB_NAME, &why);
+    if (found == NULL)
+        cmd_error("run: cannot find %s (looked beside this program and in "
+                  "%s; use --lib or $HEAPSIGHT_LIB)",
+                  RUN_LIB_NAME, HS_INSTALL_LIBDIR);
+    return found;
+}
+
+/* mkdir -p dir; 0 or an errno value. */
+static int
+run_mkdirs(const char *dir)
+{
+    char *path = strdup(dir);
+    if (path == NULL)
+        return ENOMEM;
+    int e = 0;
+    for (char *p = path + 1; e == 0; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            e = errno;
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    free(path);
+    return e;
+}
+
+/* The absolute output directory, created; NULL after an error line. */
+static char *
+run_out_dir(const char *out)
+{
+    int e = run_mkdirs(out);
+    char *dir = e == 0 ? realpath(out, NULL) : NULL;
+    if (dir == NULL) {
+        cmd_error("run: cannot use --out %s: %s", out,
+                  strerror(e != 0 ? e : errno));
+        return NULL;
+    }
+    if (strchr(dir, ',') != NULL ||
+        strlen(dir) + sizeof("/" RUN_PREFIX_NAME) - 1 > RUN_PREFIX_MAX) {
+        cmd_error("run: cannot use --out %s: HEAPSIGHT needs a path without "
+                  "',' and under %d bytes",
+                  dir, RUN_PREFIX_MAX - (int)sizeof(RUN_PREFIX_NAME));
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+/* ---- dumps -------------------------------------------------------------- */
+
+/* True if name is heapsight.<digits>.<anything>.pb.gz. */
+static bool
+run_is_dump(const char *name)
+{
+    static const char prefix[] = RUN_PREFIX_NAME ".";
+    size_t n = strlen(name), np = sizeof(prefix) - 1;
+    size_t ns = sizeof(RUN_DUMP_SUFFIX) - 1;
+    if (n <= np + ns || strncmp(name, prefix, np) != 0 ||
+        strcmp(name + n - ns, RUN_DUMP_SUFFIX) != 0)
+        return false;
+    const char *p = name + np;
+    if (*p < '0' || *p > '9')
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '.';
+}
+
+static int
+run_name_cmp(const void *a, const void *b)
+{
+    return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The dump names in dir, sorted, that are not in seen (NULL: all of them),
+ * as a NULL-terminated malloc'd array.  *r_n gets the count.
+ */
+static char **
+run_list_dumps(const char *dir, const hmap_t *seen, size_t *r_n)
+{
+    size_t n = 0, cap = 16;
+    char **names = malloc(cap * sizeof(*names));
+    DIR *d = opendir(dir);
+    for (struct dirent *e;
+         names != NULL && d != NULL && (e = readdir(d)) != NULL;) {
+        if (!run_is_dump(e->d_name) ||
+            (seen != NULL && hmap_get_str(seen, e->d_name, NULL)))
+            continue;
+        if (n + 1 == cap) {
+            char **bigger = realloc(names, (cap *= 2) * sizeof(*names));
+            if (bigger == NULL)
+                break;
+            names = bigger;
+        }
+        if ((names[n] = strdup(e->d_name)) != NULL)
+            n++;
+    }
+    if (d != NULL)
+        closedir(d);
+    if (names != NULL) {
+        qsort(names, n, sizeof(*names), run_name_cmp);
+        names[n] = NULL;
+    }
+    *r_n = n;
+    return names;
+}
+
+static void
+run_free_names(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Fills seen with the dumps already in dir. */
+static void
+run_snapshot(const char *dir, hmap_t *seen)
+{
+    size_t n;
+    char **names = run_list_dumps(dir, NULL, &n);
+    for (size_t i = 0; i < n; i++)
+        hmap_put(seen, names[i], strlen(names[i]), 1);
+    run_free_names(names);
+}
+
+/* Symbolizes this run's dumps in place and prints where they are. */
+static void
+run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o)
+{
+    size_t n;
+    char **names = run_list_dumps(dir, seen, &n);
+    symbolize_opts_t so = {o->debug_dirs, o->ndebug_dirs, false};
+    for (size_t i = 0; i < n; i++) {
+        char *path;
+        if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
+            continue;
+        if (symbolize_file(path, path, &so) == CMD_EXIT_OK)
+            cmd_error("profile: %s", path);
+        else
+            cmd_error("profile (not symbolized): %s", path);
+        free(path);
+    }
+    if (n == 0)
+        cmd_error("run: no profile was written to %s", dir);
+    run_free_names(names);
+}
+
+/* ---- the child ---------------------------------------------------------- */
+
+static volatile sig_atomic_t run_child;
+
+static void
+run_forward(int sig)
+{
+    if (run_child > 0)
+        kill((pid_t)run_child, sig);
+}
+
+/* The HEAPSIGHT value CMD gets; NULL if out of memory. */
+static char *
+run_heapsight_env(const run_opts_t *o, const char *dir)
+{
+    const char *old = getenv("HEAPSIGHT");
+    char sample[48] = "";
+    if (o->sample != 0)
+        snprintf(sample, sizeof(sample), ",prof_sample:%llu",
+                 (unsigned long long)o->sample);
+    char *val;
+    if (asprintf(&val, "%s%sprof:true,prof_final:true,prof_prefix:%s/%s%s%s",
+                 old != NULL ? old : "",
+                 old != NULL && old[0] != '\0' ? "," : "", dir, RUN_PREFIX_NAME,
+                 sample, o->leaks ? ",prof_leak:true" : "") < 0)
+        return NULL;
+    return val;
+}
+
+/* In the child: the environment, default signals, exec.  Never returns. */
+static void __attribute__((noreturn))
+run_exec(char **cmd, const char *lib, const char *heapsight,
+         const sigset_t *mask)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = NULL;
+    if (old != NULL && old[0] != '\0' &&
+        asprintf(&preload, "%s:%s", lib, old) < 0)
+        preload = NULL;
+    setenv("LD_PRELOAD", preload != NULL ? preload : lib, 1);
+    setenv("HEAPSIGHT", heapsight, 1);
+    execvp(cmd[0], cmd);
+    int e = errno;
+    cmd_error("run: cannot run %s: %s", cmd[0], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+/* Waits for pid; its exit status as a shell reports it. */
+static int
+run_wait(pid_t pid, const char *name)
+{
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR) {
+            cmd_error("run: waitpid: %s", strerror(errno));
+            return CMD_EXIT_FAIL;
+        }
+    }
+    if (WIFSIGNALED(ws)) {
+        cmd_error("run: %s ended by signal %d (%s)", name, WTERMSIG(ws),
+                  strsignal(WTERMSIG(ws)));
+        return 128 + WTERMSIG(ws);
+    }
+    return WEXITSTATUS(ws);
+}
+
+/* Runs CMD to its end; its exit status. */
+static int
+run_child_process(const run_opts_t *o, const char *lib, const char *env)
+{
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    struct sigaction fwd = {.sa_handler = run_forward};
+    struct sigaction old[4];
+    sigset_t fwdset, oldset;
+    sigemptyset(&fwdset);
+    sigaddset(&fwdset, SIGTERM);
+    sigaddset(&fwdset, SIGHUP);
+    /* Held until run_child is set, so that none is lost in between. */
+    sigprocmask(SIG_BLOCK, &fwdset, &oldset);
+    sigaction(SIGINT, &ign, &old[0]);
+    sigaction(SIGQUIT, &ign, &old[1]);
+    sigaction(SIGTERM, &fwd, &old[2]);
+    sigaction(SIGHUP, &fwd, &old[3]);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        run_exec(o->cmd, lib, env, &oldset);
+    run_child = pid > 0 ? pid : 0;
+    sigprocmask(SIG_SETMASK, &oldset, NULL);
+    int status = CMD_EXIT_FAIL;
+    if (pid < 0)
+        cmd_error("run: fork: %s", strerror(errno));
+    else
+        status = run_wait(pid, o->cmd[0]);
+    run_child = 0;
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGQUIT, &old[1], NULL);
+    sigaction(SIGTERM, &old[2], NULL);
+    sigaction(SIGHUP, &old[3], NULL);
+    return status;
+}
+
+static int
+run_main(int argc, char **argv)
+{
+    run_opts_t o = {.out = "."};
+    o.debug_dirs = calloc((size_t)argc + 1, sizeof(*o.debug_dirs));
+    if (o.debug_dirs == NULL)
+        return CMD_EXIT_FAIL;
+    int status = run_parse(argc, argv, &o);
+    char *lib = status < 0 ? run_find_lib(&o) : NULL;
+    char *dir = lib != NULL ? run_out_dir(o.out) : NULL;
+    char *env = dir != NULL ? run_heapsight_env(&o, dir) : NULL;
+    if (status < 0 && env == NULL)
+        status = CMD_EXIT_USAGE;
+    if (status < 0) {
+        hmap_t seen;
+        hmap_init(&seen);
+        run_snapshot(dir, &seen);
+        status = run_child_process(&o, lib, env);
+        run_collect(dir, &seen, &o);
+        hmap_destroy(&seen);
+    }
+    free(env);
+    free(dir);
+    free(lib);
+    free(o.debug_dirs);
+    return status;
+}

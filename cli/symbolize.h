@@ -1,0 +1,61 @@
+/*
+ * symbolize.h — adding functions, files, lines and inlined frames to a
+ * profile's native locations (the engine behind `heapsight symbolize`,
+ * also run by `heapsight run` on the dumps it collects).
+ *
+ * Owns: nothing beyond one call; every call opens the modules it needs
+ * and closes them before returning.
+ *
+ * What changes in the profile: each Location with a mapping and no Line
+ * gets its Lines (innermost first; several when functions were inlined
+ * at the address); Functions are added (or reused when equal: same name,
+ * system_name, filename and start_line) with name = the demangled name,
+ * system_name = the symbol as linked (mangled for C++), filename = the
+ * source file of the line; each Mapping with resolved locations gets
+ * has_functions, and, when the module has DWARF, has_filenames,
+ * has_line_numbers and has_inline_frames.  Addresses, mappings and
+ * samples stay as they were, so symbolizing twice changes nothing.
+ *
+ * Threading: none.
+ */
+#ifndef HS_CLI_SYMBOLIZE_H
+#define HS_CLI_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "profile_io.h"
+
+typedef struct symbolize_opts_s {
+    const char *const *debug_dirs; /* --debug-dir, in search order */
+    size_t ndebug_dirs;
+    bool verbose; /* one line of counts and speed on stderr */
+} symbolize_opts_t;
+
+typedef struct symbolize_stats_s {
+    size_t locations; /* locations that wanted symbols */
+    size_t resolved;  /* ... and got at least one line */
+    size_t addresses; /* distinct (file, address) pairs looked up */
+    size_t mappings;  /* mappings with locations that wanted symbols */
+    size_t missing;   /* ... whose file was not found */
+    size_t files;     /* ELF files opened */
+    double seconds;   /* wall time of symbolize_profile */
+} symbolize_stats_t;
+
+/*
+ * Symbolizes p in place.  Mappings whose file cannot be found are reported
+ * on stderr (one line each) and left alone; so are, silently, the kernel's
+ * pseudo-files ("[vdso]") when no file with their build ID is found.
+ * Returns 0, or ENOMEM.
+ */
+int symbolize_profile(profile_t *p, const symbolize_opts_t *o,
+                      symbolize_stats_t *r_stats);
+
+/*
+ * Reads in, symbolizes it and writes it gzipped to out (which may be in).
+ * Errors are printed.  Returns an exit status (cmd.h): 0, 1 when out
+ * cannot be written, 2 when in cannot be read.
+ */
+int symbolize_file(const char *in, const char *out, const symbolize_opts_t *o);
+
+#endif /* HS_CLI_SYMBOLIZE_H */
