@@ -124,9 +124,14 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
     hand_out(p);
     const alloc_prof_hooks_t *h = alloc_prof_hooks;
     if (h != NULL) {
+        /* Unwinders probe memory with system calls that fail by design;
+         * the program must not see their errno (Python checks errno after
+         * calls that allocate). */
+        int saved = errno;
         tsd_reentrancy_enter();
         void *rec = h->sampled(p, size, usize);
         tsd_reentrancy_exit();
+        errno = saved;
         emap_entry_edata(emap_lookup(p))->prof_rec = rec;
     }
     return p;
@@ -256,9 +261,11 @@ free_sampled(void *p, size_t usize, edata_t *e)
     e->prof_rec = NULL;
     const alloc_prof_hooks_t *h = alloc_prof_hooks;
     if (rec != NULL && h != NULL) {
+        int saved = errno;
         tsd_reentrancy_enter();
         h->sampled_free(p, usize, rec);
         tsd_reentrancy_exit();
+        errno = saved;
     }
     large_dalloc(e);
 }

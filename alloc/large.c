@@ -56,10 +56,11 @@ large_ralloc_in_place(edata_t *e, size_t new_usize, bool zero)
 {
     arena_t *a = arena_get(e->arena_ind);
     size_t old = e->size;
-    if (new_usize == old)
-        return true;
-    bool ok = new_usize > old ? pa_expand(&a->pa, e, new_usize, zero)
-                              : pa_shrink(&a->pa, e, new_usize);
+    /* A promoted small allocation already spans whole pages: the same
+     * extent may serve a large class, but its size class must change. */
+    bool ok = new_usize == old ||
+              (new_usize > old ? pa_expand(&a->pa, e, new_usize, zero)
+                               : pa_shrink(&a->pa, e, new_usize));
     if (!ok)
         return false;
     e->szind = (uint16_t)sz_size2index(new_usize);

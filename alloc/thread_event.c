@@ -5,6 +5,7 @@
 #include "thread_event.h"
 
 #include "arena.h"
+#include "opts.h"
 #include "prof_hooks.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -53,7 +54,12 @@ static uint64_t
 te_interval_prof(void)
 {
     const alloc_prof_hooks_t *h = alloc_prof_hooks;
-    return h == NULL ? UINT64_MAX : h->next_sample();
+    if (h != NULL)
+        return h->next_sample();
+    /* The profiler installs its hooks from a constructor, after some
+     * threads (this one, say) may have allocated: with prof on, look again
+     * every few MiB until they are there. */
+    return opt_prof ? (uint64_t)4 << 20 : UINT64_MAX;
 }
 
 typedef struct te_info_s {

@@ -38,7 +38,7 @@ typedef struct hs_mutex_s hs_mutex_t;
 struct hs_mutex_s {
     pthread_mutex_t lock;
     hs_rank_t rank;
-    hs_mutex_t *next_registered; /* guarded by the registry spinlock */
+    hs_mutex_t *next_registered; /* set once, before publication */
 };
 
 /* Initializes m and registers it for fork handling.  Never fails. */

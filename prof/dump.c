@@ -1,0 +1,417 @@
+/*
+ * dump.c — dump triggers, the dump thread, naming, and the exit report
+ * (see dump.h).
+ */
+#include "dump.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../alloc/opts.h"
+#include "../alloc/tsd.h"
+#include "../alloc/util/fmt.h"
+#include "../alloc/util/mutex.h"
+#include "../backtrace_hooks/symbolic.h"
+#include "../backtrace_hooks/unwind.h"
+#include "../include/heapsight.h"
+#include "dumpfile.h"
+#include "pprof.h"
+#include "prof.h"
+#include "hooks.h"
+#include "prof_ctl.h"
+#include "sample.h"
+#include "site.h"
+
+#define DUMP_PATH_MAX 4096
+
+static hs_mutex_t dump_mtx;
+static _Atomic(unsigned) dump_seq;
+static int wake_pipe[2] = {-1, -1};
+static bool thread_running;
+static _Atomic(uint64_t) interval_acc; /* estimated bytes since last dump */
+static _Atomic(uint64_t) gdump_hwm;    /* in-use bytes of the last gdump */
+static _Atomic(int64_t) gdump_last_ns;
+static bool warned;
+
+/* Names of the automatic dumps still on disk, oldest first (guarded by
+ * dump_mtx), for prof_max_dumps. */
+static char **kept;
+static unsigned nkept;
+
+/* ---- writing ---- */
+
+static int
+symbolic_cb(hs_frame_t f, const char **r_function, const char **r_file,
+            unsigned *r_line)
+{
+    return bt_symbolic_lookup(f, r_function, r_file, r_line);
+}
+
+static void
+fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s)
+{
+    *r = (prof_sample_rec_t){
+        .frames = s->frames,
+        .nframes = s->nframes,
+        .alloc_objects = llround(s->alloc_objects),
+        .alloc_space = llround(s->alloc_space),
+        .inuse_objects = llround(s->inuse_objects),
+        .inuse_space = llround(s->inuse_space),
+        .bytes = (int64_t)s->usize,
+        .thread = prof_label_name(s->thread_label),
+        .allocator = prof_domain_name(s->domain),
+    };
+}
+
+typedef struct dump_job_s {
+    prof_profile_t profile;
+} dump_job_t;
+
+static int
+dump_write_cb(int fd, void *arg)
+{
+    dump_job_t *job = arg;
+    return pprof_write(fd, &job->profile);
+}
+
+static int64_t
+realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Builds the profile from a snapshot of the sites and writes it. */
+static int
+dump_write(const char *path)
+{
+    prof_site_snap_t *snaps;
+    size_t n = site_snapshot(&snaps);
+    prof_sample_rec_t *recs = n ? malloc(n * sizeof(*recs)) : NULL;
+    if (n != 0 && recs == NULL) {
+        free(snaps);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        fill_record(&recs[i], &snaps[i]);
+    char opts[160], unw[64];
+    const char *env = secure_getenv("HEAPSIGHT");
+    hs_snprintf(opts, sizeof(opts), "HEAPSIGHT=%s", env ? env : "");
+    hs_snprintf(unw, sizeof(unw), "unwinder: %s", bt_unwinder_name());
+    const char *comments[] = {"heapsight " HS_VERSION, opts, unw};
+    dump_job_t job = {.profile = {
+                          .samples = recs,
+                          .nsamples = n,
+                          .symbolic = symbolic_cb,
+                          .period = (int64_t)sample_interval(),
+                          .time_nanos = realtime_ns(),
+                          .duration_nanos = prof_start_ns(),
+                          .comments = comments,
+                          .ncomments = 3,
+                      }};
+    int err = dumpfile_write(path, dump_write_cb, &job);
+    free(recs);
+    free(snaps);
+    return err;
+}
+
+/* Remembers an automatic dump and removes the oldest beyond the limit. */
+static void
+dump_keep(const char *path)
+{
+    if (opt_prof_max_dumps == 0)
+        return;
+    char **grown = realloc(kept, (nkept + 1) * sizeof(*kept));
+    char *copy = strdup(path);
+    if (grown == NULL || copy == NULL) {
+        free(copy);
+        kept = grown != NULL ? grown : kept;
+        return;
+    }
+    kept = grown;
+    kept[nkept++] = copy;
+    while (nkept > opt_prof_max_dumps) {
+        unlink(kept[0]);
+        free(kept[0]);
+        memmove(kept, kept + 1, --nkept * sizeof(*kept));
+    }
+}
+
+int
+dump_now(const char *path, const char *trigger)
+{
+    char name[DUMP_PATH_MAX];
+    tsd_reentrancy_enter();
+    hs_mutex_lock(&dump_mtx);
+    if (path == NULL) {
+        unsigned seq = atomic_fetch_add(&dump_seq, 1);
+        hs_snprintf(name, sizeof(name), "%s.%d.%u.%s.pb.gz", opt_prof_prefix,
+                    (int)getpid(), seq, trigger);
+        path = name;
+    }
+    int err = dump_write(path);
+    if (err == 0 && path == name)
+        dump_keep(name);
+    hs_mutex_unlock(&dump_mtx);
+    if (err == 0)
+        prof_hooks_run_dump(path);
+    else if (!warned) {
+        warned = true;
+        hs_warn("profile dump to %s failed: %s (the program carries on)",
+                path, strerror(err));
+    }
+    tsd_reentrancy_exit();
+    return err;
+}
+
+/* ---- asynchronous triggers ---- */
+
+static void
+wake(char why)
+{
+    if (wake_pipe[1] >= 0) {
+        ssize_t w = write(wake_pipe[1], &why, 1);
+        (void)w; /* a full pipe already holds a wake-up */
+    }
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+dump_note_sample(double bytes)
+{
+    if (opt_prof_interval != 0) {
+        uint64_t acc = atomic_fetch_add(&interval_acc, (uint64_t)bytes) +
+                       (uint64_t)bytes;
+        if (acc >= opt_prof_interval) {
+            atomic_store(&interval_acc, 0);
+            wake('i');
+        }
+    }
+    if (opt_prof_gdump) {
+        double objs, space;
+        site_totals(&objs, &space);
+        uint64_t hwm = atomic_load(&gdump_hwm);
+        int64_t now = mono_ns();
+        if (space > (double)hwm &&
+            now - atomic_load(&gdump_last_ns) >= 1000000000) {
+            atomic_store(&gdump_hwm, (uint64_t)space);
+            atomic_store(&gdump_last_ns, now);
+            wake('g');
+        }
+    }
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    wake('s');
+    errno = saved;
+}
+
+static const char *
+trigger_name(char why)
+{
+    switch (why) {
+    case 'i':
+        return "interval";
+    case 'g':
+        return "gdump";
+    case 's':
+        return "signal";
+    default:
+        return "timer";
+    }
+}
+
+static void *
+dump_thread(void *arg)
+{
+    (void)arg;
+    tsd_reentrancy_enter(); /* this thread's allocations are the profiler's */
+    int timeout = opt_prof_interval_ms != 0 ? (int)opt_prof_interval_ms : -1;
+    for (;;) {
+        struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+        int r = poll(&p, 1, timeout);
+        if (r < 0 && errno == EINTR)
+            continue;
+        char why = 't';
+        if (r > 0 && read(wake_pipe[0], &why, 1) <= 0)
+            continue;
+        dump_now(NULL, trigger_name(why));
+    }
+    return NULL;
+}
+
+static int
+signal_number(const char *name)
+{
+    if (strncmp(name, "SIG", 3) == 0)
+        name += 3;
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},
+                {"PROF", SIGPROF}, {"URG", SIGURG},   {"WINCH", SIGWINCH}};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (strcmp(name, sigs[i].name) == 0)
+            return sigs[i].sig;
+    int n = atoi(name);
+    return n >= SIGRTMIN && n <= SIGRTMAX ? n : 0;
+}
+
+static void
+start_signal(void)
+{
+    int sig = signal_number(opt_prof_signal);
+    if (sig == 0) {
+        hs_warn("HEAPSIGHT: unknown prof_signal \"%s\" (ignored)",
+                opt_prof_signal);
+        return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+static void
+start_thread(void)
+{
+    if (pipe2(wake_pipe, O_CLOEXEC) != 0) {
+        hs_warn("profiler: cannot create the dump pipe: %s", strerror(errno));
+        return;
+    }
+    fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    thread_running = pthread_create(&t, &attr, dump_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!thread_running)
+        hs_warn("profiler: cannot start the dump thread");
+}
+
+void
+dump_postfork_child(void)
+{
+    /* The dump thread did not survive the fork: asynchronous dumps stop in
+     * the child (prof.dump and the exit dump still work). */
+    if (wake_pipe[1] >= 0) {
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        wake_pipe[0] = wake_pipe[1] = -1;
+    }
+    thread_running = false;
+    atomic_store(&dump_seq, 0);
+    nkept = 0;
+}
+
+/* ---- the exit report ---- */
+
+static int
+by_inuse_desc(const void *a, const void *b)
+{
+    const prof_site_snap_t *x = a, *y = b;
+    return x->inuse_space < y->inuse_space ? 1
+           : x->inuse_space > y->inuse_space ? -1
+                                               : 0;
+}
+
+static void
+print_frame(hs_frame_t f)
+{
+    const char *fn, *file;
+    unsigned line;
+    if (hs_frame_is_symbolic(f) && bt_symbolic_lookup(f, &fn, &file, &line)) {
+        hs_dprintf(2, "        %s (%s:%u)\n", fn, file ? file : "?", line);
+        return;
+    }
+    Dl_info di;
+    if (dladdr((void *)(f - 1), &di) && di.dli_sname != NULL)
+        hs_dprintf(2, "        %p %s+0x%lx (%s)\n", (void *)f, di.dli_sname,
+                   (unsigned long)(f - (uintptr_t)di.dli_saddr),
+                   di.dli_fname);
+    else
+        hs_dprintf(2, "        %p (%s)\n", (void *)f,
+                   di.dli_fname ? di.dli_fname : "?");
+}
+
+/* Prints the live estimates and the top sites; true if anything is live. */
+static bool
+leak_report(void)
+{
+    double objs, space;
+    site_totals(&objs, &space);
+    hs_dprintf(2, "heapsight: leak report: %lld bytes in %lld objects "
+                  "(estimated) still allocated at exit\n",
+               llround(space), llround(objs));
+    prof_site_snap_t *snaps;
+    size_t n = site_snapshot(&snaps);
+    qsort(snaps, n, sizeof(*snaps), by_inuse_desc);
+    for (size_t i = 0, shown = 0; i < n && shown < 10; i++) {
+        if (snaps[i].inuse_objects < 0.5)
+            continue;
+        hs_dprintf(2, "  #%zu: %lld bytes in %lld objects of %zu bytes\n",
+                   ++shown, llround(snaps[i].inuse_space),
+                   llround(snaps[i].inuse_objects), snaps[i].usize);
+        for (unsigned f = 0; f < snaps[i].nframes && f < 16; f++)
+            print_frame(snaps[i].frames[f]);
+    }
+    free(snaps);
+    return objs >= 0.5;
+}
+
+static void
+at_exit(void)
+{
+    tsd_reentrancy_enter();
+    bool live = false;
+    if (opt_prof_leak)
+        live = leak_report();
+    if (opt_prof_final || opt_prof_leak)
+        dump_now(NULL, "final");
+    if (opt_prof_leak && opt_prof_leak_error && live) {
+        /* Like LeakSanitizer: report, flush what the program wrote, and
+         * end with status 1. */
+        fflush(NULL);
+        _exit(1);
+    }
+    tsd_reentrancy_exit();
+}
+
+void
+dump_boot(void)
+{
+    hs_mutex_init(&dump_mtx, HS_RANK_PROF_DUMP);
+    if (opt_prof_interval != 0 || opt_prof_interval_ms != 0 ||
+        opt_prof_gdump || opt_prof_signal[0] != '\0')
+        start_thread();
+    if (opt_prof_signal[0] != '\0' && thread_running)
+        start_signal();
+    if (opt_prof_final || opt_prof_leak)
+        atexit(at_exit);
+}

@@ -1,0 +1,25 @@
+/*
+ * foreign.h — live sampled objects of other allocators (hs_prof_domain
+ * users such as pymalloc), keyed by address.
+ *
+ * Owns: a hash map from address to record, for the few objects that were
+ * sampled (about one per prof_sample bytes), so a free event can tell in
+ * one atomic load that nothing is sampled, and otherwise in one lookup.
+ * Locking: one mutex (HS_RANK_PROF), never held while a site lock is.
+ */
+#ifndef HS_PROF_FOREIGN_H
+#define HS_PROF_FOREIGN_H
+
+#include <stdbool.h>
+
+#include "site.h"
+
+void foreign_boot(void);
+/* True when any foreign object is being tracked. */
+bool foreign_any(void);
+/* Tracks ptr; false on OOM (the caller keeps rec). */
+bool foreign_put(void *ptr, prof_rec_t *rec);
+/* Stops tracking ptr and returns its record, or NULL if untracked. */
+prof_rec_t *foreign_take(void *ptr);
+
+#endif /* HS_PROF_FOREIGN_H */

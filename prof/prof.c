@@ -1,0 +1,354 @@
+/*
+ * prof.c — the profiler's start-up and its side of the allocator
+ * interface: when to sample, what to record, what to do on free, and the
+ * calls other allocators make (hs_prof_domain, hs_prof_*_event).
+ *
+ * Start-up runs in a library constructor, outside malloc: it loads the
+ * unwinder (dlopen of libunwind happens here, never inside malloc),
+ * installs the allocator hooks, registers the control nodes and starts
+ * the dump machinery (dump.c).  With opt.prof off it does nothing and the
+ * allocator's sample event never fires.
+ *
+ * Locking: none of its own beyond the modules it calls; everything on the
+ * sampling path runs with the thread's reentrancy guard held (taken by
+ * the allocator for sampled/sampled_free, here for foreign events).
+ */
+#include "prof.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../alloc/boot.h"
+#include "../alloc/opts.h"
+#include "../alloc/prof_hooks.h"
+#include "../alloc/tsd.h"
+#include "../alloc/util/fmt.h"
+#include "../backtrace_hooks/hook_chain.h"
+#include "../backtrace_hooks/unwind.h"
+#include "dump.h"
+#include "foreign.h"
+#include "names.h"
+#include "hooks.h"
+#include "prof_ctl.h"
+#include "sample.h"
+#include "site.h"
+
+static bool enabled;
+static _Atomic(bool) active;
+static _Atomic(int64_t) start_ns;
+static uintptr_t self_lo, self_hi; /* heapsight's own code */
+
+typedef struct prof_tls_s {
+    unsigned label;      /* 0: not yet looked up */
+    bool inactive;       /* thread.prof.active == false */
+    bool foreign_armed;  /* foreign_left is drawn */
+    uint64_t foreign_left;
+} prof_tls_t;
+
+static HS_TLS prof_tls_t tls;
+
+bool
+prof_enabled(void)
+{
+    return enabled;
+}
+
+bool
+prof_active(void)
+{
+    return atomic_load_explicit(&active, memory_order_relaxed);
+}
+
+bool
+prof_sampling_now(void)
+{
+    return atomic_load_explicit(&active, memory_order_relaxed) &&
+           !tls.inactive;
+}
+
+void
+prof_set_active(bool on)
+{
+    atomic_store_explicit(&active, on, memory_order_relaxed);
+}
+
+void
+prof_thread_set_active(bool on)
+{
+    tls.inactive = !on;
+}
+
+bool
+prof_thread_active(void)
+{
+    return !tls.inactive;
+}
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+prof_start_ns(void)
+{
+    return now_ns() - atomic_load_explicit(&start_ns, memory_order_relaxed);
+}
+
+void
+prof_mark_start(void)
+{
+    atomic_store_explicit(&start_ns, now_ns(), memory_order_relaxed);
+}
+
+/* ---- stacks ---- */
+
+static bool
+in_self(hs_frame_t f)
+{
+    return f >= self_lo && f < self_hi;
+}
+
+unsigned
+prof_capture(hs_frame_t *frames, unsigned max)
+{
+    hs_frame_t raw[PROF_BT_CAP + 32];
+    unsigned n = bt_unwind(raw, max + 32 <= PROF_BT_CAP + 32 ? max + 32
+                                                            : PROF_BT_CAP);
+    unsigned skip = 0;
+    while (skip < n && in_self(raw[skip]))
+        skip++;
+    n -= skip;
+    if (n > max)
+        n = max;
+    memcpy(frames, raw + skip, n * sizeof(hs_frame_t));
+    bt_hooks_run(frames, &n, max);
+    return n;
+}
+
+/* Finds the executable segment of the object holding this code. */
+static int
+self_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t probe = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (probe >= lo && probe < lo + ph->p_memsz) {
+            self_lo = lo;
+            self_hi = lo + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- labels ---- */
+
+/* The process's own name (the main thread's comm). */
+static bool
+readlink_comm(char *buf, size_t size)
+{
+    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    return true;
+}
+
+/* "main" for the main thread; otherwise the thread's name when it has one
+ * of its own (threads inherit the process's name), else "tid <n>". */
+unsigned
+prof_thread_label(void)
+{
+    if (tls.label != 0)
+        return tls.label;
+    char name[32] = "", self[32] = "", label[48];
+    pid_t tid = gettid();
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    if (tid == getpid()) {
+        tls.label = names_label("main");
+        return tls.label;
+    }
+    if (readlink_comm(self, sizeof(self)) && name[0] != '\0' &&
+        strcmp(name, self) != 0) {
+        tls.label = names_label(name);
+        return tls.label;
+    }
+    hs_snprintf(label, sizeof(label), "tid %d", (int)tid);
+    tls.label = names_label(label);
+    return tls.label;
+}
+
+void
+prof_thread_set_label(const char *name)
+{
+    tls.label = names_label(name);
+}
+
+const char *
+prof_label_name(unsigned id)
+{
+    return names_label_str(id);
+}
+
+const char *
+prof_domain_name(unsigned id)
+{
+    return names_domain_str(id);
+}
+
+/* ---- the allocator's hooks ---- */
+
+static uint64_t
+hook_next_sample(void)
+{
+    return sample_next_gap();
+}
+
+/* Records one sampled object; shared by malloc and foreign allocators. */
+static prof_rec_t *
+record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
+{
+    hs_frame_t frames[PROF_BT_CAP];
+    unsigned n = prof_capture(frames, opt_prof_bt_max);
+    double w = sample_weight(usize, sample_interval());
+    prof_rec_t *rec = site_record_alloc(frames, n, usize, prof_thread_label(),
+                                        domain, w);
+    prof_hooks_run_sample(ptr, size, usize, frames, n);
+    dump_note_sample(w * (double)usize);
+    return rec;
+}
+
+static void *
+hook_sampled(void *ptr, size_t size, size_t usize)
+{
+    if (!prof_sampling_now())
+        return NULL;
+    return record_sample(ptr, size, usize, 0);
+}
+
+static void
+hook_sampled_free(void *ptr, size_t usize, void *rec)
+{
+    site_record_free(rec);
+    prof_hooks_run_free(ptr, usize);
+}
+
+static const alloc_prof_hooks_t hooks = {
+    .next_sample = hook_next_sample,
+    .sampled = hook_sampled,
+    .sampled_free = hook_sampled_free,
+};
+
+/* ---- other allocators ---- */
+
+HS_API unsigned
+hs_prof_domain(const char *name)
+{
+    if (!enabled || name == NULL)
+        return 0;
+    return names_domain(name);
+}
+
+HS_API void
+hs_prof_alloc_event(void *ptr, size_t size, unsigned domain)
+{
+    if (!enabled || ptr == NULL || tsd_reentrant())
+        return;
+    if (!tls.foreign_armed) {
+        tls.foreign_left = sample_next_gap_foreign();
+        tls.foreign_armed = true;
+    }
+    if (size < tls.foreign_left) {
+        tls.foreign_left -= size;
+        return;
+    }
+    tls.foreign_left = sample_next_gap_foreign();
+    if (!prof_sampling_now())
+        return;
+    tsd_reentrancy_enter();
+    prof_rec_t *rec = record_sample(ptr, size, size, domain);
+    if (rec != NULL && !foreign_put(ptr, rec))
+        site_record_free(rec);
+    tsd_reentrancy_exit();
+}
+
+HS_API void
+hs_prof_free_event(void *ptr, unsigned domain)
+{
+    (void)domain;
+    if (!enabled || ptr == NULL || !foreign_any())
+        return;
+    tsd_reentrancy_enter();
+    prof_rec_t *rec = foreign_take(ptr);
+    if (rec != NULL) {
+        size_t usize = rec->usize;
+        site_record_free(rec);
+        prof_hooks_run_free(ptr, usize);
+    }
+    tsd_reentrancy_exit();
+}
+
+/* ---- start-up ---- */
+
+static bt_unwinder_t
+unwinder_from_option(void)
+{
+    if (strcmp(opt_prof_unwind, "fp") == 0)
+        return BT_UNWIND_FP;
+    if (strcmp(opt_prof_unwind, "gcc") == 0)
+        return BT_UNWIND_GCC;
+    if (strcmp(opt_prof_unwind, "libunwind") != 0)
+        hs_warn("HEAPSIGHT: unknown prof_unwind \"%s\" (using libunwind)",
+                opt_prof_unwind);
+    return BT_UNWIND_LIBUNWIND;
+}
+
+static void
+prof_postfork_child(void)
+{
+    bt_postfork_child();
+    dump_postfork_child();
+}
+
+__attribute__((constructor)) static void
+prof_boot(void)
+{
+    if (!hs_boot() || !opt_prof)
+        return;
+    tsd_reentrancy_enter();
+    dl_iterate_phdr(self_range_cb, (void *)(uintptr_t)prof_boot);
+    bt_boot(unwinder_from_option());
+    names_boot();
+    site_boot();
+    foreign_boot();
+    sample_set_interval(opt_prof_sample);
+    atomic_store(&active, opt_prof_active);
+    prof_mark_start();
+    prof_ctl_register();
+    enabled = true;
+    dump_boot();
+    pthread_atfork(NULL, NULL, prof_postfork_child);
+    alloc_prof_hooks_install(&hooks);
+    tsd_reentrancy_exit();
+}

@@ -1,0 +1,123 @@
+/*
+ * prof_ctl.c — the profiler's hs_ctl nodes (see prof_ctl.h).
+ *
+ *   prof.active        bool, read/write: sample or idle (no cost when idle
+ *                      beyond one page-backed allocation per interval)
+ *   prof.dump          const char *, write: dump now to that path (NULL:
+ *                      an automatic name, trigger "manual")
+ *   prof.reset         size_t, write (or no value): zero every counter,
+ *                      start a new generation; a value sets a new interval
+ *   prof.sample        size_t, read: the mean sample interval in bytes
+ *   thread.prof.name   const char *, read/write: this thread's label
+ *   thread.prof.active bool, read/write: sample this thread or not
+ */
+#include "prof_ctl.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../alloc/ctl.h"
+#include "dump.h"
+#include "prof.h"
+#include "sample.h"
+#include "site.h"
+
+static int
+node_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    bool old = prof_active();
+    bool v, set;
+    int err = ctl_value_write(newp, newlen, &v, sizeof(v), &set);
+    if (err != 0)
+        return err;
+    if (set)
+        prof_set_active(v);
+    return ctl_value_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+static int
+node_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    if (oldp != NULL || oldlenp != NULL)
+        return EPERM;
+    const char *path = NULL;
+    bool set;
+    int err = ctl_value_write(newp, newlen, &path, sizeof(path), &set);
+    if (err != 0)
+        return err;
+    return dump_now(path, "manual");
+}
+
+static int
+node_reset(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    if (oldp != NULL || oldlenp != NULL)
+        return EPERM;
+    size_t interval;
+    bool set;
+    int err = ctl_value_write(newp, newlen, &interval, sizeof(interval), &set);
+    if (err != 0)
+        return err;
+    if (set && interval == 0)
+        return EINVAL;
+    site_reset();
+    if (set)
+        sample_set_interval(interval);
+    prof_mark_start();
+    return 0;
+}
+
+static int
+node_sample(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    if (newp != NULL || newlen != 0)
+        return EPERM;
+    size_t v = (size_t)sample_interval();
+    return ctl_value_read(oldp, oldlenp, &v, sizeof(v));
+}
+
+static int
+node_thread_name(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    const char *old = prof_label_name(prof_thread_label());
+    const char *name;
+    bool set;
+    int err = ctl_value_write(newp, newlen, &name, sizeof(name), &set);
+    if (err != 0)
+        return err;
+    if (set && name == NULL)
+        return EINVAL;
+    err = ctl_value_read(oldp, oldlenp, &old, sizeof(old));
+    if (err == 0 && set)
+        prof_thread_set_label(name);
+    return err;
+}
+
+static int
+node_thread_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    bool old = prof_thread_active();
+    bool v, set;
+    int err = ctl_value_write(newp, newlen, &v, sizeof(v), &set);
+    if (err != 0)
+        return err;
+    if (set)
+        prof_thread_set_active(v);
+    return ctl_value_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+static const ctl_ext_node_t nodes[] = {
+    {"prof.active", node_active},
+    {"prof.dump", node_dump},
+    {"prof.reset", node_reset},
+    {"prof.sample", node_sample},
+    {"thread.prof.name", node_thread_name},
+    {"thread.prof.active", node_thread_active},
+};
+
+void
+prof_ctl_register(void)
+{
+    ctl_register(nodes, sizeof(nodes) / sizeof(nodes[0]));
+}

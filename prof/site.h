@@ -1,0 +1,60 @@
+/*
+ * site.h — the site table: interned allocation sites and their counters.
+ *
+ * Owns: one record per distinct (stack, usable size, thread label,
+ * allocation domain) — a "site" — with its estimated counters, and the
+ * per-allocation records that tie a live sampled object to its site.
+ * Stacks are copied in; sites live until the process ends (a reset zeroes
+ * their counters but keeps them).
+ *
+ * Locking: one mutex (HS_RANK_PROF), held only for lookups and counter
+ * updates; the table allocates through malloc while holding it, which is
+ * heapsight itself under the caller's reentrancy guard (unsampled).
+ * Invariants: every counter >= 0 (up to rounding); inuse <= alloc for each
+ * site within one generation; a record of an older generation (before the
+ * last reset) no longer counts anywhere.
+ */
+#ifndef HS_PROF_SITE_H
+#define HS_PROF_SITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../include/heapsight_hook.h"
+
+typedef struct prof_site_s prof_site_t;
+
+/* What a live sampled object carries. */
+typedef struct prof_rec_s {
+    prof_site_t *site;
+    double weight;    /* objects this one stands for */
+    size_t usize;
+    uint64_t gen;     /* table generation when sampled */
+} prof_rec_t;
+
+/* One site's counters, copied out for a dump or a report. */
+typedef struct prof_site_snap_s {
+    const hs_frame_t *frames; /* stable: owned by the site */
+    unsigned nframes;
+    size_t usize;
+    unsigned thread_label;
+    unsigned domain;
+    double alloc_objects, alloc_space, inuse_objects, inuse_space;
+} prof_site_snap_t;
+
+void site_boot(void);
+/* Records one sampled allocation; returns its record (NULL on OOM). */
+prof_rec_t *site_record_alloc(const hs_frame_t *frames, unsigned nframes,
+                              size_t usize, unsigned thread_label,
+                              unsigned domain, double weight);
+/* The object of rec was freed; rec is released. */
+void site_record_free(prof_rec_t *rec);
+/* Zeroes every counter and starts a new generation. */
+void site_reset(void);
+/* Copies every site with a non-zero counter into a malloc'ed array;
+ * returns the count (0 with *r_snaps NULL when none or on OOM). */
+size_t site_snapshot(prof_site_snap_t **r_snaps);
+/* Totals of the live estimates. */
+void site_totals(double *r_inuse_objects, double *r_inuse_space);
+
+#endif /* HS_PROF_SITE_H */
