@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — README command 1: set up, build, and run real programs on
-# the preloaded allocator with its statistics printed at exit.
+# the preloaded allocator: one with its statistics printed at exit, one
+# profiled, with its profile, leak report and top sites.
 #
 #   1. scripts/setup.sh (packages when missing, then the build)
-#   2. /usr/bin/python3 examples/workload.py under LD_PRELOAD
-#   3. the C example hs_example_churn (examples/churn.c) under LD_PRELOAD
+#   2. /usr/bin/python3 examples/workload.py under LD_PRELOAD, statistics
+#      printed at exit (HEAPSIGHT=stats_print:true)
+#   3. the C example hs_example_churn (examples/churn.c, which leaks a few
+#      blocks on purpose) profiled with `heapsight run --leaks`: the leak
+#      report on stderr, a symbolized profile in build/demo-profiles/, and
+#      its top allocation sites through `go tool pprof`
 #
-# Each run prints its command line first.  HEAPSIGHT=stats_print:true makes
-# libheapsight print its statistics when the program exits.
+# Each run prints its command line first.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,8 +43,25 @@ status=0
 banner "Python: an allocation-heavy script on heapsight"
 run_preloaded "$PYTHON" examples/workload.py || status=$?
 
-banner "C: threads allocating and freeing mixed sizes, a small leak on purpose"
-run_preloaded "${CHURN#"$ROOT"/}" || status=$?
+banner "C, profiled: threads allocating mixed sizes, a small leak on purpose"
+HS="$ROOT/build/bin/heapsight"
+OUT="$ROOT/build/demo-profiles"
+rm -rf "$OUT" && mkdir -p "$OUT"
+printf '$ build/bin/heapsight run --sample 64k --leaks --out %s -- %s\n' \
+    "${OUT#"$ROOT"/}" "${CHURN#"$ROOT"/}"
+"$HS" run --sample 64k --leaks --out "$OUT" -- "$CHURN" || status=$?
+PROFILE=$(ls "$OUT"/*.pb.gz 2>/dev/null | head -1)
+if [ -n "$PROFILE" ] && command -v go >/dev/null; then
+    banner "top allocation sites (go tool pprof -top -sample_index=alloc_space)"
+    GOTMP=$(mktemp -d)
+    HOME=$GOTMP GOCACHE=$GOTMP/cache GOPATH=$GOTMP/path \
+        go tool pprof -symbolize=none -top -nodecount=12 \
+        -sample_index=alloc_space "$PROFILE" 2>/dev/null || status=$?
+    rm -rf "$GOTMP"
+elif [ -z "$PROFILE" ]; then
+    printf 'demo: no profile was written\n' >&2
+    status=1
+fi
 
 if [ "$status" -eq 0 ]; then
     banner "demo finished: both programs ran on build/lib/libheapsight.so"

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""accuracy.py — judges the profiler's estimates against the truth.
+
+    accuracy.py PROGRAM MODE [WORKDIR]
+
+MODE exact:   prof_sample:1, small scale; every estimate equals the truth.
+MODE sampled: prof_sample:64k; every site's estimates within 10 % (the
+              sites are sized so 10 % is more than three standard errors).
+MODE bias:    prof_sample:64k, 8 runs with different seeds; the mean ratio
+              of estimate to truth of each site within 4 %.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pprof_decode  # noqa: E402
+
+NAMES = ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space")
+
+
+def run(program, sample, scale, seed, workdir):
+    dump = os.path.join(workdir, "acc-%s-%d.pb.gz" % (sample, seed))
+    env = dict(os.environ, HEAPSIGHT="prof:true,prof_sample:%s" % sample)
+    out = subprocess.run([program, str(scale), dump, str(seed)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        sys.exit("accuracy: program failed (%d): %s" % (out.returncode,
+                                                         out.stderr.strip()))
+    truth = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "truth":
+            truth[parts[1]] = [int(x) for x in parts[2:6]]
+    return truth, estimates(pprof_decode.decode(dump))
+
+
+def estimates(prof):
+    types = [t for t, _ in prof["sample_types"]]
+    assert types == list(NAMES), types
+    est = {}
+    for s in prof["samples"]:
+        syms = [f[1] for f in s["frames"] if f[0] == "sym"]
+        if not syms:
+            continue
+        acc = est.setdefault(syms[0], [0, 0, 0, 0])
+        for i in range(4):
+            acc[i] += s["values"][i]
+    return est
+
+
+def check(ok, msg):
+    print(("ok   " if ok else "FAIL ") + msg)
+    return ok
+
+
+def mode_exact(program, workdir):
+    truth, est = run(program, "1", 0.01, 1, workdir)
+    good = True
+    for site, t in truth.items():
+        e = est.get(site, [0, 0, 0, 0])
+        for i, name in enumerate(NAMES):
+            good &= check(e[i] == t[i], "%s %s: estimate %d, truth %d"
+                          % (site, name, e[i], t[i]))
+    return good
+
+
+def ratio(e, t):
+    return e / t if t else (1.0 if e == 0 else float("inf"))
+
+
+def mode_sampled(program, workdir):
+    truth, est = run(program, "64k", 1, 7, workdir)
+    good = True
+    for site, t in truth.items():
+        e = est.get(site, [0, 0, 0, 0])
+        for i, name in enumerate(NAMES):
+            if t[i] == 0:
+                good &= check(e[i] == 0, "%s %s: %d, truth 0"
+                              % (site, name, e[i]))
+                continue
+            r = ratio(e[i], t[i])
+            good &= check(abs(r - 1) <= 0.10, "%s %s: estimate/truth %.3f"
+                          % (site, name, r))
+    return good
+
+
+def mode_bias(program, workdir):
+    ratios = {}
+    for seed in range(8):
+        truth, est = run(program, "64k", 0.5, 100 + seed, workdir)
+        for site, t in truth.items():
+            e = est.get(site, [0, 0, 0, 0])
+            for i, name in enumerate(NAMES):
+                if t[i]:
+                    ratios.setdefault((site, name), []).append(
+                        ratio(e[i], t[i]))
+    good = True
+    for (site, name), rs in sorted(ratios.items()):
+        mean = sum(rs) / len(rs)
+        good &= check(abs(mean - 1) <= 0.04, "%s %s: mean estimate/truth "
+                      "%.4f over %d runs" % (site, name, mean, len(rs)))
+    return good
+
+
+def main():
+    program, mode = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as workdir:
+        good = {"exact": mode_exact, "sampled": mode_sampled,
+                "bias": mode_bias}[mode](program, workdir)
+    sys.exit(0 if good else 1)
+
+
+if __name__ == "__main__":
+    main()
