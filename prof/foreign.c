@@ -44,13 +44,16 @@ slot_of(const void *ptr, size_t cap)
     return (size_t)(h >> 20) & (cap - 1);
 }
 
-static void
+/* Stores (ptr, rec); returns the record ptr had, or NULL if it was new. */
+static prof_rec_t *
 insert_slot(foreign_slot_t *slots, size_t cap, void *ptr, prof_rec_t *rec)
 {
     size_t i = slot_of(ptr, cap);
     while (slots[i].ptr != NULL && slots[i].ptr != ptr)
         i = (i + 1) & (cap - 1);
+    prof_rec_t *old = slots[i].ptr == ptr ? slots[i].rec : NULL;
     slots[i] = (foreign_slot_t){ptr, rec};
+    return old;
 }
 
 /* Doubles the table; false on OOM.  mtx held. */
@@ -71,14 +74,16 @@ map_grow(void)
 }
 
 bool
-foreign_put(void *ptr, prof_rec_t *rec)
+foreign_put(void *ptr, prof_rec_t *rec, prof_rec_t **r_displaced)
 {
+    *r_displaced = NULL;
     hs_mutex_lock(&map.mtx);
     size_t n = atomic_load_explicit(&map.count, memory_order_relaxed);
     bool ok = (n + 1) * 2 <= map.cap || map_grow();
     if (ok) {
-        insert_slot(map.slots, map.cap, ptr, rec);
-        atomic_store_explicit(&map.count, n + 1, memory_order_relaxed);
+        *r_displaced = insert_slot(map.slots, map.cap, ptr, rec);
+        if (*r_displaced == NULL)
+            atomic_store_explicit(&map.count, n + 1, memory_order_relaxed);
     }
     hs_mutex_unlock(&map.mtx);
     return ok;

@@ -17,8 +17,10 @@
 void foreign_boot(void);
 /* True when any foreign object is being tracked. */
 bool foreign_any(void);
-/* Tracks ptr; false on OOM (the caller keeps rec). */
-bool foreign_put(void *ptr, prof_rec_t *rec);
+/* Tracks ptr; false on OOM (the caller keeps rec).  If ptr was tracked
+ * already (its free was never reported), *r_displaced gets its old record
+ * for the caller to release. */
+bool foreign_put(void *ptr, prof_rec_t *rec, prof_rec_t **r_displaced);
 /* Stops tracking ptr and returns its record, or NULL if untracked. */
 prof_rec_t *foreign_take(void *ptr);
 

@@ -288,8 +288,11 @@ hs_prof_alloc_event(void *ptr, size_t size, unsigned domain)
         return;
     tsd_reentrancy_enter();
     prof_rec_t *rec = record_sample(ptr, size, size, domain);
-    if (rec != NULL && !foreign_put(ptr, rec))
+    prof_rec_t *displaced;
+    if (rec != NULL && !foreign_put(ptr, rec, &displaced))
         site_record_free(rec);
+    else if (rec != NULL && displaced != NULL)
+        site_record_free(displaced);
     tsd_reentrancy_exit();
 }
 
