@@ -34,5 +34,6 @@ for s in $syms; do
     echo "FAIL: unexpected export: $s"
     status=1
 done
-[ $status -eq 0 ] && echo "exports ok ($(printf '%s\n' "$syms" | wc -l) symbols)"
+count=$(printf '%s\n' "$syms" | wc -l)
+[ $status -eq 0 ] && echo "exports ok ($count symbols)"
 exit $status

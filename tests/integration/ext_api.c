@@ -90,8 +90,18 @@ HS_TEST(nallocx_too_large_is_zero)
     HS_EXPECT_EQ_SIZE(hs_nallocx(it_opaque(SIZE_MAX), 0), 0);
     HS_EXPECT_EQ_SIZE(hs_nallocx(it_opaque(SIZE_MAX - 4095), 0), 0);
     HS_EXPECT_EQ_SIZE(hs_nallocx(it_opaque((size_t)PTRDIFF_MAX + 1), 0), 0);
-    HS_EXPECT_EQ_SIZE(hs_nallocx(it_opaque(100), HS_MALLOCX_ALIGN(
-                                     (size_t)1 << 62)), 0);
+}
+
+/* hs_nallocx reports what hs_mallocx would return: an alignment no
+ * mapping can satisfy makes hs_mallocx fail, so hs_nallocx must say 0. */
+HS_TEST(nallocx_unsatisfiable_alignment_is_zero)
+{
+    int flags = HS_MALLOCX_ALIGN((size_t)1 << 62);
+    errno = 0;
+    void *p = hs_mallocx(it_opaque(100), flags);
+    HS_EXPECT_NULL(p);
+    IT_EXPECT_ERRNO(ENOMEM);
+    HS_EXPECT_EQ_SIZE(hs_nallocx(it_opaque(100), flags), 0);
 }
 
 HS_TEST(mallocx_too_large_is_enomem)

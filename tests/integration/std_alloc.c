@@ -280,7 +280,8 @@ HS_TEST(reallocarray_overflow_fails_and_keeps_block)
     IT_EXPECT_ERRNO(ENOMEM);
     HS_EXPECT_EQ_SIZE(it_check(b, 64, 5), 64);
     errno = 0;
-    q = reallocarray(it_opaque_ptr(b), it_opaque(SIZE_MAX), it_opaque(SIZE_MAX));
+    q = reallocarray(it_opaque_ptr(b), it_opaque(SIZE_MAX),
+                     it_opaque(SIZE_MAX));
     HS_EXPECT_NULL(q);
     IT_EXPECT_ERRNO(ENOMEM);
     HS_EXPECT_EQ_SIZE(it_check(b, 64, 5), 64);

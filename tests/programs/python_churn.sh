@@ -1,0 +1,15 @@
+#!/bin/sh
+# python_churn.sh — /usr/bin/python3 running churn.py under heapsight, with
+# pymalloc (default) and with every object from malloc (PYTHONMALLOC=malloc);
+# output must match the plain run, exit 0, nothing on stderr.
+# Usage: python_churn.sh <libheapsight.so>
+LIB=${1:?usage: python_churn.sh libheapsight.so}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || { echo "FAIL: $PY not found"; exit 1; }
+export PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1
+hs_loaded
+hs_same python_pymalloc env PYTHONMALLOC=pymalloc "$PY" -I -S "$here/churn.py"
+hs_same python_malloc env PYTHONMALLOC=malloc "$PY" -I -S "$here/churn.py"
+hs_finish
