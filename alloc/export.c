@@ -349,6 +349,27 @@ usable_size_of(const void *p)
     return large_usize(ent);
 }
 
+/*
+ * Whether a large realloc may resize in place.  Its bytes count like an
+ * allocation's: if they cross the thread's sample point, the object must
+ * move so the sample is taken (alloc_slow finds the pending sample).  A
+ * sampled object always moves, so the profiler sees its free and its new
+ * size.
+ */
+static bool
+realloc_in_place_ok(emap_entry_t ent, size_t usize)
+{
+    if (emap_entry_edata(ent)->prof_rec != NULL ||
+        emap_entry_szind(ent) < SZ_NBINS)
+        return false;
+    tsd_t *tsd = tsd_fetch_slow();
+    if (tsd == NULL)
+        return false;
+    if (tsd->allocated + usize >= tsd->next_event)
+        te_run(tsd, usize);
+    return !tsd->prof_pending;
+}
+
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */
 static void *
 realloc_impl(const char *fn, void *p, size_t size, req_t req)
@@ -366,6 +387,7 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
     if (usize == old && aligned)
         return p;
     if (!emap_entry_slab(ent) && usize > SZ_SMALL_MAX && aligned &&
+        realloc_in_place_ok(ent, usize) &&
         large_ralloc_in_place(emap_entry_edata(ent), usize, req.zero)) {
         tsd_t *tsd = tsd_fetch_slow();
         if (tsd != NULL) {

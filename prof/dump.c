@@ -26,6 +26,7 @@
 #include "../backtrace_hooks/unwind.h"
 #include "../include/heapsight.h"
 #include "dumpfile.h"
+#include "maps.h"
 #include "pprof.h"
 #include "prof.h"
 #include "hooks.h"
@@ -43,6 +44,7 @@ static _Atomic(uint64_t) interval_acc; /* estimated bytes since last dump */
 static _Atomic(uint64_t) gdump_hwm;    /* in-use bytes of the last gdump */
 static _Atomic(int64_t) gdump_last_ns;
 static bool warned;
+static bool in_fork_child; /* no calls into the dynamic linker */
 
 /* Names of the automatic dumps still on disk, oldest first (guarded by
  * dump_mtx), for prof_max_dumps. */
@@ -209,11 +211,14 @@ dump_note_sample(double bytes)
     if (opt_prof_gdump) {
         double objs, space;
         site_totals(&objs, &space);
+        /* The mark follows every new high, dumped or not, so a dump
+         * always holds more than any moment before it. */
         uint64_t hwm = atomic_load(&gdump_hwm);
+        if (space <= (double)hwm)
+            return;
+        atomic_store(&gdump_hwm, (uint64_t)space);
         int64_t now = mono_ns();
-        if (space > (double)hwm &&
-            now - atomic_load(&gdump_last_ns) >= 1000000000) {
-            atomic_store(&gdump_hwm, (uint64_t)space);
+        if (now - atomic_load(&gdump_last_ns) >= 1000000000) {
             atomic_store(&gdump_last_ns, now);
             wake('g');
         }
@@ -318,6 +323,8 @@ start_thread(void)
 void
 dump_postfork_child(void)
 {
+    maps_forbid_loader();
+    in_fork_child = true;
     /* The dump thread did not survive the fork: asynchronous dumps stop in
      * the child (prof.dump and the exit dump still work). */
     if (wake_pipe[1] >= 0) {
@@ -350,7 +357,11 @@ print_frame(hs_frame_t f)
         hs_dprintf(2, "        %s (%s:%u)\n", fn, file ? file : "?", line);
         return;
     }
-    Dl_info di;
+    Dl_info di = {0};
+    if (in_fork_child) {
+        hs_dprintf(2, "        %p\n", (void *)f);
+        return;
+    }
     if (dladdr((void *)(f - 1), &di) && di.dli_sname != NULL)
         hs_dprintf(2, "        %p %s+0x%lx (%s)\n", (void *)f, di.dli_sname,
                    (unsigned long)(f - (uintptr_t)di.dli_saddr),
@@ -407,6 +418,7 @@ void
 dump_boot(void)
 {
     hs_mutex_init(&dump_mtx, HS_RANK_PROF_DUMP);
+    maps_prime();
     if (opt_prof_interval != 0 || opt_prof_interval_ms != 0 ||
         opt_prof_gdump || opt_prof_signal[0] != '\0')
         start_thread();

@@ -281,6 +281,33 @@ maps_assign(maps_t *m, uintptr_t start, uintptr_t limit, const char *id)
         strcpy(m->entries[i].build_id, id);
 }
 
+/*
+ * The build IDs found by the last pass over the loaded objects, kept in
+ * static storage (the callback may not allocate) so that a fork child,
+ * which must not call dl_iterate_phdr (the parent may have held the
+ * loader's lock at fork), still labels its mappings.  Written only by
+ * passes, which the caller serializes (one dump at a time; the dump lock
+ * is held across fork, so a child never sees a half-written table).
+ */
+enum { MAPS_ID_CACHE = 512 };
+static struct {
+    uintptr_t start, limit;
+    char hex[2 * MAPS_BUILD_ID_MAX + 1];
+} id_cache[MAPS_ID_CACHE];
+static size_t id_cache_n;
+static bool loader_forbidden;
+
+static void
+maps_cache_put(uintptr_t start, uintptr_t limit, const char *hex)
+{
+    if (id_cache_n == MAPS_ID_CACHE)
+        return;
+    id_cache[id_cache_n].start = start;
+    id_cache[id_cache_n].limit = limit;
+    strcpy(id_cache[id_cache_n].hex, hex);
+    id_cache_n++;
+}
+
 /* dl_iterate_phdr callback: runs under the loader's lock, allocates not. */
 static int
 maps_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -294,7 +321,9 @@ maps_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type != PT_LOAD || (ph->p_flags & PF_X) == 0)
             continue;
         uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        maps_assign(arg, start, start + ph->p_memsz, hex);
+        maps_cache_put(start, start + ph->p_memsz, hex);
+        if (arg != NULL)
+            maps_assign(arg, start, start + ph->p_memsz, hex);
     }
     return 0;
 }
@@ -302,8 +331,28 @@ maps_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 void
 maps_build_ids(maps_t *m)
 {
-    if (m->n != 0)
-        dl_iterate_phdr(maps_phdr_cb, m);
+    if (!loader_forbidden) {
+        id_cache_n = 0;
+        dl_iterate_phdr(maps_phdr_cb, m->n != 0 ? m : NULL);
+        return;
+    }
+    for (size_t i = 0; i < id_cache_n && m->n != 0; i++)
+        maps_assign(m, id_cache[i].start, id_cache[i].limit, id_cache[i].hex);
+}
+
+void
+maps_prime(void)
+{
+    if (!loader_forbidden) {
+        id_cache_n = 0;
+        dl_iterate_phdr(maps_phdr_cb, NULL);
+    }
+}
+
+void
+maps_forbid_loader(void)
+{
+    loader_forbidden = true;
 }
 
 /* ---- the snapshot ---- */

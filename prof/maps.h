@@ -19,7 +19,9 @@
  * inside the dl_iterate_phdr callback, which runs under the dynamic
  * linker's lock; it reads /proc with open/read, not stdio.  It calls
  * dl_iterate_phdr, so it must not run in a fork child while the parent may
- * have been inside dlopen (the caller's rule, see the profiler).
+ * have been inside dlopen: after maps_forbid_loader() (called in fork
+ * children) it labels mappings from the build IDs of the last pass made
+ * before the fork instead (objects loaded since have none).
  */
 #ifndef HS_MAPS_H
 #define HS_MAPS_H
@@ -59,6 +61,10 @@ int maps_parse(maps_t *m, char *text);
 
 /* Fills the build IDs of m's entries from the loaded ELF objects. */
 void maps_build_ids(maps_t *m);
+/* Fills the build-ID table without a snapshot (at start-up). */
+void maps_prime(void);
+/* From now on (in a fork child), never call into the dynamic linker. */
+void maps_forbid_loader(void);
 
 /* The entry that contains addr, or NULL. */
 const maps_entry_t *maps_find(const maps_t *m, uintptr_t addr);

@@ -113,10 +113,49 @@ prof_mark_start(void)
 
 /* ---- stacks ---- */
 
+/*
+ * The C++ runtime's operator new (and new[], nothrow and aligned forms)
+ * only forward to malloc: their frames are trimmed with heapsight's own,
+ * so a C++ stack starts at the program's `new`.  Found at start-up with
+ * dlsym (the ones of a libstdc++ loaded later are not trimmed).
+ */
+enum { NEW_FNS = 8 };
+static struct {
+    uintptr_t lo, hi;
+} new_fns[NEW_FNS];
+static unsigned n_new_fns;
+
+static void
+find_operator_new(void)
+{
+    static const char *const names[NEW_FNS] = {
+        "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+        "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+        "_ZnwmSt11align_val_tRKSt9nothrow_t",
+        "_ZnamSt11align_val_tRKSt9nothrow_t"};
+    for (unsigned i = 0; i < NEW_FNS; i++) {
+        void *fn = dlsym(RTLD_DEFAULT, names[i]);
+        Dl_info di;
+        const ElfW(Sym) *sym = NULL;
+        if (fn == NULL ||
+            !dladdr1(fn, &di, (void **)&sym, RTLD_DL_SYMENT) || sym == NULL)
+            continue;
+        new_fns[n_new_fns].lo = (uintptr_t)fn;
+        new_fns[n_new_fns].hi = (uintptr_t)fn + sym->st_size;
+        n_new_fns++;
+    }
+}
+
 static bool
 in_self(hs_frame_t f)
 {
-    return f >= self_lo && f < self_hi;
+    if (f >= self_lo && f < self_hi)
+        return true;
+    /* A return address points just past the call, inside the caller. */
+    for (unsigned i = 0; i < n_new_fns; i++)
+        if (f > new_fns[i].lo && f <= new_fns[i].hi)
+            return true;
+    return false;
 }
 
 unsigned
@@ -341,6 +380,7 @@ prof_boot(void)
         return;
     tsd_reentrancy_enter();
     dl_iterate_phdr(self_range_cb, (void *)(uintptr_t)prof_boot);
+    find_operator_new();
     bt_boot(unwinder_from_option());
     names_boot();
     site_boot();

@@ -27,7 +27,10 @@ enum { SITE_CHURN, SITE_TINY, SITE_BLOCK, SITE_HUGE, NSITES };
 static const char *site_names[NSITES] = {"churn", "tiny", "block64k",
                                          "huge"};
 static hs_frame_t site_frames[NSITES];
-static __thread int current_site = -1;
+/* volatile: the compiler takes malloc for a function that reads no
+ * program memory, and would otherwise drop the store before the call as
+ * dead (the hook, called from inside malloc, would never see it). */
+static __thread volatile int current_site = -1;
 
 typedef struct truth_s {
     uint64_t alloc_objects, alloc_space, inuse_objects, inuse_space;
