@@ -2,7 +2,9 @@
 
 Owns: medians, ratios, target checks and the markdown layout.  Does not own
 running anything: it reads one raw TSV written by run.sh, so a run can be
-re-rendered (`python3 bench/report.py RAW.tsv`) without re-measuring.
+re-rendered (`python3 bench/report.py RAW.tsv`) without re-measuring.  It
+also renders bench/prof_micro.sh's raw file (first line "# format:
+prof_micro"): cost per sampled backtrace and symbolization speed.
 
 Raw TSV columns (one row per measured run):
     workload allocator rep wall_s maxrss_kib user_s sys_s status checksum
@@ -12,6 +14,15 @@ status is the exit code, 128+signal, or "timeout".  Lines starting with
 Ratios are heapsight's median divided by the other allocator's median, so
 below 1.00 means heapsight is faster / smaller.  Targets (from the project
 brief): time <= 1.5x jemalloc and peak RSS <= 1.3x jemalloc per workload.
+
+A run with profiling variants (run.sh --profile: hs_prof_off, hs_prof512k,
+je_prof512k, ...) gets the profiler report instead: each variant against
+its own allocator unprofiled and heapsight's profiler against jemalloc's,
+as ratios paired per repetition (the variants of one repetition run back
+to back, so slow drifts of the machine's load cancel), shown as median
+(min–max) over the repetitions, for wall time, CPU time (user + sys) and
+peak RSS.  Target (issue 3): at the default rate (512 KiB) under 3% slower
+than unprofiled, and cheaper than jemalloc's profiler.
 """
 import statistics
 import sys
@@ -20,6 +31,28 @@ ALLOC_ORDER = ["heapsight", "jemalloc", "mimalloc", "tcmalloc", "glibc"]
 REF = "heapsight"
 TIME_TARGET = 1.5
 RSS_TARGET = 1.3
+
+# Profiling variants (bench/run.sh): the allocator each one profiles.
+PROF_BASE = {
+    "hs_prof_off": "heapsight", "hs_prof_idle": "heapsight",
+    "hs_prof512k": "heapsight", "hs_prof64k": "heapsight",
+    "je_prof512k": "jemalloc", "je_prof64k": "jemalloc",
+}
+PROF_ORDER = ["heapsight", "hs_prof_off", "hs_prof_idle", "hs_prof512k",
+              "hs_prof64k", "jemalloc", "je_prof512k", "je_prof64k"]
+# (numerator, denominator, column header) of the profiler tables.
+PROF_RATIOS = [
+    ("hs_prof_off", "heapsight", "hs off ÷ hs"),
+    ("hs_prof_idle", "heapsight", "hs idle ÷ hs"),
+    ("hs_prof512k", "heapsight", "hs 512k ÷ hs"),
+    ("hs_prof64k", "heapsight", "hs 64k ÷ hs"),
+    ("je_prof512k", "jemalloc", "je 512k ÷ je"),
+    ("je_prof64k", "jemalloc", "je 64k ÷ je"),
+    ("hs_prof512k", "je_prof512k", "hs 512k ÷ je 512k"),
+    ("hs_prof64k", "je_prof64k", "hs 64k ÷ je 64k"),
+]
+PROF_TARGET = 1.03  # hs_prof512k's time <= 1.03x heapsight's
+PROF_TIE = 0.02     # overheads closer than this are not told apart
 
 
 def load(path):
@@ -96,16 +129,18 @@ def cell_rss(s):
 
 
 def checksum_problems(summary):
-    """Workloads where an allocator's checksum differs from glibc's."""
+    """Workloads where an allocator's checksum differs from glibc's (from
+    heapsight's, or jemalloc's, when glibc did not run)."""
     problems = []
     for w, per in summary.items():
-        base = per.get("glibc", {}).get("checksums")
+        ref = next((a for a in ("glibc", REF, "jemalloc") if a in per), None)
+        base = per.get(ref, {}).get("checksums")
         for a, s in per.items():
             if len(s["checksums"]) > 1:
                 problems.append("%s/%s: checksum varies between runs" % (w, a))
             elif base and s["checksums"] and s["checksums"] != base:
-                problems.append("%s/%s: checksum %s differs from glibc's %s"
-                                % (w, a, s["checksums"][0], base[0]))
+                problems.append("%s/%s: checksum %s differs from %s's %s"
+                                % (w, a, s["checksums"][0], ref, base[0]))
             if s["bad"]:
                 problems.append("%s/%s: %d of %d runs failed (status %s)"
                                 % (w, a, s["n"] - s["ok"], s["n"],
@@ -198,9 +233,321 @@ def verdict(summary, lines):
     lines.append("")
 
 
+# ---- the profiler report ---------------------------------------------------
+
+def metric(r, key):
+    return r["user"] + r["sys"] if key == "cpu" else r[key]
+
+
+def paired(rows, w, num, den, key):
+    """Ratios num/den of runs of workload w from the same repetition."""
+    by = {}
+    for r in rows:
+        if r["workload"] == w and r["status"] == "0" and r["alloc"] in (num, den):
+            by.setdefault(r["rep"], {})[r["alloc"]] = metric(r, key)
+    return [v[num] / v[den] for v in by.values()
+            if num in v and den in v and v[den] > 0]
+
+
+def fmt_paired(xs, limit=None):
+    if not xs:
+        return "—"
+    m = statistics.median(xs)
+    mark = " ✗" if limit is not None and m > limit else ""
+    return "%.2f (%.2f–%.2f)%s" % (m, min(xs), max(xs), mark)
+
+
+def prof_columns(allocs):
+    return [c for c in PROF_RATIOS if c[0] in allocs and c[1] in allocs]
+
+
+def prof_ratio_table(rows, summary, allocs, key, title, lines):
+    cols = prof_columns(allocs)
+    lines.append("### %s" % title)
+    lines.append("")
+    lines.append("| workload | " + " | ".join(c[2] for c in cols) + " |")
+    lines.append("|---|" + "---|" * len(cols))
+    for w in summary:
+        cells = [fmt_paired(paired(rows, w, n, d, key),
+                            PROF_TARGET if (n, d, key) in (
+                                ("hs_prof512k", "heapsight", "wall"),
+                                ("hs_prof512k", "heapsight", "cpu")) else None)
+                 for n, d, _ in cols]
+        lines.append("| %s | %s |" % (w, " | ".join(cells)))
+    lines.append("")
+
+
+def prof_median_table(summary, allocs, key, title, fmt, lines):
+    lines.append("### %s" % title)
+    lines.append("")
+    lines.append("| workload | " + " | ".join(allocs) + " |")
+    lines.append("|---|" + "---|" * len(allocs))
+    for w, per in summary.items():
+        cells = []
+        for a in allocs:
+            s = per.get(a)
+            if not s or key not in s:
+                cells.append("FAIL" if s else "—")
+            else:
+                cells.append(fmt % s[key])
+        lines.append("| %s | %s |" % (w, " | ".join(cells)))
+    lines.append("")
+
+
+def prof_verdict(rows, summary, allocs, lines):
+    """The issue's two targets, per workload, on wall and CPU time."""
+    lines.append("### Targets: profiler at the default rate (512 KiB)")
+    lines.append("")
+    have = set(allocs)
+    if not {"heapsight", "hs_prof512k"} <= have:
+        lines.append("_needs heapsight and hs_prof512k in the run._")
+        lines.append("")
+        return
+    if "hs_prof_off" in have:
+        for key, name in (("wall", "wall"), ("cpu", "CPU")):
+            aa = [x for w in summary
+                  for x in paired(rows, w, "hs_prof_off", "heapsight", key)]
+            if not aa:
+                continue
+            med = [statistics.median(paired(rows, w, "hs_prof_off",
+                                            "heapsight", key))
+                   for w in summary
+                   if paired(rows, w, "hs_prof_off", "heapsight", key)]
+            lines.append("- Noise floor, %s time (A/A: hs_prof_off ÷ "
+                         "heapsight, the same code path): single repetitions "
+                         "range %.2f–%.2f; the per-workload medians range "
+                         "%.2f–%.2f." % (name, min(aa), max(aa), min(med),
+                                         max(med)))
+    for w in summary:
+        parts = []
+        for key, name in (("wall", "wall"), ("cpu", "CPU")):
+            hs = paired(rows, w, "hs_prof512k", "heapsight", key)
+            if not hs:
+                continue
+            m = statistics.median(hs)
+            aa = paired(rows, w, "hs_prof_off", "heapsight", key)
+            noise = abs(statistics.median(aa) - 1) if aa else 0.0
+            part = "%s %+.1f%% %s" % (
+                name, 100 * (m - 1),
+                "(within 3%)" if m <= PROF_TARGET else "(MISS: over 3%)")
+            if noise >= abs(m - PROF_TARGET):
+                part += " [A/A off by %.0f%%: too noisy to tell]" % (
+                    100 * noise)
+            je = paired(rows, w, "je_prof512k", "jemalloc", key)
+            if je:
+                mj = statistics.median(je)
+                # A negative overhead is noise (or a layout accident):
+                # compare costs, not luck.
+                d = max(m, 1.0) - max(mj, 1.0)
+                verdict = ("same as jemalloc's within noise"
+                           if abs(d) <= max(PROF_TIE, noise) else
+                           "cheaper than jemalloc's" if d < 0 else
+                           "dearer than jemalloc's")
+                part += ", jemalloc's %+.1f%%: %s" % (100 * (mj - 1), verdict)
+            ab = paired(rows, w, "hs_prof512k", "je_prof512k", key)
+            if ab:
+                part += "; hs÷je profiled %.2f" % statistics.median(ab)
+            parts.append(part)
+        if parts:
+            lines.append("- %s: %s" % (w, "; ".join(parts)))
+    lines.append("")
+    lines.append("Overheads are medians of paired ratios − 1.  To compare "
+                 "them, a negative overhead counts as 0, and two overheads "
+                 "closer than %.0f points (or than this workload's A/A "
+                 "offset) are called the same." % (100 * PROF_TIE))
+    lines.append("")
+
+
+def render_profile(meta, rows, summary):
+    seen = {a for per in summary.values() for a in per}
+    allocs = [a for a in PROF_ORDER if a in seen] + sorted(
+        seen - set(PROF_ORDER))
+    lines = ["## heapsight profiler overhead", ""]
+    for m in meta:
+        lines.append("- " + m)
+    lines.append("")
+    lines.append("Ratios are paired per repetition: variant ÷ reference "
+                 "from the same repetition, shown as median (min–max) over "
+                 "the repetitions; below 1.00 the variant is faster / "
+                 "smaller.  ✗ marks heapsight's profiler at 512 KiB over "
+                 "the %.0f%% target." % (100 * (PROF_TARGET - 1)))
+    lines.append("")
+    prof_ratio_table(rows, summary, allocs, "wall",
+                     "Wall time ratios", lines)
+    prof_ratio_table(rows, summary, allocs, "cpu",
+                     "CPU time (user + sys) ratios", lines)
+    prof_ratio_table(rows, summary, allocs, "rss",
+                     "Peak RSS ratios", lines)
+    prof_verdict(rows, summary, allocs, lines)
+    problems = checksum_problems(summary)
+    lines.append("### Correctness checks")
+    lines.append("")
+    if problems:
+        lines.extend("- " + p for p in problems)
+    else:
+        lines.append("Every run exited 0 and every variant produced the "
+                     "same checksum for every workload.")
+    lines.append("")
+    prof_median_table(summary, allocs, "wall", "Wall time (median s)",
+                      "%.3f", lines)
+    prof_median_table(summary, allocs, "cpu", "CPU time (median s)",
+                      "%.3f", lines)
+    prof_median_table(summary, allocs, "rss", "Peak RSS (median MiB)",
+                      "%.1f", lines)
+    lines.append("### Per workload (wall time)")
+    lines.append("")
+    for w, per in summary.items():
+        lines.append("#### %s" % w)
+        lines.append("")
+        lines.append("| variant | time s (median) | min–max | CPU s | sys s "
+                     "| peak RSS MiB | runs ok |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for a in allocs:
+            s = per.get(a)
+            if not s:
+                continue
+            if "wall" in s:
+                spread = "%.3f–%.3f" % (s["wall_min"], s["wall_max"])
+                cpu, sy = "%.3f" % s["cpu"], "%.3f" % s["sys"]
+            else:
+                spread = cpu = sy = "—"
+            lines.append("| %s | %s | %s | %s | %s | %s | %d/%d |" % (
+                a, cell_time(s), spread, cpu, sy, cell_rss(s), s["ok"],
+                s["n"]))
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---- bench/prof_micro.sh's raw file -----------------------------------------
+
+COST_COLS = [("hs_libunwind", "hs", "libunwind"), ("hs_gcc", "hs", "gcc"),
+             ("hs_fp", "hs", "fp"),
+             ("hs_floor", "hs", "fp, prof_bt_max:1 (no walk)"),
+             ("je_prof", "je", "jemalloc lg_prof_sample:0")]
+
+
+def render_micro(path):
+    meta, cost, frames, dumps, sym = [], {}, {}, [], {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#"):
+                if not line.startswith("# format:"):
+                    meta.append(line[1:].strip())
+                continue
+            if not line:
+                continue
+            t = line.split("\t")
+            if t[0] == "cost" and t[6] == "0" and t[4]:
+                cost.setdefault(int(t[1]), {}).setdefault(t[2], []).append(
+                    float(t[4]))
+            elif t[0] == "frames":
+                frames.setdefault(int(t[1]), {})[t[2]] = t[3]
+            elif t[0] == "dump":
+                dumps.append(t[1:])
+            elif t[0] == "sym" and t[6] == "0":
+                sym.setdefault(t[1], []).append(
+                    (float(t[3]), float(t[4]), int(t[5]), t[7], t[8]))
+    lines = ["## heapsight profiler micro-benchmarks", ""]
+    lines.extend("- " + m for m in meta)
+    lines.append("")
+    if cost:
+        lines.append("### Cost of one sampled allocation + free "
+                     "(prof_sample:1, ns)")
+        lines.append("")
+        lines.append("Each cell: median over runs of the variant's fastest "
+                     "round, minus the same allocator's unprofiled median "
+                     "(min–max of the runs, minus that median).  Frames: "
+                     "the captured stack of the hot site per unwinder.")
+        lines.append("")
+        cols = [c for c in COST_COLS if any(c[0] in v for v in cost.values())]
+        lines.append("| depth | frames (libunwind / gcc / fp) | unprofiled "
+                     "ns/op (hs; je) | " + " | ".join(c[2] for c in cols)
+                     + " |")
+        lines.append("|---|---|---|" + "---|" * len(cols))
+        med = {}
+        for d in sorted(cost):
+            per = cost[d]
+            fr = frames.get(d, {})
+            base = {b: statistics.median(per[b]) for b in ("hs", "je")
+                    if b in per}
+            cells = []
+            for v, b, _ in cols:
+                if v not in per or b not in base:
+                    cells.append("—")
+                    continue
+                m = statistics.median(per[v]) - base[b]
+                med[(d, v)] = m
+                cells.append("%.0f (%.0f–%.0f)" % (
+                    m, min(per[v]) - base[b], max(per[v]) - base[b]))
+            lines.append("| %d | %s | %s | %s |" % (
+                d, " / ".join(fr.get(v, "?") for v in
+                              ("hs_libunwind", "hs_gcc", "hs_fp")),
+                "; ".join("%.1f" % base[b] for b in ("hs", "je")
+                          if b in base),
+                " | ".join(cells)))
+        lines.append("")
+        ds = sorted(cost)
+        if len(ds) >= 2:
+            lo, hi = ds[0], ds[-1]
+            parts = []
+            for v, _, name in cols:
+                if (lo, v) in med and (hi, v) in med:
+                    parts.append("%s %.0f ns" % (
+                        name, (med[(hi, v)] - med[(lo, v)]) / (hi - lo)))
+            lines.append("Per extra frame (depth %d → %d): %s."
+                         % (lo, hi, ", ".join(parts)))
+            lines.append("")
+    if dumps:
+        lines.append("### Symbolization speed (`heapsight symbolize -v`)")
+        lines.append("")
+        lines.append("| dump | recorded with | samples | distinct addresses "
+                     "| mappings | resolved | wall s median (min–max) | CPU s "
+                     "| peak RSS MiB | addresses/s (wall) "
+                     "| addresses/s (CPU) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        pts = []
+        for name, how, ns, na, nm, size, gen_wall, gen_rss in dumps:
+            runs = sym.get(name, [])
+            if not runs:
+                lines.append("| %s | `%s` | %s | %s | %s | FAIL | — | — | — "
+                             "| — | — |" % (name, how, ns, na, nm))
+                continue
+            walls = [r[0] for r in runs]
+            w = statistics.median(walls)
+            c = statistics.median(r[1] for r in runs)
+            pts.append((int(na), w, c))
+            lines.append("| %s | `%s` | %s | %s | %s | %s of %s | %.3f "
+                         "(%.3f–%.3f) | %.3f | %.1f | %.0f | %.0f |" % (
+                             name, how, ns, na, nm, runs[0][3], runs[0][4],
+                             w, min(walls), max(walls), c,
+                             statistics.median(r[2] for r in runs) / 1024.0,
+                             int(na) / w if w > 0 else 0,
+                             int(na) / c if c > 0 else 0))
+        lines.append("")
+        if len(pts) >= 2:
+            pts.sort()
+            (a0, _, c0), (a1, _, c1) = pts[0], pts[-1]
+            if a1 > a0 and c1 > c0:
+                per = (c1 - c0) / (a1 - a0)
+                lines.append("Marginal CPU cost (%d → %d addresses): %.0f µs "
+                             "per address, %.0f addresses/s; fixed cost "
+                             "(start-up, opening the files and their debug "
+                             "information) about %.2f s of CPU." % (
+                                 a0, a1, per * 1e6, 1 / per,
+                                 c0 - per * a0))
+                lines.append("")
+    return "\n".join(lines)
+
+
 def render(path):
+    with open(path) as f:
+        if f.readline().startswith("# format: prof_micro"):
+            return render_micro(path)
     meta, rows = load(path)
     summary = summarize(rows)
+    if any(r["alloc"] in PROF_BASE for r in rows):
+        return render_profile(meta, rows, summary)
     allocs = allocs_of(summary)
     lines = ["## heapsight benchmark results", ""]
     for m in meta:

@@ -14,10 +14,32 @@
 # after a memory-hungry one.  One unmeasured warm-up run per workload
 # (glibc) first fills the page cache.  Medians over the N runs are
 # reported.  Allocators: glibc (no preload), heapsight, jemalloc, mimalloc,
-# tcmalloc (all with their default configuration).
+# tcmalloc (all with their default configuration: HEAPSIGHT and MALLOC_CONF
+# are removed from the environment, and the header says so if they were
+# set).
+#
+# Profiling variants (--profile, or name them in --allocators): the same
+# libraries with one environment variable each —
+#   hs_prof_off   HEAPSIGHT=prof:false (the profiler compiled in, off; the
+#                 same code path as plain heapsight, so it is an A/A test
+#                 of the noise)
+#   hs_prof_idle  HEAPSIGHT=prof:true,prof_active:false (armed, idle)
+#   hs_prof512k   HEAPSIGHT=prof:true (default rate, 512 KiB)
+#   hs_prof64k    HEAPSIGHT=prof:true,prof_sample:64k
+#   je_prof512k   MALLOC_CONF=prof:true (jemalloc's default
+#                 lg_prof_sample:19 = 512 KiB)
+#   je_prof64k    MALLOC_CONF=prof:true,lg_prof_sample:16 (64 KiB)
+# No variant writes a dump.  report.py then reports each profiled variant
+# against its own allocator unprofiled and heapsight's against jemalloc's.
 #
 # Usage: bash bench/run.sh [options]
 #   --quick              2 reps and smaller parameters (a minute or two)
+#   --profile            profiler overhead: allocators heapsight,
+#                        hs_prof_off,hs_prof_idle,hs_prof512k,hs_prof64k,
+#                        jemalloc,je_prof512k,je_prof64k on larson, prodcons,
+#                        churn_1t, realloc_grow, large, python,
+#                        python_malloc, cxx_map; 15 reps (--quick: 3)
+#                        (--allocators and --only still override)
 #   --reps N             repetitions (default 5; --quick: 2)
 #   --out FILE           also write the markdown report to FILE
 #   --build-dir DIR      build directory (default: <repo>/build)
@@ -25,7 +47,8 @@
 #                        <build-dir>/lib/libheapsight.so; given explicitly,
 #                        it is not rebuilt)
 #   --only LIST          comma-separated workloads (default: all)
-#   --allocators LIST    comma-separated allocators (default: all five)
+#   --allocators LIST    comma-separated allocators (default: all five;
+#                        profiling variants above may be named too)
 #   --timeout S          per-run timeout in seconds (default 120)
 #   --no-install         never apt-get install the peers
 #   --list               print the workloads and exit
@@ -40,7 +63,8 @@ REPS=""
 QUICK=0
 OUT=""
 ONLY=""
-ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
+ALLOCS=""
+PROFILE=0
 TIMEOUT=120
 INSTALL=1
 LIST=0
@@ -51,6 +75,7 @@ die() { note "error: $*"; exit 1; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --quick) QUICK=1 ;;
+    --profile) PROFILE=1 ;;
     --reps) REPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift ;;
@@ -65,6 +90,12 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
+if [[ $PROFILE == 1 ]]; then
+    [[ -z "$ALLOCS" ]] && ALLOCS="heapsight,hs_prof_off,hs_prof_idle,hs_prof512k,hs_prof64k,jemalloc,je_prof512k,je_prof64k"
+    [[ -z "$ONLY" ]] && ONLY="larson,prodcons,churn_1t,realloc_grow,large,python,python_malloc,cxx_map"
+    [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
+fi
+[[ -z "$ALLOCS" ]] && ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
 [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=2 || REPS=5; }
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive integer"
 BUILD_DIR=$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)
@@ -171,20 +202,44 @@ if [[ ! -x "$PY" ]]; then
     note "NOTE: /usr/bin/python3 missing; using $PY"
 fi
 
+# Every allocator runs with its own defaults unless a variant says
+# otherwise: options inherited from the caller's environment are dropped.
+ENV_NOTE=""
+for v in HEAPSIGHT MALLOC_CONF; do
+    if [[ -n "${!v+x}" ]]; then
+        ENV_NOTE+="${ENV_NOTE:+, }$v=${!v}"
+        unset "$v"
+    fi
+done
+
 declare -A PRELOAD=([glibc]="")  # glibc: the warm-up run uses it
+declare -A ALLOC_ENV=()          # VAR=VALUE a variant adds to the run
 ORDER=()
+HS_WANTED=0
 IFS=',' read -r -a want <<<"$ALLOCS"
 for a in "${want[@]}"; do
     case "$a" in
     glibc) PRELOAD[$a]="" ;;
-    heapsight)
+    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k)
+        case "$a" in
+        hs_prof_off) ALLOC_ENV[$a]="HEAPSIGHT=prof:false" ;;
+        hs_prof_idle) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_active:false" ;;
+        hs_prof512k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true" ;;
+        hs_prof64k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_sample:64k" ;;
+        esac
         if [[ -e "$LIB" ]]; then
             PRELOAD[$a]=$(readlink -f "$LIB")
+            HS_WANTED=1
         else
-            note "NOTE: $LIB not found: heapsight skipped (peers only)"
+            note "NOTE: $LIB not found: $a skipped (peers only)"
             continue
         fi ;;
-    jemalloc) PRELOAD[$a]=$(find_lib libjemalloc.so.2) ;;
+    jemalloc|je_prof512k|je_prof64k)
+        case "$a" in
+        je_prof512k) ALLOC_ENV[$a]="MALLOC_CONF=prof:true" ;;
+        je_prof64k) ALLOC_ENV[$a]="MALLOC_CONF=prof:true,lg_prof_sample:16" ;;
+        esac
+        PRELOAD[$a]=$(find_lib libjemalloc.so.2) ;;
     mimalloc) PRELOAD[$a]=$(find_lib libmimalloc.so.2) ;;
     tcmalloc) PRELOAD[$a]=$(find_lib libtcmalloc_minimal.so.4) ;;
     *) die "unknown allocator '$a'" ;;
@@ -207,17 +262,22 @@ done
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
 HS_ORIG=""
-if [[ -n "${PRELOAD[heapsight]:-}" ]]; then
+HS_COPY=""
+if [[ $HS_WANTED == 1 ]]; then
     # Measure a private copy: the library may be rebuilt while we run, and
-    # every heapsight run of this report must be the same build.
-    HS_ORIG=${PRELOAD[heapsight]}
-    PRELOAD[heapsight]="$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
-    cp "$HS_ORIG" "${PRELOAD[heapsight]}"
+    # every heapsight run of this report (every variant) must be the same
+    # build.
+    HS_ORIG=$(readlink -f "$LIB")
+    HS_COPY="$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
+    cp "$HS_ORIG" "$HS_COPY"
+    for a in "${ORDER[@]}"; do
+        [[ "${PRELOAD[$a]}" == "$HS_ORIG" ]] && PRELOAD[$a]=$HS_COPY
+    done
 fi
 OUTDIR=$(mktemp -d)
 cleanup() {
     rm -rf "$OUTDIR"
-    [[ -n "$HS_ORIG" ]] && rm -f "${PRELOAD[heapsight]}"
+    [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"
     return 0
 }
 trap cleanup EXIT
@@ -226,14 +286,20 @@ trap cleanup EXIT
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "# python: $PY ($("$PY" --version 2>&1))"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine add noise)"
-    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick') (reps=$REPS, timeout=${TIMEOUT}s)"
+    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick')$([[ $PROFILE == 1 ]] && echo ' --profile') (reps=$REPS, timeout=${TIMEOUT}s)"
+    [[ -n "$ENV_NOTE" ]] && echo "# environment: $ENV_NOTE removed: every allocator runs with its defaults unless its variant says otherwise"
+    hs_said=""
     for a in "${ORDER[@]}"; do
+        extra=${ALLOC_ENV[$a]:+, with ${ALLOC_ENV[$a]}}
         if [[ $a == glibc ]]; then
             echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
-        elif [[ $a == heapsight ]]; then
-            echo "# heapsight: $HS_ORIG ($(stat -L -c '%s bytes, built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "${PRELOAD[$a]}" | cut -c1-12)), measured from a copy"
+        elif [[ "${PRELOAD[$a]}" == "$HS_COPY" && -n "$HS_COPY" && -n "$hs_said" ]]; then
+            echo "# $a: $hs_said's library$extra"
+        elif [[ "${PRELOAD[$a]}" == "$HS_COPY" && -n "$HS_COPY" ]]; then
+            echo "# $a: $HS_ORIG ($(stat -L -c '%s bytes, built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "$HS_COPY" | cut -c1-12)), measured from a copy$extra"
+            hs_said=$a
         else
-            echo "# $a: ${PRELOAD[$a]} ($(stat -L -c '%s bytes, modified %y' "${PRELOAD[$a]}" | cut -d. -f1))"
+            echo "# $a: ${PRELOAD[$a]} ($(stat -L -c '%s bytes, modified %y' "${PRELOAD[$a]}" | cut -d. -f1))$extra"
         fi
     done
 } >"$RAW"
@@ -251,11 +317,12 @@ expand_cmd() {
     done
 }
 
-# Runs CMD once under allocator $1 with env $2; sets RESULT (runner line)
-# and CSUM.
+# Runs CMD once under allocator $1 with env $2 (plus the allocator's own,
+# if it is a variant); sets RESULT (runner line) and CSUM.
 run_one() {
     local alloc=$1 envs=$2 out="$OUTDIR/out" args=()
     [[ -n "$envs" ]] && args+=(-e "$envs")
+    [[ -n "${ALLOC_ENV[$alloc]:-}" ]] && args+=(-e "${ALLOC_ENV[$alloc]}")
     RESULT=$("$RUNNER" -p "${PRELOAD[$alloc]}" -t "$TIMEOUT" -o "$out" "${args[@]}" -- "${CMD[@]}")
     CSUM=$(sed -n 's/^checksum=\([0-9a-f]*\).*/\1/p' "$out" | head -1)
     [[ -n "$CSUM" ]] || CSUM="none"
