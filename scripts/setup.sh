@@ -51,8 +51,10 @@ for arg in "$@"; do
     esac
 done
 
+# No pipe into grep -q: under pipefail, grep quitting early makes dpkg die
+# of SIGPIPE on long entries and the test fails at random.
 is_installed() {
-    dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
 install_packages() {
