@@ -350,24 +350,55 @@ usable_size_of(const void *p)
 }
 
 /*
- * Whether a large realloc may resize in place.  Its bytes count like an
- * allocation's: if they cross the thread's sample point, the object must
- * move so the sample is taken (alloc_slow finds the pending sample).  A
- * sampled object always moves, so the profiler sees its free and its new
- * size.
+ * Whether a large realloc may resize in place (not a promoted small one).
+ * An in-place resize is accounted as a free of the old block and an
+ * allocation of the new one: the resize's bytes count toward the thread's
+ * sample point (its events run first), a sampled old block reports its
+ * free, and the new block is sampled where it stands if a sample is due
+ * (sample_in_place) — the same odds as a fresh allocation, so estimates
+ * stay unbiased.
  */
 static bool
 realloc_in_place_ok(emap_entry_t ent, size_t usize)
 {
-    if (emap_entry_edata(ent)->prof_rec != NULL ||
-        emap_entry_szind(ent) < SZ_NBINS)
+    if (emap_entry_szind(ent) < SZ_NBINS)
         return false;
     tsd_t *tsd = tsd_fetch_slow();
     if (tsd == NULL)
         return false;
     if (tsd->allocated + usize >= tsd->next_event)
         te_run(tsd, usize);
-    return !tsd->prof_pending;
+    return true;
+}
+
+/* Takes a pending sample on large p, resized in place: it already has an
+ * extent of its own, so only the record is needed. */
+static void
+sample_in_place(tsd_t *tsd, void *p, size_t size, size_t old, size_t usize)
+{
+    edata_t *e = emap_entry_edata(emap_lookup(p));
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (e->prof_rec != NULL) {
+        void *rec = e->prof_rec;
+        e->prof_rec = NULL;
+        int saved = errno;
+        tsd_reentrancy_enter();
+        if (h != NULL)
+            h->sampled_free(p, old, rec);
+        tsd_reentrancy_exit();
+        errno = saved;
+    }
+    if (!tsd->prof_pending)
+        return;
+    tsd->prof_pending = false;
+    if (h == NULL)
+        return;
+    int saved = errno;
+    tsd_reentrancy_enter();
+    void *rec = h->sampled(p, size, usize);
+    tsd_reentrancy_exit();
+    errno = saved;
+    e->prof_rec = rec;
 }
 
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */
@@ -393,6 +424,7 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
         if (tsd != NULL) {
             tsd->allocated += usize;
             tsd->deallocated += old;
+            sample_in_place(tsd, p, size, old, usize);
         }
         return p;
     }
