@@ -330,7 +330,9 @@ def prof_verdict(rows, summary, allocs, lines):
             part = "%s %+.1f%% %s" % (
                 name, 100 * (m - 1),
                 "(within 3%)" if m <= PROF_TARGET else "(MISS: over 3%)")
-            if noise >= abs(m - PROF_TARGET):
+            if abs(m - PROF_TARGET) < 0.01:
+                part += " [at the edge]"
+            elif noise >= abs(m - PROF_TARGET):
                 part += " [A/A off by %.0f%%: too noisy to tell]" % (
                     100 * noise)
             je = paired(rows, w, "je_prof512k", "jemalloc", key)
