@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#include "extent/emap.h"
 #include "extent/base.h"
+#include "extent/emap.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
 unsigned narenas_total;
@@ -63,8 +63,9 @@ arena_choose(void)
     unsigned best = 0, best_n = UINT32_MAX;
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
-        unsigned n = a == NULL ? 0 : atomic_load_explicit(
-                                         &a->nthreads, memory_order_relaxed);
+        unsigned n = a == NULL ? 0
+                               : atomic_load_explicit(&a->nthreads,
+                                                      memory_order_relaxed);
         if (n < best_n) {
             best = i;
             best_n = n;

@@ -31,9 +31,9 @@ typedef struct arena_s {
     _Atomic(unsigned) nthreads; /* atomic */
     bin_t bins[SZ_NBINS];
     pa_shard_t pa;
-    _Atomic(uint64_t) nlarge_malloc;  /* atomic */
-    _Atomic(uint64_t) nlarge_dalloc;  /* atomic */
-    _Atomic(size_t) large_allocated;  /* atomic; usable bytes */
+    _Atomic(uint64_t) nlarge_malloc; /* atomic */
+    _Atomic(uint64_t) nlarge_dalloc; /* atomic */
+    _Atomic(size_t) large_allocated; /* atomic; usable bytes */
 } arena_t;
 
 extern _Atomic(arena_t *) arenas[ARENAS_MAX];
@@ -64,7 +64,7 @@ void arena_decay_tick_all(void);
 typedef struct arena_stats_s {
     size_t small_allocated; /* bytes in regions out of slabs */
     size_t large_allocated;
-    size_t active;          /* bytes of slabs and large extents */
+    size_t active; /* bytes of slabs and large extents */
     uint64_t nsmall_fills, nsmall_flushes;
     uint64_t nlarge_malloc, nlarge_dalloc;
     size_t nslabs;

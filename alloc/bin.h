@@ -43,8 +43,8 @@ unsigned bin_fill(bin_t *bin, pa_shard_t *pa, unsigned ind, void **out,
 /* Returns to their slabs those of ptrs whose slab belongs to arena
  * arena_ind (this bin's arena); moves the others to the front of ptrs and
  * returns their number.  A region freed twice ends the process. */
-unsigned bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind,
-                   void **ptrs, unsigned n);
+unsigned bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind, void **ptrs,
+                   unsigned n);
 
 typedef struct bin_stats_s {
     size_t curslabs, curregs;

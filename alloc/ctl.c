@@ -16,8 +16,8 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
-#include "ctl.h"
 #include "boot.h"
+#include "ctl.h"
 #include "opts.h"
 #include "stats.h"
 #include "tcache.h"
@@ -191,7 +191,7 @@ ctl_opt_STR(const ctl_args_t *a, const opt_STR_t *v)
 }
 
 #define OPT_NODE(type, name, def, min, max, doc)                               \
-    static int node_opt_##name(const ctl_args_t *a, size_t arg)               \
+    static int node_opt_##name(const ctl_args_t *a, size_t arg)                \
     {                                                                          \
         (void)arg;                                                             \
         return ctl_opt_##type(a, &opt_##name);                                 \
@@ -295,8 +295,7 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
 }
 
 HS_API int
-hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
-       size_t newlen)
+hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
     if (name == NULL)
         return EINVAL;

@@ -28,9 +28,9 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
-#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
+#include "large.h"
 #include "prof_hooks.h"
 #include "sz.h"
 #include "tcache.h"
@@ -145,8 +145,8 @@ alloc_slow(size_t size, req_t req)
     tsd_t *tsd = tsd_fetch_slow();
     if (unlikely(tsd == NULL))
         goto oom;
-    size_t usize = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
-                                           : sz_s2u(size);
+    size_t usize =
+        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     if (unlikely(usize == 0))
         goto oom;
     arena_t *a = tsd->arena;
@@ -286,9 +286,8 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
             return;
         }
     }
-    cache_bin_t *b = tsd == NULL || ind >= TCACHE_NBINS
-                         ? NULL
-                         : &tsd->tcache.bins[ind];
+    cache_bin_t *b =
+        tsd == NULL || ind >= TCACHE_NBINS ? NULL : &tsd->tcache.bins[ind];
     if (no_tcache || b == NULL || b->ncached_max == 0) {
         if (slab) {
             ((uintptr_t *)p)[1] = free_mark(p);
@@ -407,14 +406,14 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
 {
     emap_entry_t ent = emap_lookup(p);
     size_t old = checked_usize(fn, p, ent);
-    size_t usize = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
-                                           : sz_s2u(size);
+    size_t usize =
+        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     if (unlikely(usize == 0)) {
         errno = ENOMEM;
         return NULL;
     }
-    bool aligned = req.alignment == 0 ||
-                   ((uintptr_t)p & (req.alignment - 1)) == 0;
+    bool aligned =
+        req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
     if (usize == old && aligned)
         return p;
     if (!emap_entry_slab(ent) && usize > SZ_SMALL_MAX && aligned &&
@@ -605,8 +604,8 @@ HS_API void
 hs_sdallocx(void *p, size_t size, int flags)
 {
     req_t req = req_from_flags(flags);
-    size_t expect = req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
-                                            : sz_s2u(size);
+    size_t expect =
+        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     emap_entry_t ent = emap_lookup(p);
     size_t usize = checked_usize("free_sized", p, ent);
     if (unlikely(expect != usize))

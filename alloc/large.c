@@ -13,15 +13,14 @@
 void *
 large_malloc(arena_t *a, size_t usize, size_t alignment, bool zero)
 {
-    edata_t *e = pa_alloc(&a->pa, usize, alignment < PAGE ? PAGE : alignment,
-                          zero);
+    edata_t *e =
+        pa_alloc(&a->pa, usize, alignment < PAGE ? PAGE : alignment, zero);
     if (e == NULL)
         return NULL;
     e->szind = (uint16_t)sz_size2index(usize);
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->large_allocated, usize,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->large_allocated, usize, memory_order_relaxed);
     return e->addr;
 }
 
@@ -29,15 +28,14 @@ void *
 large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment, bool zero)
 {
     size_t size = align_up(sz_index2size(ind), PAGE);
-    edata_t *e = pa_alloc(&a->pa, size, alignment < PAGE ? PAGE : alignment,
-                          zero);
+    edata_t *e =
+        pa_alloc(&a->pa, size, alignment < PAGE ? PAGE : alignment, zero);
     if (e == NULL)
         return NULL;
     e->szind = (uint16_t)ind;
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->large_allocated, size,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->large_allocated, size, memory_order_relaxed);
     return e->addr;
 }
 
@@ -73,4 +71,3 @@ large_ralloc_in_place(edata_t *e, size_t new_usize, bool zero)
                                   memory_order_relaxed);
     return true;
 }
-

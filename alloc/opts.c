@@ -17,11 +17,31 @@ HS_OPTIONS(HS_OPT_DEFINE)
 
 /* The address set_<type> writes through: arrays decay to their first
  * element, scalars are taken by address. */
-static inline bool *opt_ref_BOOL(bool *p) { return p; }
-static inline unsigned *opt_ref_UINT(unsigned *p) { return p; }
-static inline ssize_t *opt_ref_MS(ssize_t *p) { return p; }
-static inline size_t *opt_ref_SIZE(size_t *p) { return p; }
-static inline char *opt_ref_STR(opt_STR_t *p) { return *p; }
+static inline bool *
+opt_ref_BOOL(bool *p)
+{
+    return p;
+}
+static inline unsigned *
+opt_ref_UINT(unsigned *p)
+{
+    return p;
+}
+static inline ssize_t *
+opt_ref_MS(ssize_t *p)
+{
+    return p;
+}
+static inline size_t *
+opt_ref_SIZE(size_t *p)
+{
+    return p;
+}
+static inline char *
+opt_ref_STR(opt_STR_t *p)
+{
+    return *p;
+}
 
 static bool
 parse_bool(const char *v, size_t n, bool *r)
@@ -36,8 +56,7 @@ parse_bool(const char *v, size_t n, bool *r)
 }
 
 static bool
-parse_int(const char *v, size_t n, long long min, long long max,
-          long long *r)
+parse_int(const char *v, size_t n, long long min, long long max, long long *r)
 {
     if (n == 0 || n > 20)
         return false;
@@ -68,8 +87,7 @@ set_BOOL(bool *dst, const char *v, size_t n, long long min, long long max)
 }
 
 static bool
-set_UINT(unsigned *dst, const char *v, size_t n, long long min,
-         long long max)
+set_UINT(unsigned *dst, const char *v, size_t n, long long min, long long max)
 {
     long long x;
     if (!parse_int(v, n, min, max, &x))
@@ -84,10 +102,20 @@ set_SIZE(size_t *dst, const char *v, size_t n, long long min, long long max)
     unsigned shift = 0;
     if (n > 1) {
         switch (v[n - 1]) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        default: break;
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            break;
         }
     }
     long long x;
@@ -131,10 +159,9 @@ apply(const char *k, size_t kn, const char *v, size_t vn)
     memcpy(val, v, vn < 63 ? vn : 63);
     val[vn < 63 ? vn : 63] = '\0';
 #define HS_OPT_APPLY(type, name, def, min, max, doc)                           \
-    if (kn == sizeof(#name) - 1 && memcmp(k, #name, kn) == 0) {               \
-        if (!set_##type(opt_ref_##type(&opt_##name), v, vn, min, max))        \
-            hs_warn("HEAPSIGHT: bad value \"%s\" for %s (ignored)", val,       \
-                    key);                                                      \
+    if (kn == sizeof(#name) - 1 && memcmp(k, #name, kn) == 0) {                \
+        if (!set_##type(opt_ref_##type(&opt_##name), v, vn, min, max))         \
+            hs_warn("HEAPSIGHT: bad value \"%s\" for %s (ignored)", val, key); \
         return;                                                                \
     }
     HS_OPTIONS(HS_OPT_APPLY)
@@ -155,8 +182,7 @@ opts_parse_string(const char *conf)
             if (end > p)
                 apply(p, (size_t)(end - p), "", 0);
         } else {
-            apply(p, (size_t)(colon - p), colon + 1,
-                  (size_t)(end - colon - 1));
+            apply(p, (size_t)(colon - p), colon + 1, (size_t)(end - colon - 1));
         }
         p = *end == ',' ? end + 1 : end;
     }

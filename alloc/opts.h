@@ -21,38 +21,37 @@
 
 #define HS_OPTIONS(X)                                                          \
     X(BOOL, stats_print, false, 0, 1,                                          \
-      "print allocator statistics to stderr when the process exits")          \
+      "print allocator statistics to stderr when the process exits")           \
     X(BOOL, tcache, true, 0, 1,                                                \
-      "serve small sizes from per-thread caches (no locks on the fast path)") \
+      "serve small sizes from per-thread caches (no locks on the fast path)")  \
     X(UINT, narenas, 0, 0, 1024,                                               \
-      "number of arenas threads are spread over; 0 means four per CPU")       \
+      "number of arenas threads are spread over; 0 means four per CPU")        \
     X(MS, dirty_decay_ms, 10000, -1, 86400000,                                 \
-      "milliseconds a freed page may stay resident before it is purged "      \
+      "milliseconds a freed page may stay resident before it is purged "       \
       "(0: at once, -1: never)")                                               \
-    X(BOOL, prof, false, 0, 1,                                                 \
-      "turn the sampling heap profiler on")               \
+    X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
-      "sample from the start (false: armed but idle until prof.active)")      \
+      "sample from the start (false: armed but idle until prof.active)")       \
     X(SIZE, prof_sample, 524288, 1, 1099511627776,                             \
-      "mean bytes between two samples (1: every allocation, exact)")          \
-    X(UINT, prof_bt_max, 128, 1, 1024, "deepest stack recorded, in frames")   \
+      "mean bytes between two samples (1: every allocation, exact)")           \
+    X(UINT, prof_bt_max, 128, 1, 1024, "deepest stack recorded, in frames")    \
     X(STR, prof_unwind, "libunwind", 0, 0,                                     \
-      "native unwinder: libunwind, gcc (libgcc) or fp (frame pointers)")      \
+      "native unwinder: libunwind, gcc (libgcc) or fp (frame pointers)")       \
     X(STR, prof_prefix, "heapsight", 0, 0,                                     \
-      "dump file prefix: <prefix>.<pid>.<seq>.<trigger>.pb.gz")               \
-    X(BOOL, prof_final, false, 0, 1, "dump when the process exits")           \
+      "dump file prefix: <prefix>.<pid>.<seq>.<trigger>.pb.gz")                \
+    X(BOOL, prof_final, false, 0, 1, "dump when the process exits")            \
     X(SIZE, prof_interval, 0, 0, 1099511627776,                                \
-      "dump every so many bytes allocated (estimated; 0: never)")             \
+      "dump every so many bytes allocated (estimated; 0: never)")              \
     X(UINT, prof_interval_ms, 0, 0, 86400000,                                  \
-      "dump every so many milliseconds (0: never)")                           \
+      "dump every so many milliseconds (0: never)")                            \
     X(BOOL, prof_gdump, false, 0, 1,                                           \
-      "dump when in-use memory reaches a new high (at most once a second)")   \
+      "dump when in-use memory reaches a new high (at most once a second)")    \
     X(STR, prof_signal, "", 0, 0,                                              \
-      "dump when this signal arrives, e.g. USR2 (empty: no signal)")          \
+      "dump when this signal arrives, e.g. USR2 (empty: no signal)")           \
     X(UINT, prof_max_dumps, 0, 0, 1000000,                                     \
-      "keep only the newest so many dumps of this process (0: all)")          \
+      "keep only the newest so many dumps of this process (0: all)")           \
     X(BOOL, prof_leak, false, 0, 1,                                            \
-      "at exit, report what is still allocated and write a final dump")       \
+      "at exit, report what is still allocated and write a final dump")        \
     X(BOOL, prof_leak_error, false, 0, 1,                                      \
       "with prof_leak: exit with status 1 when anything is still allocated")
 

@@ -89,9 +89,8 @@ print_bins(int fd, arena_t *a)
         if (fills == 0)
             continue;
         hs_dprintf(fd, "  %8zu %8zu %6zu %10zu %14llu %14llu\n",
-                   bin_infos[i].reg_size, bin_infos[i].slab_size, slabs,
-                   regs, (unsigned long long)fills,
-                   (unsigned long long)flushes);
+                   bin_infos[i].reg_size, bin_infos[i].slab_size, slabs, regs,
+                   (unsigned long long)fills, (unsigned long long)flushes);
     }
 }
 
@@ -109,12 +108,12 @@ stats_print(int fd)
                "mapped: %zu, retained: %zu, dirty: %zu\n",
                s.allocated, s.active, s.metadata, s.resident, s.mapped,
                s.retained, s.dirty);
-    hs_dprintf(fd, "large: %llu allocations, %llu frees; purges: %llu "
-                   "(%llu madvise calls)\n",
+    hs_dprintf(fd,
+               "large: %llu allocations, %llu frees; purges: %llu "
+               "(%llu madvise calls)\n",
                (unsigned long long)s.nlarge_malloc,
                (unsigned long long)s.nlarge_dalloc,
-               (unsigned long long)s.npurges,
-               (unsigned long long)s.nmadvise);
+               (unsigned long long)s.npurges, (unsigned long long)s.nmadvise);
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)

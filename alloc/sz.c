@@ -56,8 +56,7 @@ sz_boot(void)
         bi->reg_size = class_size(i);
         bi->slab_size = slab_size_for(bi->reg_size);
         bi->nregs = (uint32_t)(bi->slab_size / bi->reg_size);
-        bi->div_magic = (((uint64_t)1 << 48) + bi->reg_size - 1) /
-                        bi->reg_size;
+        bi->div_magic = (((uint64_t)1 << 48) + bi->reg_size - 1) / bi->reg_size;
     }
     hs_assert_cheap(class_size(SZ_NBINS - 1) == SZ_SMALL_MAX);
     hs_assert_cheap(class_size(SZ_NSIZES - 1) == SZ_MAX);

@@ -32,7 +32,7 @@
 #define TCACHE_NBINS 40
 
 typedef struct cache_bin_s {
-    void **stack;         /* stack[0] oldest .. stack[ncached - 1] newest */
+    void **stack; /* stack[0] oldest .. stack[ncached - 1] newest */
     uint16_t ncached;
     uint16_t ncached_max; /* 0: caching disabled for this thread */
     uint16_t low_water;   /* least ncached since the last GC visit */
@@ -41,8 +41,8 @@ typedef struct cache_bin_s {
 
 typedef struct tcache_s {
     cache_bin_t bins[TCACHE_NBINS];
-    void **mem;          /* the stacks, from the pool */
-    unsigned gc_bin;     /* next bin the GC visits */
+    void **mem;      /* the stacks, from the pool */
+    unsigned gc_bin; /* next bin the GC visits */
 } tcache_t;
 
 void tcache_boot(void);

@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 typedef enum {
-    TE_TCACHE_GC, /* one incremental step of thread-cache GC */
-    TE_DECAY,     /* let the thread's arena purge pages that decayed */
+    TE_TCACHE_GC,   /* one incremental step of thread-cache GC */
+    TE_DECAY,       /* let the thread's arena purge pages that decayed */
     TE_PROF_SAMPLE, /* the next allocation is sampled (prof_hooks.h) */
     TE_NEVENTS
 } te_event_t;

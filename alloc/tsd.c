@@ -18,7 +18,7 @@ HS_TLS tsd_t tsd_tls;
 
 static pthread_key_t tsd_key;
 static hs_mutex_t list_mtx;
-static hs_link_t live;           /* guarded by list_mtx */
+static hs_link_t live;             /* guarded by list_mtx */
 static uint64_t ended_allocated;   /* guarded by list_mtx */
 static uint64_t ended_deallocated; /* guarded by list_mtx */
 
@@ -48,8 +48,8 @@ tsd_destructor(void *arg)
         arena_thread_detach(tsd->arena);
         /* The last thread of an arena is gone: no one is left to reuse
          * its dirty pages soon, so they are purged now. */
-        if (atomic_load_explicit(&tsd->arena->nthreads,
-                                 memory_order_relaxed) == 0)
+        if (atomic_load_explicit(&tsd->arena->nthreads, memory_order_relaxed) ==
+            0)
             arena_purge(tsd->arena);
         tsd->arena = NULL;
     }

@@ -33,16 +33,16 @@ typedef enum {
 } tsd_state_t;
 
 typedef struct tsd_s {
-    uint64_t allocated;   /* owner thread only: thread.allocated */
-    uint64_t next_event;  /* owner thread only */
-    uint64_t deallocated; /* owner thread only: thread.deallocated */
+    uint64_t allocated;           /* owner thread only: thread.allocated */
+    uint64_t next_event;          /* owner thread only */
+    uint64_t deallocated;         /* owner thread only: thread.deallocated */
     uint64_t te_next[TE_NEVENTS]; /* owner thread only: thread_event.c */
     tcache_t tcache;
     arena_t *arena;
     uint8_t state;
     bool prof_pending;   /* owner thread only: sample this allocation */
     uint32_t reentrancy; /* owner thread only: see tsd_reentrancy_enter */
-    hs_link_t link; /* guarded by the thread list lock */
+    hs_link_t link;      /* guarded by the thread list lock */
 } tsd_t;
 
 extern HS_TLS tsd_t tsd_tls;

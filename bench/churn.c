@@ -54,8 +54,7 @@ static uint64_t
 churn_burst(bench_rng_t *rng)
 {
     uint64_t *burst[CHURN_BURST];
-    size_t size = bench_rng_logsize(rng, (size_t)churn_min,
-                                    (size_t)churn_max);
+    size_t size = bench_rng_logsize(rng, (size_t)churn_min, (size_t)churn_max);
     uint64_t sum = 0;
     for (int i = 0; i < CHURN_BURST; i++)
         burst[i] = churn_new(rng, size);
@@ -68,7 +67,7 @@ static void *
 churn_thread(void *arg)
 {
     churn_thread_t *self = arg;
-    bench_rng_t rng = { bench_mix((uint64_t)self->index + 1) };
+    bench_rng_t rng = {bench_mix((uint64_t)self->index + 1)};
     uint64_t **slots = calloc((size_t)churn_live, sizeof(*slots));
     uint32_t *sizes = calloc((size_t)churn_live, sizeof(*sizes));
     uint64_t sum = 0;
@@ -80,8 +79,8 @@ churn_thread(void *arg)
                                                (size_t)churn_max);
         slots[i] = churn_new(&rng, sizes[i]);
 
-        size_t tmp = bench_rng_logsize(&rng, (size_t)churn_min,
-                                       (size_t)churn_max);
+        size_t tmp =
+            bench_rng_logsize(&rng, (size_t)churn_min, (size_t)churn_max);
         sum += churn_free(churn_new(&rng, tmp), tmp);
         if ((it & 63) == 63)
             sum += churn_burst(&rng);
@@ -100,15 +99,14 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "threads", 1, "independent threads" },
-        { "iters", 10000000, "iterations per thread" },
-        { "live", 10000, "live objects per thread" },
-        { "min", 16, "smallest object, bytes (>= 16)" },
-        { "max", 256, "largest object, bytes" },
-        { NULL, 0, NULL },
+        {"threads", 1, "independent threads"},
+        {"iters", 10000000, "iterations per thread"},
+        {"live", 10000, "live objects per thread"},
+        {"min", 16, "smallest object, bytes (>= 16)"},
+        {"max", 256, "largest object, bytes"},
+        {NULL, 0, NULL},
     };
-    bench_parse_args(argc, argv, params,
-                     "small-object churn over a live set");
+    bench_parse_args(argc, argv, params, "small-object churn over a live set");
     long nt = bench_param(params, "threads");
     churn_iters = bench_param(params, "iters");
     churn_live = bench_param(params, "live");

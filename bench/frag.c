@@ -35,8 +35,8 @@ typedef struct frag_hdr_s {
     uint32_t size;
 } frag_hdr_t;
 
-static const size_t frag_band_lo[3] = { 16, 160, 1024 };
-static const size_t frag_band_hi[3] = { 128, 640, 4096 };
+static const size_t frag_band_lo[3] = {16, 160, 1024};
+static const size_t frag_band_hi[3] = {128, 640, 4096};
 
 static frag_hdr_t **frag_live; /* live objects, allocation order */
 static size_t frag_nlive, frag_cap;
@@ -46,8 +46,8 @@ static void
 frag_alloc_round(bench_rng_t *rng, int band, size_t budget)
 {
     for (size_t done = 0; done < budget;) {
-        size_t size = bench_rng_logsize(rng, frag_band_lo[band],
-                                        frag_band_hi[band]);
+        size_t size =
+            bench_rng_logsize(rng, frag_band_lo[band], frag_band_hi[band]);
         if (frag_nlive == frag_cap) {
             fprintf(stderr, "frag: live index full\n");
             exit(3);
@@ -88,10 +88,10 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "mib", 128, "bytes allocated per round, MiB" },
-        { "rounds", 4, "allocate/free rounds (bands rotate)" },
-        { "keep", 10, "keep 1 object in this many at each free phase" },
-        { NULL, 0, NULL },
+        {"mib", 128, "bytes allocated per round, MiB"},
+        {"rounds", 4, "allocate/free rounds (bands rotate)"},
+        {"keep", 10, "keep 1 object in this many at each free phase"},
+        {NULL, 0, NULL},
     };
     bench_parse_args(argc, argv, params,
                      "fragmentation: strand slabs, then change sizes");
@@ -104,14 +104,14 @@ main(int argc, char **argv)
     }
     /* Worst case: every round all 16-byte objects, none ever freed. */
     frag_cap = (budget / 16 + 1) * (size_t)rounds;
-    frag_live = mmap(NULL, frag_cap * sizeof(*frag_live),
-                     PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    frag_live =
+        mmap(NULL, frag_cap * sizeof(*frag_live), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (frag_live == MAP_FAILED) {
         perror("frag: mmap");
         return 3;
     }
-    bench_rng_t rng = { 7 };
+    bench_rng_t rng = {7};
     uint64_t sum = 0;
     for (long r = 0; r < rounds; r++) {
         frag_alloc_round(&rng, (int)(r % 3), budget);

@@ -51,7 +51,7 @@ static void *
 large_thread(void *arg)
 {
     large_thread_t *self = arg;
-    bench_rng_t rng = { bench_mix((uint64_t)self->index + 99) };
+    bench_rng_t rng = {bench_mix((uint64_t)self->index + 99)};
     unsigned char **slots = calloc((size_t)large_live, sizeof(*slots));
     size_t *sizes = calloc((size_t)large_live, sizeof(*sizes));
     uint64_t sum = 0;
@@ -59,8 +59,8 @@ large_thread(void *arg)
         long i = (long)bench_rng_range(&rng, 0, (uint64_t)large_live - 1);
         if (slots[i])
             sum += large_release(slots[i], sizes[i]);
-        sizes[i] = bench_rng_logsize(&rng, (size_t)large_min,
-                                     (size_t)large_max);
+        sizes[i] =
+            bench_rng_logsize(&rng, (size_t)large_min, (size_t)large_max);
         slots[i] = bench_xmalloc(sizes[i]);
         large_touch(slots[i], sizes[i], (unsigned char)it);
     }
@@ -78,12 +78,12 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "threads", 1, "independent threads" },
-        { "iters", 40000, "allocations per thread" },
-        { "live", 24, "live allocations per thread" },
-        { "min", 32 << 10, "smallest allocation, bytes" },
-        { "max", 8 << 20, "largest allocation, bytes" },
-        { NULL, 0, NULL },
+        {"threads", 1, "independent threads"},
+        {"iters", 40000, "allocations per thread"},
+        {"live", 24, "live allocations per thread"},
+        {"min", 32 << 10, "smallest allocation, bytes"},
+        {"max", 8 << 20, "largest allocation, bytes"},
+        {NULL, 0, NULL},
     };
     bench_parse_args(argc, argv, params,
                      "large allocations with every page touched");

@@ -53,7 +53,7 @@ typedef struct larson_slot_s {
     larson_obj_t **window; /* owner thread only */
     uint64_t sum;          /* owner thread only; read by main after join */
     int index;
-    long generation;       /* owner thread only */
+    long generation; /* owner thread only */
 } larson_slot_t;
 
 static long larson_nthreads, larson_window, larson_rounds, larson_gens;
@@ -116,8 +116,8 @@ larson_post(larson_mailbox_t *box, larson_obj_t *obj)
 static larson_obj_t *
 larson_new(bench_rng_t *rng)
 {
-    size_t size = bench_rng_range(rng, (uint64_t)larson_min,
-                                  (uint64_t)larson_max);
+    size_t size =
+        bench_rng_range(rng, (uint64_t)larson_min, (uint64_t)larson_max);
     larson_obj_t *obj = bench_xmalloc(size);
     obj->next = NULL;
     obj->value = bench_rng_next(rng);
@@ -146,8 +146,8 @@ static void *
 larson_thread(void *arg)
 {
     larson_slot_t *slot = arg;
-    bench_rng_t rng = { (uint64_t)slot->index * 1000003u
-                        + (uint64_t)slot->generation * 7919u + 1 };
+    bench_rng_t rng = {(uint64_t)slot->index * 1000003u +
+                       (uint64_t)slot->generation * 7919u + 1};
     larson_mailbox_t *mine = &larson_boxes[slot->index];
     larson_mailbox_t *next_box =
         &larson_boxes[(slot->index + 1) % larson_nthreads];
@@ -182,14 +182,14 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "threads", 4, "concurrent worker slots" },
-        { "window", 2000, "live objects per slot" },
-        { "rounds", 60000, "alloc/free steps per thread" },
-        { "generations", 60, "threads run in turn per slot (churn)" },
-        { "min", 16, "smallest object, bytes (>= 16)" },
-        { "max", 1024, "largest object, bytes" },
-        { "handoff", 4, "1 in N retirements is freed by another thread" },
-        { NULL, 0, NULL },
+        {"threads", 4, "concurrent worker slots"},
+        {"window", 2000, "live objects per slot"},
+        {"rounds", 60000, "alloc/free steps per thread"},
+        {"generations", 60, "threads run in turn per slot (churn)"},
+        {"min", 16, "smallest object, bytes (>= 16)"},
+        {"max", 1024, "largest object, bytes"},
+        {"handoff", 4, "1 in N retirements is freed by another thread"},
+        {NULL, 0, NULL},
     };
     bench_parse_args(argc, argv, params,
                      "Larson server: windows, cross-thread frees, churn");
@@ -200,8 +200,8 @@ main(int argc, char **argv)
     larson_min = bench_param(params, "min");
     larson_max = bench_param(params, "max");
     larson_handoff = bench_param(params, "handoff");
-    if (larson_min < 16 || larson_max < larson_min || larson_handoff < 1
-        || larson_nthreads < 1 || larson_window < 1 || larson_gens < 1) {
+    if (larson_min < 16 || larson_max < larson_min || larson_handoff < 1 ||
+        larson_nthreads < 1 || larson_window < 1 || larson_gens < 1) {
         fprintf(stderr, "larson: bad parameters\n");
         return 2;
     }

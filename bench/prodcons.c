@@ -26,7 +26,7 @@
 typedef struct pc_msg_s {
     struct pc_msg_s *next; /* next message of the same batch */
     uint64_t value;
-    uint32_t len;          /* payload bytes after the header */
+    uint32_t len; /* payload bytes after the header */
     unsigned char payload[];
 } pc_msg_t;
 
@@ -46,8 +46,13 @@ typedef struct pc_queue_s {
 } pc_queue_t;
 
 static pc_queue_t pc_queue = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0,
+    PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_COND_INITIALIZER,
+    PTHREAD_COND_INITIALIZER,
+    NULL,
+    NULL,
+    0,
+    0,
 };
 static long pc_messages, pc_batch, pc_depth, pc_min, pc_max;
 
@@ -106,7 +111,7 @@ pc_msg_new(bench_rng_t *rng)
 static void *
 pc_producer(void *arg)
 {
-    bench_rng_t rng = { (uint64_t)(uintptr_t)arg * 0x51ed27u + 17 };
+    bench_rng_t rng = {(uint64_t)(uintptr_t)arg * 0x51ed27u + 17};
     for (long done = 0; done < pc_messages;) {
         pc_batch_t *b = bench_xmalloc(sizeof(*b));
         b->msgs = NULL;
@@ -133,8 +138,7 @@ pc_consumer(void *arg)
     while ((b = pc_pop()) != NULL) {
         for (pc_msg_t *m = b->msgs; m;) {
             pc_msg_t *next = m->next;
-            sum += bench_mix(m->value) + m->payload[0]
-                   + m->payload[m->len - 1];
+            sum += bench_mix(m->value) + m->payload[0] + m->payload[m->len - 1];
             free(m);
             m = next;
         }
@@ -148,14 +152,14 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "producers", 2, "producer threads" },
-        { "consumers", 2, "consumer threads" },
-        { "messages", 2500000, "messages per producer" },
-        { "batch", 64, "messages per queue entry" },
-        { "depth", 64, "queue bound, in batches" },
-        { "min", 32, "smallest message, bytes" },
-        { "max", 2048, "largest message, bytes" },
-        { NULL, 0, NULL },
+        {"producers", 2, "producer threads"},
+        {"consumers", 2, "consumer threads"},
+        {"messages", 2500000, "messages per producer"},
+        {"batch", 64, "messages per queue entry"},
+        {"depth", 64, "queue bound, in batches"},
+        {"min", 32, "smallest message, bytes"},
+        {"max", 2048, "largest message, bytes"},
+        {NULL, 0, NULL},
     };
     bench_parse_args(argc, argv, params,
                      "producer/consumer: remote frees through a queue");
@@ -166,8 +170,8 @@ main(int argc, char **argv)
     pc_depth = bench_param(params, "depth");
     pc_min = bench_param(params, "min");
     pc_max = bench_param(params, "max");
-    if (np < 1 || nc < 1 || pc_batch < 1 || pc_depth < 1 || pc_min < 1
-        || pc_max < pc_min) {
+    if (np < 1 || nc < 1 || pc_batch < 1 || pc_depth < 1 || pc_min < 1 ||
+        pc_max < pc_min) {
         fprintf(stderr, "prodcons: bad parameters\n");
         return 2;
     }
@@ -185,8 +189,8 @@ main(int argc, char **argv)
     for (long c = 0; c < nc; c++)
         sum += sums[c];
     char extra[96];
-    snprintf(extra, sizeof(extra), "producers=%ld consumers=%ld msgs=%ld",
-             np, nc, np * pc_messages);
+    snprintf(extra, sizeof(extra), "producers=%ld consumers=%ld msgs=%ld", np,
+             nc, np * pc_messages);
     bench_report("prodcons", sum, extra);
     free(tids);
     free(sums);

@@ -121,9 +121,9 @@ main(int argc, char **argv)
     expect *= (uint64_t)pc_rounds + 1;
     int ok = sum == expect;
     qsort(pc_ns, (size_t)pc_rounds, sizeof(double), pc_cmp);
-    double med = pc_rounds % 2 ? pc_ns[pc_rounds / 2]
-                               : (pc_ns[pc_rounds / 2 - 1] +
-                                  pc_ns[pc_rounds / 2]) / 2;
+    double med = pc_rounds % 2
+                     ? pc_ns[pc_rounds / 2]
+                     : (pc_ns[pc_rounds / 2 - 1] + pc_ns[pc_rounds / 2]) / 2;
     char extra[160];
     snprintf(extra, sizeof(extra),
              "depth=%ld size=%ld ops_per_round=%ld ns_per_op_min=%.1f "

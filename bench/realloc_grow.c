@@ -67,11 +67,11 @@ int
 main(int argc, char **argv)
 {
     bench_param_t params[] = {
-        { "buffers", 32, "buffers growing side by side" },
-        { "appends", 6000000, "total append operations" },
-        { "chunk", 256, "largest append, bytes" },
-        { "max", 8 << 20, "largest target length, bytes" },
-        { NULL, 0, NULL },
+        {"buffers", 32, "buffers growing side by side"},
+        {"appends", 6000000, "total append operations"},
+        {"chunk", 256, "largest append, bytes"},
+        {"max", 8 << 20, "largest target length, bytes"},
+        {NULL, 0, NULL},
     };
     bench_parse_args(argc, argv, params,
                      "realloc growth: string builders and vectors");
@@ -83,12 +83,12 @@ main(int argc, char **argv)
         fprintf(stderr, "realloc_grow: bad parameters\n");
         return 2;
     }
-    bench_rng_t rng = { 42 };
+    bench_rng_t rng = {42};
     grow_buf_t *bufs = calloc((size_t)nbuf, sizeof(*bufs));
     for (long i = 0; i < nbuf; i++) {
         bufs[i].vector = (i & 1) != 0;
-        bufs[i].target = bench_rng_range(&rng, (uint64_t)max / 4,
-                                         (uint64_t)max);
+        bufs[i].target =
+            bench_rng_range(&rng, (uint64_t)max / 4, (uint64_t)max);
     }
     uint64_t sum = 0;
     long restarts = 0;
@@ -100,8 +100,7 @@ main(int argc, char **argv)
         b->len += k;
         if (b->len >= b->target) {
             sum += grow_finish(b);
-            b->target = bench_rng_range(&rng, (uint64_t)max / 4,
-                                        (uint64_t)max);
+            b->target = bench_rng_range(&rng, (uint64_t)max / 4, (uint64_t)max);
             restarts++;
         }
     }
@@ -111,8 +110,7 @@ main(int argc, char **argv)
     }
     free(bufs);
     char extra[64];
-    snprintf(extra, sizeof(extra), "buffers=%ld restarts=%ld", nbuf,
-             restarts);
+    snprintf(extra, sizeof(extra), "buffers=%ld restarts=%ld", nbuf, restarts);
     bench_report("realloc_grow", sum, extra);
     return 0;
 }

@@ -23,6 +23,7 @@
  * library's own pages).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +32,18 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 enum { RUNNER_MAX_ENV = 32 };
 
 typedef struct runner_opts_s {
-    const char *preload;   /* NULL: run with no LD_PRELOAD at all */
+    const char *preload; /* NULL: run with no LD_PRELOAD at all */
     const char *env[RUNNER_MAX_ENV];
     int nenv;
-    double timeout_s;      /* <= 0: no timeout */
-    const char *out_path;  /* NULL: child stdout is inherited */
-    char **argv;           /* program and its arguments */
+    double timeout_s;     /* <= 0: no timeout */
+    const char *out_path; /* NULL: child stdout is inherited */
+    char **argv;          /* program and its arguments */
 } runner_opts_t;
 
 static volatile sig_atomic_t runner_timed_out;
@@ -58,9 +58,8 @@ runner_on_alarm(int sig)
 static void
 runner_usage(void)
 {
-    fprintf(stderr,
-            "usage: hs_bench_runner [-p preload.so] [-e VAR=VALUE]... "
-            "[-t timeout_s] [-o out_file] -- program [args...]\n");
+    fprintf(stderr, "usage: hs_bench_runner [-p preload.so] [-e VAR=VALUE]... "
+                    "[-t timeout_s] [-o out_file] -- program [args...]\n");
     exit(2);
 }
 
@@ -135,8 +134,8 @@ runner_arm_timeout(double timeout_s)
     struct itimerval it;
     memset(&it, 0, sizeof(it));
     it.it_value.tv_sec = (time_t)timeout_s;
-    it.it_value.tv_usec = (suseconds_t)((timeout_s - (double)(time_t)timeout_s)
-                                        * 1e6);
+    it.it_value.tv_usec =
+        (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6);
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -189,12 +188,11 @@ main(int argc, char **argv)
     if (runner_timed_out)
         snprintf(status_str, sizeof(status_str), "timeout");
     else if (WIFSIGNALED(status))
-        snprintf(status_str, sizeof(status_str), "%d",
-                 128 + WTERMSIG(status));
+        snprintf(status_str, sizeof(status_str), "%d", 128 + WTERMSIG(status));
     else
         snprintf(status_str, sizeof(status_str), "%d", WEXITSTATUS(status));
     printf("wall_s=%.6f maxrss_kib=%ld user_s=%.6f sys_s=%.6f status=%s\n",
-           wall, ru.ru_maxrss, runner_tv(&ru.ru_utime),
-           runner_tv(&ru.ru_stime), status_str);
+           wall, ru.ru_maxrss, runner_tv(&ru.ru_utime), runner_tv(&ru.ru_stime),
+           status_str);
     return 0;
 }

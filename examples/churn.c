@@ -23,7 +23,8 @@
 
 #define NSLOTS 1024
 #define LEAK_BLOCKS 3
-#define LEAK_SIZE (256 * 1024) /* large enough that 64 KiB sampling catches each */
+#define LEAK_SIZE                                                              \
+    (256 * 1024) /* large enough that 64 KiB sampling catches each */
 #define MAX_THREADS 64
 
 struct slot {

@@ -26,10 +26,10 @@
 #include "../backtrace_hooks/unwind.h"
 #include "../include/heapsight.h"
 #include "dumpfile.h"
+#include "hooks.h"
 #include "maps.h"
 #include "pprof.h"
 #include "prof.h"
-#include "hooks.h"
 #include "prof_ctl.h"
 #include "sample.h"
 #include "site.h"
@@ -171,8 +171,8 @@ dump_now(const char *path, const char *trigger)
         prof_hooks_run_dump(path);
     else if (!warned) {
         warned = true;
-        hs_warn("profile dump to %s failed: %s (the program carries on)",
-                path, strerror(err));
+        hs_warn("profile dump to %s failed: %s (the program carries on)", path,
+                strerror(err));
     }
     tsd_reentrancy_exit();
     return err;
@@ -201,8 +201,8 @@ void
 dump_note_sample(double bytes)
 {
     if (opt_prof_interval != 0) {
-        uint64_t acc = atomic_fetch_add(&interval_acc, (uint64_t)bytes) +
-                       (uint64_t)bytes;
+        uint64_t acc =
+            atomic_fetch_add(&interval_acc, (uint64_t)bytes) + (uint64_t)bytes;
         if (acc >= opt_prof_interval) {
             atomic_store(&interval_acc, 0);
             wake('i');
@@ -343,9 +343,9 @@ static int
 by_inuse_desc(const void *a, const void *b)
 {
     const prof_site_snap_t *x = a, *y = b;
-    return x->inuse_space < y->inuse_space ? 1
+    return x->inuse_space < y->inuse_space   ? 1
            : x->inuse_space > y->inuse_space ? -1
-                                               : 0;
+                                             : 0;
 }
 
 static void
@@ -364,8 +364,7 @@ print_frame(hs_frame_t f)
     }
     if (dladdr((void *)(f - 1), &di) && di.dli_sname != NULL)
         hs_dprintf(2, "        %p %s+0x%lx (%s)\n", (void *)f, di.dli_sname,
-                   (unsigned long)(f - (uintptr_t)di.dli_saddr),
-                   di.dli_fname);
+                   (unsigned long)(f - (uintptr_t)di.dli_saddr), di.dli_fname);
     else
         hs_dprintf(2, "        %p (%s)\n", (void *)f,
                    di.dli_fname ? di.dli_fname : "?");
@@ -377,8 +376,9 @@ leak_report(void)
 {
     double objs, space;
     site_totals(&objs, &space);
-    hs_dprintf(2, "heapsight: leak report: %lld bytes in %lld objects "
-                  "(estimated) still allocated at exit\n",
+    hs_dprintf(2,
+               "heapsight: leak report: %lld bytes in %lld objects "
+               "(estimated) still allocated at exit\n",
                llround(space), llround(objs));
     prof_site_snap_t *snaps;
     size_t n = site_snapshot(&snaps);
@@ -419,8 +419,8 @@ dump_boot(void)
 {
     hs_mutex_init(&dump_mtx, HS_RANK_PROF_DUMP);
     maps_prime();
-    if (opt_prof_interval != 0 || opt_prof_interval_ms != 0 ||
-        opt_prof_gdump || opt_prof_signal[0] != '\0')
+    if (opt_prof_interval != 0 || opt_prof_interval_ms != 0 || opt_prof_gdump ||
+        opt_prof_signal[0] != '\0')
         start_thread();
     if (opt_prof_signal[0] != '\0' && thread_running)
         start_signal();

@@ -101,8 +101,7 @@ remove_slot(size_t i)
             break;
         size_t home = slot_of(map.slots[j].ptr, cap);
         /* Move j back to i if its home is not in (i, j]. */
-        bool stays = i <= j ? (home > i && home <= j)
-                            : (home > i || home <= j);
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             map.slots[i] = map.slots[j];
             i = j;

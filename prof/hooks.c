@@ -21,15 +21,13 @@ hs_sample_hook_add(hs_sample_hook_t hook, void *arg)
 HS_API int
 hs_sample_hook_remove(hs_sample_hook_t hook, void *arg)
 {
-    return bt_chain_remove(&sample_hooks, (bt_hook_fn_t){.sample = hook},
-                           arg);
+    return bt_chain_remove(&sample_hooks, (bt_hook_fn_t){.sample = hook}, arg);
 }
 
 HS_API int
 hs_sample_free_hook_add(hs_sample_free_hook_t hook, void *arg)
 {
-    return bt_chain_add(&free_hooks, (bt_hook_fn_t){.sample_free = hook},
-                        arg);
+    return bt_chain_add(&free_hooks, (bt_hook_fn_t){.sample_free = hook}, arg);
 }
 
 HS_API int

@@ -34,8 +34,8 @@
 #include "../backtrace_hooks/unwind.h"
 #include "dump.h"
 #include "foreign.h"
-#include "names.h"
 #include "hooks.h"
+#include "names.h"
 #include "prof_ctl.h"
 #include "sample.h"
 #include "site.h"
@@ -46,9 +46,9 @@ static _Atomic(int64_t) start_ns;
 static uintptr_t self_lo, self_hi; /* heapsight's own code */
 
 typedef struct prof_tls_s {
-    unsigned label;      /* 0: not yet looked up */
-    bool inactive;       /* thread.prof.active == false */
-    bool foreign_armed;  /* foreign_left is drawn */
+    unsigned label;     /* 0: not yet looked up */
+    bool inactive;      /* thread.prof.active == false */
+    bool foreign_armed; /* foreign_left is drawn */
     uint64_t foreign_left;
 } prof_tls_t;
 
@@ -69,8 +69,7 @@ prof_active(void)
 bool
 prof_sampling_now(void)
 {
-    return atomic_load_explicit(&active, memory_order_relaxed) &&
-           !tls.inactive;
+    return atomic_load_explicit(&active, memory_order_relaxed) && !tls.inactive;
 }
 
 void
@@ -129,16 +128,20 @@ static void
 find_operator_new(void)
 {
     static const char *const names[NEW_FNS] = {
-        "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
-        "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+        "_Znwm",
+        "_Znam",
+        "_ZnwmRKSt9nothrow_t",
+        "_ZnamRKSt9nothrow_t",
+        "_ZnwmSt11align_val_t",
+        "_ZnamSt11align_val_t",
         "_ZnwmSt11align_val_tRKSt9nothrow_t",
         "_ZnamSt11align_val_tRKSt9nothrow_t"};
     for (unsigned i = 0; i < NEW_FNS; i++) {
         void *fn = dlsym(RTLD_DEFAULT, names[i]);
         Dl_info di;
         const ElfW(Sym) *sym = NULL;
-        if (fn == NULL ||
-            !dladdr1(fn, &di, (void **)&sym, RTLD_DL_SYMENT) || sym == NULL)
+        if (fn == NULL || !dladdr1(fn, &di, (void **)&sym, RTLD_DL_SYMENT) ||
+            sym == NULL)
             continue;
         new_fns[n_new_fns].lo = (uintptr_t)fn;
         new_fns[n_new_fns].hi = (uintptr_t)fn + sym->st_size;
@@ -162,8 +165,8 @@ unsigned
 prof_capture(hs_frame_t *frames, unsigned max)
 {
     hs_frame_t raw[PROF_BT_CAP + 32];
-    unsigned n = bt_unwind(raw, max + 32 <= PROF_BT_CAP + 32 ? max + 32
-                                                            : PROF_BT_CAP);
+    unsigned n =
+        bt_unwind(raw, max + 32 <= PROF_BT_CAP + 32 ? max + 32 : PROF_BT_CAP);
     unsigned skip = 0;
     while (skip < n && in_self(raw[skip]))
         skip++;
@@ -271,8 +274,8 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
     hs_frame_t frames[PROF_BT_CAP];
     unsigned n = prof_capture(frames, opt_prof_bt_max);
     double w = sample_weight(usize, sample_interval());
-    prof_rec_t *rec = site_record_alloc(frames, n, usize, prof_thread_label(),
-                                        domain, w);
+    prof_rec_t *rec =
+        site_record_alloc(frames, n, usize, prof_thread_label(), domain, w);
     prof_hooks_run_sample(ptr, size, usize, frames, n);
     dump_note_sample(w * (double)usize);
     return rec;

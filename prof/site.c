@@ -25,10 +25,10 @@ struct prof_site_s {
 
 static struct {
     hs_mutex_t mtx;
-    prof_site_t **buckets; /* guarded by mtx */
-    size_t nbuckets;       /* guarded by mtx */
-    size_t nsites;         /* guarded by mtx */
-    uint64_t gen;          /* guarded by mtx */
+    prof_site_t **buckets;             /* guarded by mtx */
+    size_t nbuckets;                   /* guarded by mtx */
+    size_t nsites;                     /* guarded by mtx */
+    uint64_t gen;                      /* guarded by mtx */
     double inuse_objects, inuse_space; /* guarded by mtx */
 } table;
 
@@ -50,8 +50,8 @@ mix(uint64_t h, uint64_t v)
 }
 
 static uint64_t
-site_hash(const hs_frame_t *frames, unsigned n, size_t usize,
-          unsigned label, unsigned domain)
+site_hash(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
+          unsigned domain)
 {
     uint64_t h = 0xcbf29ce484222325u;
     for (unsigned i = 0; i < n; i++)
@@ -93,8 +93,8 @@ table_grow(void)
 
 /* The site for the key, created if new; NULL on OOM.  mtx held. */
 static prof_site_t *
-site_intern(const hs_frame_t *frames, unsigned n, size_t usize,
-            unsigned label, unsigned domain)
+site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
+            unsigned domain)
 {
     if (table.nsites >= table.nbuckets * 2)
         table_grow();
@@ -128,8 +128,7 @@ site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
     if (rec == NULL)
         return NULL;
     hs_mutex_lock(&table.mtx);
-    prof_site_t *s = site_intern(frames, nframes, usize, thread_label,
-                                 domain);
+    prof_site_t *s = site_intern(frames, nframes, usize, thread_label, domain);
     if (s == NULL) {
         hs_mutex_unlock(&table.mtx);
         free(rec);
@@ -193,9 +192,9 @@ site_snapshot(prof_site_snap_t **r_snaps)
             if (!site_nonzero(s))
                 continue;
             out[n++] = (prof_site_snap_t){
-                s->frames,        s->nframes,       s->usize,
-                s->thread_label,  s->domain,        s->alloc_objects,
-                s->alloc_space,   s->inuse_objects, s->inuse_space};
+                s->frames,       s->nframes,       s->usize,
+                s->thread_label, s->domain,        s->alloc_objects,
+                s->alloc_space,  s->inuse_objects, s->inuse_space};
         }
     }
     hs_mutex_unlock(&table.mtx);

@@ -27,9 +27,9 @@ typedef struct prof_site_s prof_site_t;
 /* What a live sampled object carries. */
 typedef struct prof_rec_s {
     prof_site_t *site;
-    double weight;    /* objects this one stands for */
+    double weight; /* objects this one stands for */
     size_t usize;
-    uint64_t gen;     /* table generation when sampled */
+    uint64_t gen; /* table generation when sampled */
 } prof_rec_t;
 
 /* One site's counters, copied out for a dump or a report. */

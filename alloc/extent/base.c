@@ -18,8 +18,8 @@
 
 static struct {
     hs_mutex_t mtx;
-    uintptr_t cur; /* guarded by mtx */
-    uintptr_t end; /* guarded by mtx */
+    uintptr_t cur;     /* guarded by mtx */
+    uintptr_t end;     /* guarded by mtx */
     size_t next_block; /* guarded by mtx */
     size_t allocated;  /* guarded by mtx */
     size_t mapped;     /* guarded by mtx */

@@ -14,10 +14,10 @@
 
 static struct {
     hs_mutex_t mtx;
-    hs_link_t free;      /* guarded by mtx */
-    size_t in_use;       /* guarded by mtx */
-    size_t cached;       /* guarded by mtx */
-    uint64_t nrecycled;  /* guarded by mtx */
+    hs_link_t free;     /* guarded by mtx */
+    size_t in_use;      /* guarded by mtx */
+    size_t cached;      /* guarded by mtx */
+    uint64_t nrecycled; /* guarded by mtx */
 } cache;
 
 void

@@ -41,14 +41,14 @@ struct edata_s {
     void *addr;
     size_t size;
     uint32_t arena_ind;
-    uint16_t szind;  /* size class when active, else SZIND_NONE */
-    uint8_t state;   /* extent_state_t */
+    uint16_t szind; /* size class when active, else SZIND_NONE */
+    uint8_t state;  /* extent_state_t */
     bool slab;
-    bool zeroed;     /* every byte reads as zero */
-    bool head;       /* first extent of an OS mapping */
-    uint32_t nfree;  /* slab: free regions; guarded by the bin lock */
-    uint64_t dirty_ns; /* when it became dirty (decay order) */
-    void *prof_rec;    /* active sampled allocation: the profiler's record */
+    bool zeroed;         /* every byte reads as zero */
+    bool head;           /* first extent of an OS mapping */
+    uint32_t nfree;      /* slab: free regions; guarded by the bin lock */
+    uint64_t dirty_ns;   /* when it became dirty (decay order) */
+    void *prof_rec;      /* active sampled allocation: the profiler's record */
     hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
     hs_link_t eset_link; /* eset size bucket, or the edata cache */
     hs_link_t lru_link;  /* eset age order */

@@ -118,8 +118,7 @@ eset_fit(eset_t *s, size_t size, size_t alignment)
     if (fl < ESET_NBUCKETS) {
         hs_link_t *head = &s->buckets[fl];
         unsigned budget = 8; /* bounded: a long bucket is not walked */
-        for (hs_link_t *l = head->next; l != head && budget-- > 0;
-             l = l->next)
+        for (hs_link_t *l = head->next; l != head && budget-- > 0; l = l->next)
             if (edata_of_eset_link(l)->size >= need)
                 return edata_of_eset_link(l);
     }

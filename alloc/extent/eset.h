@@ -26,7 +26,7 @@
 typedef struct eset_s {
     hs_link_t buckets[ESET_NBUCKETS];
     uint64_t nonempty[ESET_NBUCKETS / 64];
-    hs_link_t lru;   /* oldest first */
+    hs_link_t lru; /* oldest first */
     size_t npages;
     size_t nextents;
     extent_state_t state;

@@ -149,14 +149,14 @@ static uint64_t
 pac_time_until_deferred_work(void *impl, uint64_t now_ns)
 {
     pac_t *pac = impl;
-    int64_t ms = atomic_load_explicit(&pac->dirty_decay_ms,
-                                      memory_order_relaxed);
+    int64_t ms =
+        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
     if (ms < 0)
         return UINT64_MAX;
     hs_mutex_lock(&pac->dirty.mtx);
     edata_t *oldest = eset_oldest(&pac->dirty.eset);
-    uint64_t due = oldest == NULL ? UINT64_MAX
-                                  : oldest->dirty_ns + (uint64_t)ms * 1000000;
+    uint64_t due =
+        oldest == NULL ? UINT64_MAX : oldest->dirty_ns + (uint64_t)ms * 1000000;
     hs_mutex_unlock(&pac->dirty.mtx);
     if (due == UINT64_MAX)
         return UINT64_MAX;
@@ -180,8 +180,8 @@ pac_pai(pac_t *pac)
 size_t
 pac_decay(pac_t *pac, uint64_t now_ns, bool all)
 {
-    int64_t ms = atomic_load_explicit(&pac->dirty_decay_ms,
-                                      memory_order_relaxed);
+    int64_t ms =
+        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
     if (ms < 0 && !all)
         return 0;
     uint64_t age = ms > 0 ? (uint64_t)ms * 1000000 : 0;
@@ -215,12 +215,12 @@ pac_decay(pac_t *pac, uint64_t now_ns, bool all)
 void
 pac_decay_tick(pac_t *pac, uint64_t now_ns)
 {
-    uint64_t next = atomic_load_explicit(&pac->next_decay_ns,
-                                         memory_order_relaxed);
+    uint64_t next =
+        atomic_load_explicit(&pac->next_decay_ns, memory_order_relaxed);
     if (now_ns < next)
         return;
-    int64_t ms = atomic_load_explicit(&pac->dirty_decay_ms,
-                                      memory_order_relaxed);
+    int64_t ms =
+        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
     /* Check again after a tenth of the decay time (at least 1 ms), so the
      * oldest dirty pages outlive dirty_decay_ms by at most 10%. */
     uint64_t step = ms > 10 ? (uint64_t)ms * 100000 : 1000000;

@@ -25,13 +25,12 @@ hs_mutex_init(hs_mutex_t *m, hs_rank_t rank)
     pthread_mutex_init(&m->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     m->rank = rank;
-    hs_mutex_t *head = atomic_load_explicit(&registry[rank],
-                                            memory_order_relaxed);
+    hs_mutex_t *head =
+        atomic_load_explicit(&registry[rank], memory_order_relaxed);
     do {
         m->next_registered = head;
     } while (!atomic_compare_exchange_weak_explicit(
-        &registry[rank], &head, m, memory_order_release,
-        memory_order_relaxed));
+        &registry[rank], &head, m, memory_order_release, memory_order_relaxed));
 }
 
 void
@@ -50,8 +49,7 @@ void
 hs_mutex_postfork_parent(void)
 {
     for (int r = HS_NRANKS - 1; r >= 0; r--)
-        for (hs_mutex_t *m = locked_heads[r]; m != NULL;
-             m = m->next_registered)
+        for (hs_mutex_t *m = locked_heads[r]; m != NULL; m = m->next_registered)
             pthread_mutex_unlock(&m->lock);
 }
 
@@ -61,8 +59,8 @@ hs_mutex_postfork_child(void)
     /* The child has one thread; the locks it inherited are held by a thread
      * that no longer exists, so they are made anew rather than unlocked. */
     for (int r = HS_NRANKS - 1; r >= 0; r--)
-        for (hs_mutex_t *m = atomic_load_explicit(&registry[r],
-                                                  memory_order_acquire);
+        for (hs_mutex_t *m =
+                 atomic_load_explicit(&registry[r], memory_order_acquire);
              m != NULL; m = m->next_registered)
             pthread_mutex_init(&m->lock, NULL);
 }

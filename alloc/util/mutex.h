@@ -20,17 +20,17 @@
 
 typedef enum {
     HS_RANK_PROF_DUMP = 0, /* profiler: one dump at a time */
-    HS_RANK_PROF,         /* profiler: site table, records, domains */
-    HS_RANK_BT,           /* backtrace hooks: hook chains, symbolic frames */
-    HS_RANK_CTL,          /* arena list, thread list, stats refresh */
-    HS_RANK_BIN,          /* one arena bin (slabs of one size class) */
-    HS_RANK_DECAY,        /* an arena's purge in progress */
-    HS_RANK_GROW,         /* a PAC's address-space growth */
-    HS_RANK_ECACHE,       /* one ecache (dirty or retained extents) */
-    HS_RANK_EDATA_CACHE,  /* recycled edata structures */
-    HS_RANK_TCACHE_POOL,  /* recycled thread caches */
-    HS_RANK_RTREE,        /* creation of rtree leaves */
-    HS_RANK_BASE,         /* metadata memory */
+    HS_RANK_PROF,          /* profiler: site table, records, domains */
+    HS_RANK_BT,            /* backtrace hooks: hook chains, symbolic frames */
+    HS_RANK_CTL,           /* arena list, thread list, stats refresh */
+    HS_RANK_BIN,           /* one arena bin (slabs of one size class) */
+    HS_RANK_DECAY,         /* an arena's purge in progress */
+    HS_RANK_GROW,          /* a PAC's address-space growth */
+    HS_RANK_ECACHE,        /* one ecache (dirty or retained extents) */
+    HS_RANK_EDATA_CACHE,   /* recycled edata structures */
+    HS_RANK_TCACHE_POOL,   /* recycled thread caches */
+    HS_RANK_RTREE,         /* creation of rtree leaves */
+    HS_RANK_BASE,          /* metadata memory */
     HS_NRANKS
 } hs_rank_t;
 

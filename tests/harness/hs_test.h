@@ -100,32 +100,30 @@ int hs_test_run_all(int argc, char **argv);
 #define HS_TEST_CONCAT(a, b) HS_TEST_CONCAT_(a, b)
 
 /* Defines and registers a test: HS_TEST(name) { body } */
-#define HS_TEST(name)                                                       \
-    static void HS_TEST_CONCAT(hs_test_fn_, name)(void);                    \
-    __attribute__((used, section("hs_test_cases"), aligned(8)))             \
-    static const struct hs_test_case HS_TEST_CONCAT(hs_test_case_, name) = { \
-        #name, __FILE__, __LINE__, HS_TEST_CONCAT(hs_test_fn_, name)};      \
+#define HS_TEST(name)                                                          \
+    static void HS_TEST_CONCAT(hs_test_fn_, name)(void);                       \
+    __attribute__((used, section("hs_test_cases"),                             \
+                   aligned(8))) static const struct hs_test_case               \
+        HS_TEST_CONCAT(hs_test_case_, name) = {                                \
+            #name, __FILE__, __LINE__, HS_TEST_CONCAT(hs_test_fn_, name)};     \
     static void HS_TEST_CONCAT(hs_test_fn_, name)(void)
 
 /* Defines main() to run every test linked into the program. */
-#define HS_TEST_MAIN()                                                      \
-    int main(int argc, char **argv)                                         \
-    {                                                                       \
-        return hs_test_run_all(argc, argv);                                 \
-    }
+#define HS_TEST_MAIN()                                                         \
+    int main(int argc, char **argv) { return hs_test_run_all(argc, argv); }
 
 /* ---- typed expectations: record and continue ---- */
 
-#define HS_TEST_U64_(op, a, b)                                              \
-    hs_test_check_u64(__FILE__, __LINE__, op, #a, #b, (uint64_t)(a),        \
+#define HS_TEST_U64_(op, a, b)                                                 \
+    hs_test_check_u64(__FILE__, __LINE__, op, #a, #b, (uint64_t)(a),           \
                       (uint64_t)(b))
-#define HS_TEST_I64_(op, a, b)                                              \
-    hs_test_check_i64(__FILE__, __LINE__, op, #a, #b, (int64_t)(a),         \
+#define HS_TEST_I64_(op, a, b)                                                 \
+    hs_test_check_i64(__FILE__, __LINE__, op, #a, #b, (int64_t)(a),            \
                       (int64_t)(b))
-#define HS_TEST_PTR_(op, a, b)                                              \
-    hs_test_check_ptr(__FILE__, __LINE__, op, #a, #b, (const void *)(a),    \
+#define HS_TEST_PTR_(op, a, b)                                                 \
+    hs_test_check_ptr(__FILE__, __LINE__, op, #a, #b, (const void *)(a),       \
                       (const void *)(b))
-#define HS_TEST_STR_(op, a, b)                                              \
+#define HS_TEST_STR_(op, a, b)                                                 \
     hs_test_check_str(__FILE__, __LINE__, op, #a, #b, (a), (b))
 
 #define HS_EXPECT_EQ_U64(a, b) HS_TEST_U64_(HS_TEST_OP_EQ, a, b)
@@ -164,36 +162,36 @@ int hs_test_run_all(int argc, char **argv);
 #define HS_EXPECT_EQ_STR(a, b) HS_TEST_STR_(HS_TEST_OP_EQ, a, b)
 #define HS_EXPECT_NE_STR(a, b) HS_TEST_STR_(HS_TEST_OP_NE, a, b)
 
-#define HS_EXPECT_TRUE(a)                                                   \
+#define HS_EXPECT_TRUE(a)                                                      \
     hs_test_check_bool(__FILE__, __LINE__, #a, (a) ? true : false, true)
-#define HS_EXPECT_FALSE(a)                                                  \
+#define HS_EXPECT_FALSE(a)                                                     \
     hs_test_check_bool(__FILE__, __LINE__, #a, (a) ? true : false, false)
 
 /* |a - b| <= tol, for estimates. */
-#define HS_EXPECT_NEAR(a, b, tol)                                           \
-    hs_test_check_near(__FILE__, __LINE__, #a, #b, (double)(a),             \
-                       (double)(b), (double)(tol))
+#define HS_EXPECT_NEAR(a, b, tol)                                              \
+    hs_test_check_near(__FILE__, __LINE__, #a, #b, (double)(a), (double)(b),   \
+                       (double)(tol))
 
 /* p is a multiple of alignment (a power of two). */
-#define HS_EXPECT_ALIGNED(p, alignment)                                     \
-    hs_test_check_aligned(__FILE__, __LINE__, #p, (const void *)(p),        \
+#define HS_EXPECT_ALIGNED(p, alignment)                                        \
+    hs_test_check_aligned(__FILE__, __LINE__, #p, (const void *)(p),           \
                           (size_t)(alignment))
 
 #define HS_FAIL(...) hs_test_fail(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Skips the rest of the current test. */
-#define HS_SKIP(reason)                                                     \
-    do {                                                                    \
-        hs_test_skip(__FILE__, __LINE__, (reason));                         \
-        return;                                                             \
+#define HS_SKIP(reason)                                                        \
+    do {                                                                       \
+        hs_test_skip(__FILE__, __LINE__, (reason));                            \
+        return;                                                                \
     } while (0)
 
 /* ---- assertions: record and return from the test function ---- */
 
-#define HS_TEST_OR_RETURN_(check)                                           \
-    do {                                                                    \
-        if (!(check))                                                       \
-            return;                                                         \
+#define HS_TEST_OR_RETURN_(check)                                              \
+    do {                                                                       \
+        if (!(check))                                                          \
+            return;                                                            \
     } while (0)
 
 #define HS_ASSERT_EQ_U64(a, b) HS_TEST_OR_RETURN_(HS_EXPECT_EQ_U64(a, b))
@@ -226,9 +224,8 @@ int hs_test_run_all(int argc, char **argv);
 #define HS_ASSERT_NOT_NULL(a) HS_TEST_OR_RETURN_(HS_EXPECT_NOT_NULL(a))
 #define HS_ASSERT_TRUE(a) HS_TEST_OR_RETURN_(HS_EXPECT_TRUE(a))
 #define HS_ASSERT_FALSE(a) HS_TEST_OR_RETURN_(HS_EXPECT_FALSE(a))
-#define HS_ASSERT_NEAR(a, b, tol) \
-    HS_TEST_OR_RETURN_(HS_EXPECT_NEAR(a, b, tol))
-#define HS_ASSERT_ALIGNED(p, alignment) \
+#define HS_ASSERT_NEAR(a, b, tol) HS_TEST_OR_RETURN_(HS_EXPECT_NEAR(a, b, tol))
+#define HS_ASSERT_ALIGNED(p, alignment)                                        \
     HS_TEST_OR_RETURN_(HS_EXPECT_ALIGNED(p, alignment))
 
 #ifdef __cplusplus

@@ -110,12 +110,12 @@ HS_TEST(mallocx_too_large_is_enomem)
     HS_EXPECT_NULL(hs_mallocx(it_opaque(SIZE_MAX), 0));
     IT_EXPECT_ERRNO(ENOMEM);
     errno = 0;
-    HS_EXPECT_NULL(hs_mallocx(it_opaque(SIZE_MAX - 4095),
-                              HS_MALLOCX_ALIGN(4096)));
+    HS_EXPECT_NULL(
+        hs_mallocx(it_opaque(SIZE_MAX - 4095), HS_MALLOCX_ALIGN(4096)));
     IT_EXPECT_ERRNO(ENOMEM);
     errno = 0;
-    HS_EXPECT_NULL(hs_mallocx(it_opaque((size_t)PTRDIFF_MAX + 1),
-                              HS_MALLOCX_ZERO));
+    HS_EXPECT_NULL(
+        hs_mallocx(it_opaque((size_t)PTRDIFF_MAX + 1), HS_MALLOCX_ZERO));
     IT_EXPECT_ERRNO(ENOMEM);
 }
 
@@ -170,9 +170,9 @@ ext_check_zero(size_t n, int extra_flags)
 
 HS_TEST(mallocx_zero_fills)
 {
-    static const size_t sizes[] = {1,     16,    48,      200,     1024,
-                                   4096,  9000,  65536,   70000,   250000,
-                                   1 << 20, (3 << 20) + 1, 20 << 20};
+    static const size_t sizes[] = {
+        1,     16,    48,     200,     1024,          4096,    9000,
+        65536, 70000, 250000, 1 << 20, (3 << 20) + 1, 20 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         ext_check_zero(sizes[i], 0);
         ext_check_zero(sizes[i], HS_MALLOCX_ALIGN(64));
@@ -237,9 +237,9 @@ HS_TEST(mallocx_blocks_from_malloc_free_interchangeably)
 
 HS_TEST(rallocx_preserves_contents)
 {
-    static const size_t steps[] = {1,    40,     300,    4000,     4096,
-                                   5000, 65536,  70001,  1 << 20,  6 << 20,
-                                   333,  9 << 20, 17,    100000,   2};
+    static const size_t steps[] = {1,    40,      300,   4000,    4096,
+                                   5000, 65536,   70001, 1 << 20, 6 << 20,
+                                   333,  9 << 20, 17,    100000,  2};
     size_t old = 16;
     unsigned char *p = hs_mallocx(old, 0);
     HS_ASSERT_NOT_NULL(p);
@@ -261,9 +261,10 @@ HS_TEST(rallocx_preserves_contents)
 HS_TEST(rallocx_zero_fills_grown_part)
 {
     static const size_t pairs[][2] = {
-        {8, 100},         {100, 4000},      {4000, 70000},
-        {70000, 1 << 20}, {1 << 20, 5 << 20}, {24, 3 << 20},
-        {5000, 5001},     {3 << 20, (3 << 20) + 4097},
+        {8, 100},           {100, 4000},
+        {4000, 70000},      {70000, 1 << 20},
+        {1 << 20, 5 << 20}, {24, 3 << 20},
+        {5000, 5001},       {3 << 20, (3 << 20) + 4097},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         size_t from = pairs[i][0], to = pairs[i][1];
@@ -277,8 +278,8 @@ HS_TEST(rallocx_zero_fills_grown_part)
         if (to > old_usable) {
             size_t at = it_check_byte(q + old_usable, to - old_usable, 0);
             if (at != to - old_usable)
-                HS_FAIL("rallocx %zu -> %zu ZERO: byte %zu = 0x%02x", from,
-                        to, old_usable + at, q[old_usable + at]);
+                HS_FAIL("rallocx %zu -> %zu ZERO: byte %zu = 0x%02x", from, to,
+                        old_usable + at, q[old_usable + at]);
         }
         hs_dallocx(q, 0);
     }
@@ -290,8 +291,8 @@ HS_TEST(rallocx_with_alignment)
     HS_ASSERT_NOT_NULL(p);
     it_fill(p, 100, 3);
     for (size_t a = 32; a <= ((size_t)1 << 22); a <<= 3) {
-        unsigned char *q = hs_rallocx(p, it_opaque(a + 100),
-                                      HS_MALLOCX_ALIGN(a));
+        unsigned char *q =
+            hs_rallocx(p, it_opaque(a + 100), HS_MALLOCX_ALIGN(a));
         HS_ASSERT_NOT_NULL(q);
         HS_EXPECT_ALIGNED(q, a);
         HS_EXPECT_EQ_SIZE(it_check(q, 100, 3), 100);
@@ -309,8 +310,8 @@ HS_TEST(rallocx_failure_leaves_block_untouched)
         size_t u = hs_sallocx(p, 0);
         it_fill(p, sizes[i], 40 + i);
         HS_EXPECT_NULL(hs_rallocx(p, it_opaque(SIZE_MAX), 0));
-        HS_EXPECT_NULL(hs_rallocx(p, it_opaque(SIZE_MAX - 4095),
-                                  HS_MALLOCX_ZERO));
+        HS_EXPECT_NULL(
+            hs_rallocx(p, it_opaque(SIZE_MAX - 4095), HS_MALLOCX_ZERO));
         HS_EXPECT_NULL(hs_rallocx(p, it_opaque((size_t)PTRDIFF_MAX + 1),
                                   HS_MALLOCX_ALIGN(64)));
         HS_EXPECT_EQ_SIZE(hs_sallocx(p, 0), u);

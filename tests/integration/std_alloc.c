@@ -21,12 +21,9 @@
 /* Sizes that must fail: over PTRDIFF_MAX, and near SIZE_MAX (catches
  * overflow while rounding up to a size class or page). */
 static const size_t std_huge_sizes[] = {
-    SIZE_MAX,
-    SIZE_MAX - 1,
-    SIZE_MAX - 4095,
-    SIZE_MAX - (1ull << 21),
-    SIZE_MAX / 2 + 1,
-    (size_t)PTRDIFF_MAX + 1,
+    SIZE_MAX,         SIZE_MAX - 1,
+    SIZE_MAX - 4095,  SIZE_MAX - (1ull << 21),
+    SIZE_MAX / 2 + 1, (size_t)PTRDIFF_MAX + 1,
 };
 #define STD_NHUGE (sizeof std_huge_sizes / sizeof std_huge_sizes[0])
 
@@ -43,8 +40,8 @@ HS_TEST(malloc_huge_fails_with_enomem)
 
 HS_TEST(malloc_small_and_large_work)
 {
-    static const size_t sizes[] = {1, 8, 16, 17, 100, 4096, 65536, 1 << 20,
-                                   (8 << 20) + 3, 64 << 20};
+    static const size_t sizes[] = {
+        1, 8, 16, 17, 100, 4096, 65536, 1 << 20, (8 << 20) + 3, 64 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         unsigned char *p = malloc(it_opaque(sizes[i]));
         HS_ASSERT_NOT_NULL(p);
@@ -104,9 +101,8 @@ HS_TEST(every_size_is_16_aligned_and_usable)
 
 HS_TEST(large_sizes_are_16_aligned)
 {
-    static const size_t sizes[] = {(1 << 20) - 1, (1 << 20) + 1,
-                                   (3 << 20) + 17, (16 << 20) + 4095,
-                                   (100 << 20) + 1};
+    static const size_t sizes[] = {(1 << 20) - 1, (1 << 20) + 1, (3 << 20) + 17,
+                                   (16 << 20) + 4095, (100 << 20) + 1};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         unsigned char *p = malloc(it_opaque(sizes[i]));
         HS_ASSERT_NOT_NULL(p);
@@ -156,9 +152,9 @@ HS_TEST(calloc_zero_count_or_size_is_non_null)
 /* Dirty blocks of each size, free them, then calloc must give zeros. */
 HS_TEST(calloc_zeroes_reused_memory)
 {
-    static const size_t sizes[] = {1,     8,     24,     100,       1000,
-                                   4096,  12345, 65536,  70000,     200000,
-                                   1 << 20, (2 << 20) + 5, 16 << 20};
+    static const size_t sizes[] = {
+        1,     8,     24,     100,     1000,          4096,    12345,
+        65536, 70000, 200000, 1 << 20, (2 << 20) + 5, 16 << 20};
     enum { ROUNDS = 8 };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
@@ -244,8 +240,8 @@ HS_TEST(realloc_huge_fails_and_keeps_block)
 
 HS_TEST(realloc_preserves_contents)
 {
-    static const size_t steps[] = {1,      7,      16,      33,    100,
-                                   1000,   4095,   4097,    20000, 70000,
+    static const size_t steps[] = {1,      7,       16,      33,    100,
+                                   1000,   4095,    4097,    20000, 70000,
                                    300000, 1 << 20, 5 << 20, 777,   3};
     size_t old = 0;
     unsigned char *p = NULL;

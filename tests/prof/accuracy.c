@@ -24,8 +24,7 @@
 #include "heapsight_hook.h"
 
 enum { SITE_CHURN, SITE_TINY, SITE_BLOCK, SITE_HUGE, NSITES };
-static const char *site_names[NSITES] = {"churn", "tiny", "block64k",
-                                         "huge"};
+static const char *site_names[NSITES] = {"churn", "tiny", "block64k", "huge"};
 static hs_frame_t site_frames[NSITES];
 /* volatile: the compiler takes malloc for a function that reads no
  * program memory, and would otherwise drop the store before the call as
@@ -101,11 +100,11 @@ main(int argc, char **argv)
         fprintf(stderr, "accuracy: cannot add the hook\n");
         return 2;
     }
-    size_t nchurn = (size_t)(1000000 * scale), ntiny = (size_t)(2000000 * scale);
+    size_t nchurn = (size_t)(1000000 * scale),
+           ntiny = (size_t)(2000000 * scale);
     size_t nblock = (size_t)(1000 * scale);
     for (size_t i = 0; i < nchurn; i++)
-        site_free(SITE_CHURN,
-                  site_alloc(SITE_CHURN, 16 + next_rand() % 4081));
+        site_free(SITE_CHURN, site_alloc(SITE_CHURN, 16 + next_rand() % 4081));
     void **tiny = calloc(ntiny, sizeof(void *));
     for (size_t i = 0; i < ntiny; i++)
         tiny[i] = site_alloc(SITE_TINY, 24);

@@ -145,8 +145,9 @@ HS_TEST(fork_while_allocating)
 {
     pthread_t bg[STRESS_BG];
     for (int i = 0; i < STRESS_BG; i++)
-        HS_ASSERT_EQ_INT(pthread_create(&bg[i], NULL, stress_bg_main,
-                                        (void *)(uintptr_t)i), 0);
+        HS_ASSERT_EQ_INT(
+            pthread_create(&bg[i], NULL, stress_bg_main, (void *)(uintptr_t)i),
+            0);
     int bad = 0;
     signal(SIGALRM, stress_parent_hung);
     for (int i = 0; i < STRESS_FORKS; i++) {
@@ -175,8 +176,7 @@ HS_TEST(fork_while_allocating)
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             HS_FAIL("child %d: %s %d", i,
                     WIFEXITED(status) ? "exit status" : "killed by signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status)
-                                      : WTERMSIG(status));
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
             bad++;
         }
         if (bad >= 5)
@@ -226,8 +226,8 @@ stress_creator_main(void *arg)
     pthread_t *t = arg;
     uint64_t rng = (uint64_t)getpid();
     for (uintptr_t i = 0; i < STRESS_SCENARIO_THREADS; i++) {
-        if (pthread_create(&t[i], NULL, stress_first_alloc_main,
-                           (void *)i) != 0)
+        if (pthread_create(&t[i], NULL, stress_first_alloc_main, (void *)i) !=
+            0)
             _exit(5);
         usleep(100 + (useconds_t)(it_rand(&rng) % 500));
     }

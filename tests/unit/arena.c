@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "arena.h"
-#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
+#include "large.h"
 #include "opts.h"
 #include "sz.h"
 #include "util/util.h"
@@ -442,8 +442,7 @@ HS_TEST(stats_after_mixed_work)
         HS_ASSERT_EQ_U64(arena_bin_fill(a, ind, small[k], 100), 100);
     }
     for (unsigned k = 0; k < 6; k++) {
-        large[k] =
-            large_malloc(a, sz_s2u((k + 4) * PAGE * 5), PAGE, false);
+        large[k] = large_malloc(a, sz_s2u((k + 4) * PAGE * 5), PAGE, false);
         HS_ASSERT_NOT_NULL(large[k]);
     }
     expect_stats_consistent(a);

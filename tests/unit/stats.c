@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "large.h"
 #include "boot.h"
 #include "extent/base.h"
 #include "extent/emap.h"
+#include "large.h"
 #include "opts.h"
 #include "stats.h"
 #include "sz.h"

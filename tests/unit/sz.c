@@ -152,11 +152,11 @@ HS_TEST(sa2u_small_classes_are_aligned)
  * A zero-byte aligned request (posix_memalign(&p, 64, 0), aligned_alloc,
  * memalign) still needs an aligned block.
  *
- * (A regression test. The bug it caught: sz_sa2u(0, a) rounds 0 up to a multiple of a, which is 0,
- * and returns sz_s2u(0) = 16 for every a < PAGE; a region of the 16-byte
- * class is only 16-aligned, so e.g. posix_memalign(&p, 64, 0) through
- * libheapsight returns a pointer that is not 64-aligned (three of every
- * four such calls, as regions are handed out consecutively).)
+ * (A regression test. The bug it caught: sz_sa2u(0, a) rounds 0 up to a
+ * multiple of a, which is 0, and returns sz_s2u(0) = 16 for every a < PAGE; a
+ * region of the 16-byte class is only 16-aligned, so e.g. posix_memalign(&p,
+ * 64, 0) through libheapsight returns a pointer that is not 64-aligned (three
+ * of every four such calls, as regions are handed out consecutively).)
  */
 HS_TEST(sa2u_zero_size_is_aligned)
 {

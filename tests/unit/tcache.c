@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "arena.h"
-#include "large.h"
 #include "boot.h"
 #include "extent/emap.h"
+#include "large.h"
 #include "opts.h"
 #include "sz.h"
 #include "tcache.h"

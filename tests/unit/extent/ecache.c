@@ -443,9 +443,9 @@ static ecache_t c_evict_split;
  * given back after a partial allocation was freed at time 100 and must
  * not be evictable "at or before 50".
  *
- * (A regression test. The bug it caught: extent_split() makes the rest with edata_init(), which
- * stamps dirty_ns 0, so ecache_evict() (and through it PAC decay and
- * time_until_deferred_work) treats the remainder of every split dirty
+ * (A regression test. The bug it caught: extent_split() makes the rest with
+ * edata_init(), which stamps dirty_ns 0, so ecache_evict() (and through it PAC
+ * decay and time_until_deferred_work) treats the remainder of every split dirty
  * extent as freed at time 0.)
  */
 HS_TEST(split_remainder_keeps_its_age)

@@ -314,9 +314,10 @@ static pac_t pac_decay0_shrink;
  * With dirty_decay_ms 0 ("purged at once"), the pages a shrink gives back
  * are purged at once too, like the pages of a dalloc.
  *
- * (A regression test. The bug it caught: pac_shrink_impl goes straight to ecache_shrink, which puts
- * the tail in the dirty set without the decay check pac_dalloc_impl does,
- * so the tail stays resident until some later decay tick.)
+ * (A regression test. The bug it caught: pac_shrink_impl goes straight to
+ * ecache_shrink, which puts the tail in the dirty set without the decay check
+ * pac_dalloc_impl does, so the tail stays resident until some later decay
+ * tick.)
  */
 HS_TEST(decay_ms_zero_purges_shrunk_tail)
 {
@@ -464,9 +465,10 @@ static pac_t pac_split_age;
  * dirty were freed after t0, so purging them is not due before
  * t0 + dirty_decay_ms.
  *
- * (A regression test. The bug it caught: the remainder of the split dirty extent gets dirty_ns 0
- * (extent_split uses edata_init), so time_until_deferred_work returns 0
- * and the next decay tick purges it at once.)
+ * (A regression test. The bug it caught: the remainder of the split dirty
+ * extent gets dirty_ns 0 (extent_split uses edata_init), so
+ * time_until_deferred_work returns 0 and the next decay tick purges it at
+ * once.)
  */
 HS_TEST(partial_reuse_keeps_decay_deadline)
 {

@@ -14,8 +14,7 @@ HS_TEST(weight_is_inverse_probability)
     size_t sizes[] = {16, 24, 32, 4096, 65536, 1 << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         double p = 1.0 - exp(-(double)sizes[i] / (double)r);
-        HS_EXPECT_NEAR(sample_weight(sizes[i], r), 1.0 / p,
-                       1e-9 / p);
+        HS_EXPECT_NEAR(sample_weight(sizes[i], r), 1.0 / p, 1e-9 / p);
     }
     /* Tiny objects: 1/p(s) ~ R/s + 1/2. */
     HS_EXPECT_NEAR(sample_weight(16, r), 65536.0 / 16 + 0.5, 0.01);
