@@ -702,24 +702,24 @@ profile_write(const profile_t *p, const char *path, char *err, size_t errlen)
                  strerror(e));
         return e;
     }
-    char *tmp = NULL;
+    char *temp_path = NULL;
     int fd = -1;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-        tmp = NULL;
+    if (asprintf(&temp_path, "%s.tmp.XXXXXX", path) < 0)
+        temp_path = NULL;
     else
-        fd = mkostemp(tmp, O_CLOEXEC);
-    e = tmp == NULL ? ENOMEM : fd < 0 ? errno : 0;
+        fd = mkostemp(temp_path, O_CLOEXEC);
+    e = temp_path == NULL ? ENOMEM : fd < 0 ? errno : 0;
     if (e == 0 && fchmod(fd, profile_mode_for(path)) != 0)
         e = errno;
     if (e == 0)
         e = profile_write_all(fd, gz, len);
     if (fd >= 0 && close(fd) != 0 && e == 0)
         e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
+    if (e == 0 && rename(temp_path, path) != 0)
         e = errno;
     if (e != 0 && fd >= 0)
-        unlink(tmp);
-    free(tmp);
+        unlink(temp_path);
+    free(temp_path);
     free(gz);
     if (e != 0)
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));

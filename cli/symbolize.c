@@ -349,31 +349,33 @@ symbolize_by_mapping(const void *a, const void *b)
 
 /* The locations that want symbols, grouped by mapping; NULL if none. */
 static profile_location_t **
-symbolize_todo(const profile_t *p, size_t *r_n)
+symbolize_unresolved(const profile_t *p, size_t *r_n)
 {
-    profile_location_t **todo = malloc((p->pb->n_location + 1) * sizeof(*todo));
+    profile_location_t **unresolved =
+        malloc((p->pb->n_location + 1) * sizeof(*unresolved));
     size_t n = 0;
-    for (size_t i = 0; todo != NULL && i < p->pb->n_location; i++) {
+    for (size_t i = 0; unresolved != NULL && i < p->pb->n_location; i++) {
         profile_location_t *l = p->pb->location[i];
         if (l->mapping_id != 0 && l->n_line == 0)
-            todo[n++] = l;
+            unresolved[n++] = l;
     }
-    if (todo != NULL)
-        qsort(todo, n, sizeof(*todo), symbolize_by_mapping);
+    if (unresolved != NULL)
+        qsort(unresolved, n, sizeof(*unresolved), symbolize_by_mapping);
     *r_n = n;
-    return todo;
+    return unresolved;
 }
 
-/* Runs symbolize_mapping over each group of todo[0..n). */
+/* Runs symbolize_mapping over each group of unresolved[0..n). */
 static int
-symbolize_groups(symbolize_ctx_t *c, profile_location_t **todo, size_t n)
+symbolize_groups(symbolize_ctx_t *c, profile_location_t **unresolved, size_t n)
 {
     int e = 0;
     for (size_t i = 0, j; i < n && e == 0; i = j) {
-        for (j = i + 1; j < n && todo[j]->mapping_id == todo[i]->mapping_id;)
+        for (j = i + 1;
+             j < n && unresolved[j]->mapping_id == unresolved[i]->mapping_id;)
             j++;
-        profile_mapping_t *m = profile_mapping(c->p, todo[i]->mapping_id);
-        e = symbolize_mapping(c, m, todo + i, j - i);
+        profile_mapping_t *m = profile_mapping(c->p, unresolved[i]->mapping_id);
+        e = symbolize_mapping(c, m, unresolved + i, j - i);
     }
     return e;
 }
@@ -412,13 +414,14 @@ symbolize_profile(profile_t *p, const symbolize_opts_t *o,
     hmap_init(&c.function_of);
     hmap_init(&c.display_name_of);
     size_t n = 0;
-    profile_location_t **todo = symbolize_todo(p, &n);
+    profile_location_t **unresolved = symbolize_unresolved(p, &n);
     c.di = debuginfo_new(o->debug_dirs, o->ndebug_dirs);
-    int e = todo == NULL || c.di == NULL ? ENOMEM : symbolize_map_functions(&c);
+    int e = unresolved == NULL || c.di == NULL ? ENOMEM
+                                               : symbolize_map_functions(&c);
     if (e == 0)
-        e = symbolize_groups(&c, todo, n);
+        e = symbolize_groups(&c, unresolved, n);
     c.st.locations = n;
-    free(todo);
+    free(unresolved);
     symbolize_ctx_free(&c);
     c.st.seconds = symbolize_now() - t0;
     if (r_stats != NULL)
