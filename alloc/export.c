@@ -230,19 +230,26 @@ large_usize(emap_entry_t ent)
     return ind < SZ_NBINS ? sz_index2size(ind) : emap_entry_edata(ent)->size;
 }
 
+/* Validates p as a region of the slab behind slab entry ent (a region
+ * start, not already freed); returns its size class. */
+HS_INLINE unsigned
+checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
+{
+    unsigned ind = emap_entry_szind(ent);
+    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
+                 UINT32_MAX))
+        bad_pointer(fn, p, ent);
+    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
+        double_free(fn, p, ind);
+    return ind;
+}
+
 /* Validates p against its entry; returns its usable size. */
 static inline size_t
 checked_usize(const char *fn, const void *p, emap_entry_t ent)
 {
-    if (likely(emap_entry_slab(ent))) {
-        unsigned ind = emap_entry_szind(ent);
-        if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
-                     UINT32_MAX))
-            bad_pointer(fn, p, ent);
-        if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
-            double_free(fn, p, ind);
-        return sz_index2size(ind);
-    }
+    if (likely(emap_entry_slab(ent)))
+        return sz_index2size(checked_slab_ind(fn, p, ent));
     edata_t *e = emap_entry_edata(ent);
     if (unlikely(ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE ||
                  emap_entry_szind(ent) == SZIND_NONE || e->addr != p))
@@ -309,13 +316,8 @@ free_fast(void *p)
     tsd_t *tsd = tsd_get();
     emap_entry_t ent = emap_lookup(p);
     if (likely(emap_entry_slab(ent))) {
-        unsigned ind = emap_entry_szind(ent);
+        unsigned ind = checked_slab_ind("free", p, ent);
         uintptr_t *w = p;
-        if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
-                     UINT32_MAX))
-            bad_pointer("free", p, ent);
-        if (unlikely(w[1] == free_mark(p)))
-            double_free("free", p, ind);
         cache_bin_t *b = &tsd->tcache.bins[ind];
         if (likely(b->ncached < b->ncached_max)) {
             w[1] = free_mark(p);
@@ -358,12 +360,9 @@ usable_size_of(const void *p)
  * stay unbiased.
  */
 static bool
-realloc_in_place_ok(emap_entry_t ent, size_t usize)
+realloc_in_place_ok(tsd_t *tsd, emap_entry_t ent, size_t usize)
 {
-    if (emap_entry_szind(ent) < SZ_NBINS)
-        return false;
-    tsd_t *tsd = tsd_fetch_slow();
-    if (tsd == NULL)
+    if (tsd == NULL || emap_entry_szind(ent) < SZ_NBINS)
         return false;
     if (tsd->allocated + usize >= tsd->next_event)
         te_run(tsd, usize);
@@ -416,15 +415,13 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
         req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
     if (usize == old && aligned)
         return p;
+    tsd_t *tsd = emap_entry_slab(ent) ? NULL : tsd_fetch_slow();
     if (!emap_entry_slab(ent) && usize > SZ_SMALL_MAX && aligned &&
-        realloc_in_place_ok(ent, usize) &&
+        realloc_in_place_ok(tsd, ent, usize) &&
         large_ralloc_in_place(emap_entry_edata(ent), usize, req.zero)) {
-        tsd_t *tsd = tsd_fetch_slow();
-        if (tsd != NULL) {
-            tsd->allocated += usize;
-            tsd->deallocated += old;
-            sample_in_place(tsd, p, size, old, usize);
-        }
+        tsd->allocated += usize;
+        tsd->deallocated += old;
+        sample_in_place(tsd, p, size, old, usize);
         return p;
     }
     void *q = alloc_slow(size, req);
