@@ -35,8 +35,9 @@
     X(SIZE, prof_sample, 524288, 1, 1099511627776,                             \
       "mean bytes between two samples (1: every allocation, exact)")           \
     X(UINT, prof_bt_max, 128, 1, 1024, "deepest stack recorded, in frames")    \
-    X(STR, prof_unwind, "libunwind", 0, 0,                                     \
-      "native unwinder: libunwind, gcc (libgcc) or fp (frame pointers)")       \
+    X(STR, prof_unwind, "cfi", 0, 0,                                           \
+      "native unwinder: cfi (own .eh_frame reader, shared cache; libunwind "   \
+      "fallback), libunwind, gcc (libgcc) or fp (frame pointers)")             \
     X(STR, prof_prefix, "heapsight", 0, 0,                                     \
       "dump file prefix: <prefix>.<pid>.<seq>.<trigger>.pb.gz")                \
     X(BOOL, prof_final, false, 0, 1, "dump when the process exits")            \

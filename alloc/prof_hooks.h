@@ -18,12 +18,17 @@
 #ifndef HS_PROF_HOOKS_H
 #define HS_PROF_HOOKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct alloc_prof_hooks_s {
     /* Bytes until the calling thread's next sample (UINT64_MAX: none). */
     uint64_t (*next_sample)(void);
+    /* Whether a sample point reached now is taken (prof.active and
+     * thread.prof.active): when not, the crossing allocation is made as
+     * usual, not promoted, and the next point is drawn. */
+    bool (*sampling)(void);
     /* A sampled allocation of size bytes (usize usable) at ptr; returns
      * the record to keep with it, or NULL to keep nothing. */
     void *(*sampled)(void *ptr, size_t size, size_t usize);

@@ -28,11 +28,14 @@ te_decay(tsd_t *tsd)
 }
 
 /* The allocation being made crosses the sample point: mark it, unless the
- * thread is inside the profiler or past its end. */
+ * thread is inside the profiler or past its end, or sampling is off (armed
+ * but idle: then nothing is promoted). */
 static void
 te_prof_sample(tsd_t *tsd)
 {
-    if (!tsd_reentrant() && tsd->state == TSD_NOMINAL)
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (!tsd_reentrant() && tsd->state == TSD_NOMINAL && h != NULL &&
+        h->sampling())
         tsd->prof_pending = true;
 }
 

@@ -26,6 +26,7 @@
 
 #include "../alloc/tsd.h"
 #include "../alloc/util/util.h"
+#include "cfi.h"
 
 /* How deep inside this file an unwinder can start; the deepest request
  * libunwind serves exactly (prof_bt_max's default). */
@@ -36,6 +37,8 @@ static const uintptr_t bt_min_code = 4096;
 typedef int (*bt_unw_backtrace_fn)(void **buffer, int size);
 
 static _Atomic(int) bt_selected = BT_UNWIND_GCC;
+/* Set in fork children: the cfi unwinder's fallback is then libgcc. */
+static _Atomic(bool) bt_forked;
 static _Atomic(bt_unw_backtrace_fn) bt_unw_backtrace;
 static pthread_once_t bt_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -209,6 +212,43 @@ bt_unwind_fp(bt_sink_t *s)
     bt_fp_walk_into(fp, lo, st->hi, s);
 }
 
+/* ---- call frame information (cfi.h) ---- */
+
+static bool
+bt_cfi_put(void *arg, uintptr_t ra)
+{
+    return bt_sink_put(arg, ra);
+}
+
+/*
+ * Starts from this function's own registers (the rule for the captured pc
+ * comes from this function's CFI).  When a frame needs the fallback, what
+ * was collected is dropped and the whole stack is unwound again by
+ * libunwind, or by libgcc in a fork child or without libunwind.
+ */
+static HS_NOINLINE void
+bt_unwind_cfi(bt_sink_t *s)
+{
+    bt_stack_t *st = &bt_stack;
+    if (unlikely(!st->known))
+        bt_stack_compute(st);
+    uintptr_t pc, sp, bp;
+    __asm__ volatile("lea 0(%%rip), %0\n\t"
+                     "mov %%rsp, %1\n\t"
+                     "mov %%rbp, %2"
+                     : "=r"(pc), "=r"(sp), "=r"(bp));
+    if (sp >= st->lo && sp < st->hi &&
+        cfi_walk(pc, sp, bp, sp, st->hi, bt_cfi_put, s))
+        return;
+    *s = (bt_sink_t){.frames = s->frames, .max = s->max, .marker = s->marker};
+    bt_unw_backtrace_fn fn =
+        atomic_load_explicit(&bt_unw_backtrace, memory_order_acquire);
+    if (fn != NULL && !atomic_load_explicit(&bt_forked, memory_order_relaxed))
+        bt_unwind_libunwind(s, fn);
+    else
+        bt_unwind_gcc(s);
+}
+
 /* ---- selection ---- */
 
 static void
@@ -247,6 +287,12 @@ bt_boot(bt_unwinder_t preferred)
     bt_unwinder_t chosen = preferred;
     if (preferred == BT_UNWIND_LIBUNWIND && bt_libunwind_open() == NULL)
         chosen = BT_UNWIND_GCC;
+    if (preferred == BT_UNWIND_CFI) {
+        /* libunwind is the fallback; without it, libgcc is. */
+        (void)bt_libunwind_open();
+        if (!cfi_boot())
+            chosen = BT_UNWIND_GCC;
+    }
     atomic_store_explicit(&bt_selected, chosen, memory_order_release);
     hs_frame_t warm[4];
     bt_unwind(warm, 4);
@@ -259,6 +305,7 @@ bt_postfork_child(void)
 {
     int lib = BT_UNWIND_LIBUNWIND;
     atomic_compare_exchange_strong(&bt_selected, &lib, BT_UNWIND_GCC);
+    atomic_store(&bt_forked, true);
 }
 
 bt_unwinder_t
@@ -276,6 +323,8 @@ bt_unwinder_name(void)
         return "libunwind";
     case BT_UNWIND_FP:
         return "fp";
+    case BT_UNWIND_CFI:
+        return "cfi";
     default:
         return "gcc";
     }
@@ -298,6 +347,9 @@ bt_unwind(hs_frame_t *frames, unsigned max)
         break;
     case BT_UNWIND_FP:
         bt_unwind_fp(&s);
+        break;
+    case BT_UNWIND_CFI:
+        bt_unwind_cfi(&s);
         break;
     default:
         bt_unwind_gcc(&s);

@@ -8,6 +8,12 @@
  * frames, run the hook chain (hook_chain.h) and intern the result.
  *
  * The unwinders:
+ *   BT_UNWIND_CFI        heapsight's own reader of .eh_frame (cfi.h): one
+ *       rule per return address, cached once for the whole process, so a
+ *       new thread's first backtrace costs no more than its next.  A frame
+ *       it cannot reduce to an rsp/rbp rule (rare: signal frames, CFA
+ *       expressions) sends the whole backtrace to libunwind, or to libgcc
+ *       in a fork child or when libunwind cannot be loaded.  The default.
  *   BT_UNWIND_LIBUNWIND  libunwind's unw_backtrace: correct without frame
  *       pointers (Debian's libraries have none).  libunwind.so.8 is
  *       dlopen()ed RTLD_LOCAL by bt_boot() and never linked: it exports
@@ -75,6 +81,7 @@
 #include "../include/heapsight_hook.h"
 
 typedef enum {
+    BT_UNWIND_CFI,
     BT_UNWIND_LIBUNWIND,
     BT_UNWIND_GCC,
     BT_UNWIND_FP,
@@ -110,7 +117,7 @@ void bt_postfork_child(void);
 
 /* The unwinder in use now. */
 bt_unwinder_t bt_unwinder(void);
-/* Its name: "libunwind", "gcc" or "fp". */
+/* Its name: "cfi", "libunwind", "gcc" or "fp". */
 const char *bt_unwinder_name(void);
 
 /*

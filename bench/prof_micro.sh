@@ -13,7 +13,9 @@
 # preemptions only ever add time).  Variants, round-robin with the start
 # rotating each repetition, per depth:
 #   hs              heapsight, unprofiled (the baseline)
-#   hs_libunwind    HEAPSIGHT=prof:true,prof_sample:1,prof_unwind:libunwind
+#   hs_cfi          HEAPSIGHT=prof:true,prof_sample:1,prof_unwind:cfi (the
+#                   default: heapsight's own .eh_frame reader)
+#   hs_libunwind    ...prof_unwind:libunwind
 #   hs_gcc          ...prof_unwind:gcc (libgcc's _Unwind_Backtrace)
 #   hs_fp           ...prof_unwind:fp (frame pointers; prof_cost has them)
 #   hs_floor        ...prof_unwind:fp,prof_bt_max:1: everything a sample
@@ -146,9 +148,9 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 if want cost; then
     SAMPLED="prof:true,prof_sample:1"
     declare -A CPRE=() CENV=()
-    CORDER=(hs hs_libunwind hs_gcc hs_fp hs_floor)
+    CORDER=(hs hs_cfi hs_libunwind hs_gcc hs_fp hs_floor)
     CPRE[hs]=$HS; CENV[hs]=""
-    for u in libunwind gcc fp; do
+    for u in cfi libunwind gcc fp; do
         CPRE[hs_$u]=$HS; CENV[hs_$u]="HEAPSIGHT=$SAMPLED,prof_unwind:$u"
     done
     CPRE[hs_floor]=$HS; CENV[hs_floor]="HEAPSIGHT=$SAMPLED,prof_unwind:fp,prof_bt_max:1"
@@ -162,7 +164,7 @@ if want cost; then
     IFS=',' read -r -a depths <<<"$DEPTHS"
     for d in "${depths[@]}"; do
         # Frames captured per unwinder (the hot site of a final dump).
-        for v in hs_libunwind hs_gcc hs_fp hs_floor; do
+        for v in hs_cfi hs_libunwind hs_gcc hs_fp hs_floor; do
             run_measured "$HS" "${CENV[$v]},prof_final:true,prof_prefix:$WORK/frames" \
                 "$COST" "depth=$d" iters=2000 rounds=1
             n=$("$PY" - "$REPO/tests/prof" "$WORK"/frames.*.pb.gz <<'EOF'

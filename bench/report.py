@@ -422,7 +422,8 @@ def render_profile(meta, rows, summary):
 
 # ---- bench/prof_micro.sh's raw file -----------------------------------------
 
-COST_COLS = [("hs_libunwind", "hs", "libunwind"), ("hs_gcc", "hs", "gcc"),
+COST_COLS = [("hs_cfi", "hs", "cfi (default)"),
+             ("hs_libunwind", "hs", "libunwind"), ("hs_gcc", "hs", "gcc"),
              ("hs_fp", "hs", "fp"),
              ("hs_floor", "hs", "fp, prof_bt_max:1 (no walk)"),
              ("je_prof", "je", "jemalloc lg_prof_sample:0")]
@@ -463,7 +464,7 @@ def render_micro(path):
                      "the captured stack of the hot site per unwinder.")
         lines.append("")
         cols = [c for c in COST_COLS if any(c[0] in v for v in cost.values())]
-        lines.append("| depth | frames (libunwind / gcc / fp) | unprofiled "
+        lines.append("| depth | frames (cfi / libunwind / gcc / fp) | unprofiled "
                      "ns/op (hs; je) | " + " | ".join(c[2] for c in cols)
                      + " |")
         lines.append("|---|---|---|" + "---|" * len(cols))
@@ -484,7 +485,7 @@ def render_micro(path):
                     m, min(per[v]) - base[b], max(per[v]) - base[b]))
             lines.append("| %d | %s | %s | %s |" % (
                 d, " / ".join(fr.get(v, "?") for v in
-                              ("hs_libunwind", "hs_gcc", "hs_fp")),
+                              ("hs_cfi", "hs_libunwind", "hs_gcc", "hs_fp")),
                 "; ".join("%.1f" % base[b] for b in ("hs", "je")
                           if b in base),
                 " | ".join(cells)))

@@ -298,6 +298,7 @@ hook_sampled_free(void *ptr, size_t usize, void *rec)
 
 static const alloc_prof_hooks_t hooks = {
     .next_sample = hook_next_sample,
+    .sampling = prof_sampling_now,
     .sampled = hook_sampled,
     .sampled_free = hook_sampled_free,
 };
@@ -363,10 +364,12 @@ unwinder_from_option(void)
         return BT_UNWIND_FP;
     if (strcmp(opt_prof_unwind, "gcc") == 0)
         return BT_UNWIND_GCC;
-    if (strcmp(opt_prof_unwind, "libunwind") != 0)
-        hs_warn("HEAPSIGHT: unknown prof_unwind \"%s\" (using libunwind)",
+    if (strcmp(opt_prof_unwind, "libunwind") == 0)
+        return BT_UNWIND_LIBUNWIND;
+    if (strcmp(opt_prof_unwind, "cfi") != 0)
+        hs_warn("HEAPSIGHT: unknown prof_unwind \"%s\" (using cfi)",
                 opt_prof_unwind);
-    return BT_UNWIND_LIBUNWIND;
+    return BT_UNWIND_CFI;
 }
 
 static void

@@ -471,7 +471,7 @@ def check_no_heapsight_frames(path, what):
 def case_stack_top():
     """Stacks start at the program's call into the allocator, for every C
     entry point and C++ new, with each unwinder; no heapsight frames."""
-    for unw in ("libunwind", "gcc", "fp"):
+    for unw in ("cfi", "libunwind", "gcc", "fp"):
         dump = os.path.join(TMP, "top-%s.pb.gz" % unw)
         run_stacks("prof:true,prof_sample:1,prof_unwind:%s" % unw, dump)
         if not os.path.exists(dump):
@@ -504,9 +504,9 @@ def case_stack_top():
 
 def case_cxx_exceptions():
     """Exceptions thrown and caught in 8 threads at prof_sample:1k, with
-    the default unwinder and with libgcc's: no crash, all caught, and the
+    each unwinder but frame pointers: no crash, all caught, and the
     exception allocations are in the final dump."""
-    for unw in ("libunwind", "gcc"):
+    for unw in ("cfi", "libunwind", "gcc"):
         opts = prefix_opts("prof_sample:1k,prof_final:true,prof_unwind:" + unw)
         rc, out, err = run([ARGS.cxx, "exceptions", "8", "2000"],
                            env=base_env(opts))

@@ -10,7 +10,8 @@
  *   active_toggle  active.pb.gz: tp_inactive_site absent (allocated with
  *                  prof.active false), tp_active_site 100 objects
  *   active_armed   (run with prof_active:false) armed.pb.gz: likewise,
- *                  and prof.active reads false at first
+ *                  and prof.active reads false at first; in both, the
+ *                  blocks kept while inactive were not promoted to pages
  *   thread_active  thr-active.pb.gz: tp_quiet_site (its thread set
  *                  thread.prof.active false) absent; tp_loud_site and
  *                  tp_main_site present
@@ -64,6 +65,17 @@ tp_active_site(void)
     alloc_n(kept + 100, 100, 1000);
 }
 
+/* Bytes in active pages now (stats.active, after an epoch refresh). */
+static size_t
+active_bytes(void)
+{
+    uint64_t epoch = 1;
+    size_t v = 0, len = sizeof v;
+    hs_ctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+    hs_ctl("stats.active", &v, &len, NULL, 0);
+    return v;
+}
+
 static void
 active_body(const char *dump, bool initially)
 {
@@ -73,7 +85,11 @@ active_body(const char *dump, bool initially)
     HS_EXPECT_EQ_INT(tp_ctl_set_bool("prof.active", false), 0);
     HS_ASSERT_TRUE(tp_ctl_bool("prof.active", &on));
     HS_EXPECT_FALSE(on);
+    /* Inactive, no allocation is promoted to a page of its own: the 100
+     * kept 1000-byte blocks take about 100 KiB of slabs, not 100 pages. */
+    size_t before = active_bytes();
     tp_inactive_site();
+    HS_EXPECT_LT_SIZE(active_bytes() - before, (size_t)250 << 10);
     HS_EXPECT_EQ_INT(tp_ctl_set_bool("prof.active", true), 0);
     HS_ASSERT_TRUE(tp_ctl_bool("prof.active", &on));
     HS_EXPECT_TRUE(on);

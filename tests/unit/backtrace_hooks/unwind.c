@@ -101,6 +101,13 @@ HS_TEST(libunwind_returns_caller_chain)
     bt_test_expect_chain(BT_UNWIND_LIBUNWIND);
 }
 
+HS_TEST(cfi_returns_caller_chain)
+{
+    HS_ASSERT_TRUE(bt_boot(BT_UNWIND_CFI));
+    HS_EXPECT_EQ_STR(bt_unwinder_name(), "cfi");
+    bt_test_expect_chain(BT_UNWIND_CFI);
+}
+
 HS_TEST(gcc_returns_caller_chain)
 {
     HS_ASSERT_TRUE(bt_boot(BT_UNWIND_GCC));
@@ -157,6 +164,8 @@ expect_max_respected(bt_unwinder_t u)
 }
 
 HS_TEST(max_respected_libunwind) { expect_max_respected(BT_UNWIND_LIBUNWIND); }
+
+HS_TEST(max_respected_cfi) { expect_max_respected(BT_UNWIND_CFI); }
 
 HS_TEST(max_respected_gcc) { expect_max_respected(BT_UNWIND_GCC); }
 
@@ -485,12 +494,14 @@ loader_thread(void *arg)
     return NULL;
 }
 
-/* The child: must be on the fork-safe unwinder, and must finish. */
+/* The child: must be on a fork-safe unwinder (libunwind's children on
+ * libgcc, cfi's stay on cfi), and must finish. */
 static void
-fork_child(void)
+fork_child(bt_unwinder_t parent)
 {
     alarm(20);
-    if (bt_unwinder() != BT_UNWIND_GCC)
+    if (bt_unwinder() !=
+        (parent == BT_UNWIND_LIBUNWIND ? BT_UNWIND_GCC : parent))
         _exit(3);
     chain_t c = {.max = 64};
     _exit(bt_test_outer(&c) >= 4 && c.frames[1] == c.ret_inner ? 0 : 2);
@@ -514,9 +525,10 @@ wait_child(pid_t pid)
     return -1;
 }
 
-HS_TEST(fork_children_unwind_while_parent_dlopens)
+static void
+expect_fork_children_finish(bt_unwinder_t u)
 {
-    HS_ASSERT_TRUE(bt_boot(BT_UNWIND_LIBUNWIND));
+    HS_ASSERT_TRUE(bt_boot(u));
     unsigned long loads = 0;
     pthread_t t;
     atomic_store(&loader_stop, false);
@@ -525,7 +537,7 @@ HS_TEST(fork_children_unwind_while_parent_dlopens)
     for (unsigned i = 0; i < forks; i++) {
         pid_t pid = fork();
         if (pid == 0)
-            fork_child();
+            fork_child(u);
         HS_ASSERT_GT_INT(pid, 0);
         ok += wait_child(pid) == 0;
     }
@@ -533,9 +545,19 @@ HS_TEST(fork_children_unwind_while_parent_dlopens)
     pthread_join(t, NULL);
     HS_EXPECT_EQ_U64(ok, forks);
     HS_EXPECT_GT_U64(loads, 0);
-    /* The parent keeps libunwind. */
-    HS_EXPECT_EQ_INT(bt_unwinder(), BT_UNWIND_LIBUNWIND);
-    bt_test_expect_chain(BT_UNWIND_LIBUNWIND);
+    /* The parent keeps its unwinder. */
+    HS_EXPECT_EQ_INT(bt_unwinder(), u);
+    bt_test_expect_chain(u);
+}
+
+HS_TEST(fork_children_unwind_while_parent_dlopens)
+{
+    expect_fork_children_finish(BT_UNWIND_LIBUNWIND);
+}
+
+HS_TEST(fork_children_of_cfi_unwind_while_parent_dlopens)
+{
+    expect_fork_children_finish(BT_UNWIND_CFI);
 }
 
 HS_TEST(postfork_child_only_replaces_libunwind)
@@ -543,6 +565,9 @@ HS_TEST(postfork_child_only_replaces_libunwind)
     bt_boot(BT_UNWIND_FP);
     bt_postfork_child();
     HS_EXPECT_EQ_INT(bt_unwinder(), BT_UNWIND_FP);
+    bt_boot(BT_UNWIND_CFI);
+    bt_postfork_child();
+    HS_EXPECT_EQ_INT(bt_unwinder(), BT_UNWIND_CFI);
     bt_boot(BT_UNWIND_LIBUNWIND);
     bt_postfork_child();
     HS_EXPECT_EQ_INT(bt_unwinder(), BT_UNWIND_GCC);
