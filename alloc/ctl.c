@@ -137,8 +137,10 @@ node_thread_tcache_flush(const ctl_args_t *a, size_t arg)
     if (err != 0)
         return err;
     tsd_t *tsd = tsd_fetch_slow();
-    if (tsd != NULL && tsd->state == TSD_NOMINAL)
+    if (tsd != NULL && tsd->state == TSD_NOMINAL) {
         tcache_flush_all(&tsd->tcache);
+        tsd_prof_pages_flush(tsd);
+    }
     return 0;
 }
 

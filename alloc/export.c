@@ -109,6 +109,41 @@ large_alloc(tsd_t *tsd, arena_t *a, size_t usize, req_t req, bool use_tcache)
     return p == NULL ? NULL : hand_out(p);
 }
 
+/*
+ * A sampled small allocation of usize bytes: a page of its own.  A
+ * one-page one comes from the thread's prof_pages when it has one (a page
+ * its last sampled objects gave back), which keeps a sampling thread from
+ * taking and returning an extent, and later purging a scattered page, for
+ * every sample.
+ */
+static void *
+promote(tsd_t *tsd, arena_t *a, size_t usize, req_t req)
+{
+    unsigned ind = sz_size2index(usize);
+    if (usize > PAGE || req.alignment > PAGE || tsd->nprof_pages == 0)
+        return large_malloc_promoted(a, ind, req.alignment, req.zero);
+    edata_t *e = tsd->prof_pages[--tsd->nprof_pages];
+    e->szind = (uint16_t)ind;
+    emap_update(e);
+    if (req.zero)
+        memset(e->addr, 0, usize);
+    return e->addr;
+}
+
+/* Keeps the page of a freed sampled small allocation for the next one;
+ * false when it cannot (not one page, no room, the thread is ending). */
+static bool
+keep_promoted_page(edata_t *e, void *p)
+{
+    tsd_t *tsd = tsd_get();
+    if (e->size != PAGE || tsd->state != TSD_NOMINAL ||
+        tsd->nprof_pages == TSD_PROF_PAGES)
+        return false;
+    ((uintptr_t *)p)[1] = free_mark(p);
+    tsd->prof_pages[tsd->nprof_pages++] = e;
+    return true;
+}
+
 /* The allocation crossing the sample point: an extent of its own, then
  * reported to the profiler, which returns the record the extent keeps. */
 static void *
@@ -116,8 +151,7 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
 {
     tsd->prof_pending = false;
     void *p = usize <= SZ_SMALL_MAX
-                  ? large_malloc_promoted(a, sz_size2index(usize),
-                                          req.alignment, req.zero)
+                  ? promote(tsd, a, usize, req)
                   : large_malloc(a, usize, req.alignment, req.zero);
     if (p == NULL)
         return NULL;
@@ -260,7 +294,8 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
 }
 
 /* A sampled allocation: the profiler hears of the free first; its extent
- * then goes straight back (never into a thread cache). */
+ * then goes back (a promoted page may stay with the thread, see promote,
+ * but never enters a thread cache). */
 static void
 free_sampled(void *p, size_t usize, edata_t *e)
 {
@@ -274,6 +309,8 @@ free_sampled(void *p, size_t usize, edata_t *e)
         tsd_reentrancy_exit();
         errno = saved;
     }
+    if (e->szind < SZ_NBINS && keep_promoted_page(e, p))
+        return;
     large_dalloc(e);
 }
 

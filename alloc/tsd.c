@@ -9,6 +9,8 @@
  */
 #include "tsd.h"
 
+#include "large.h"
+
 #include <pthread.h>
 
 #include "opts.h"
@@ -28,11 +30,19 @@ tsd_of_link(hs_link_t *l)
     return (tsd_t *)((char *)l - offsetof(tsd_t, link));
 }
 
+void
+tsd_prof_pages_flush(tsd_t *tsd)
+{
+    while (tsd->nprof_pages > 0)
+        large_dalloc(tsd->prof_pages[--tsd->nprof_pages]);
+}
+
 static void
 tsd_destructor(void *arg)
 {
     tsd_t *tsd = arg;
     tcache_destroy(&tsd->tcache);
+    tsd_prof_pages_flush(tsd);
     tsd->state = TSD_DYING;
     tsd->next_event = 0;
     hs_mutex_lock(&list_mtx);

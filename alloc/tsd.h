@@ -32,6 +32,9 @@ typedef enum {
     TSD_DYING = 2,
 } tsd_state_t;
 
+/* Pages a thread keeps for sampled small allocations (see export.c). */
+#define TSD_PROF_PAGES 4
+
 typedef struct tsd_s {
     uint64_t allocated;           /* owner thread only: thread.allocated */
     uint64_t next_event;          /* owner thread only */
@@ -41,11 +44,19 @@ typedef struct tsd_s {
     arena_t *arena;
     uint8_t state;
     bool prof_pending;   /* owner thread only: sample this allocation */
+    uint8_t nprof_pages; /* owner thread only: prof_pages in use */
+    /* Owner thread only: freed one-page extents of sampled small
+     * allocations, kept for the next one (each still active, with the
+     * free mark in its second word). */
+    struct edata_s *prof_pages[TSD_PROF_PAGES];
     uint32_t reentrancy; /* owner thread only: see tsd_reentrancy_enter */
     hs_link_t link;      /* guarded by the thread list lock */
 } tsd_t;
 
 extern HS_TLS tsd_t tsd_tls;
+
+/* Gives the thread's prof_pages back to their arenas. */
+void tsd_prof_pages_flush(tsd_t *tsd);
 
 static inline tsd_t *
 tsd_get(void)
