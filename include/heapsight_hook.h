@@ -54,6 +54,16 @@ typedef void (*hs_backtrace_hook_t)(hs_frame_t *frames, unsigned *nframes,
 int hs_backtrace_hook_add(hs_backtrace_hook_t hook, void *arg);
 int hs_backtrace_hook_remove(hs_backtrace_hook_t hook, void *arg);
 
+/*
+ * From inside a backtrace hook only: labels the sample being taken with
+ * key: value (one label per sample; a later call replaces it; "bytes",
+ * "thread" and "allocator" are heapsight's own keys).  Samples that
+ * differ only in this label are counted apart.  Returns 0, EINVAL (a
+ * NULL argument, not inside a backtrace hook, or the profiler is off) or
+ * ENOSPC (the label table is full).
+ */
+int hs_sample_label(const char *key, const char *value);
+
 /* Called for each sampled allocation, after the backtrace hooks. */
 typedef void (*hs_sample_hook_t)(void *ptr, size_t size, size_t usize,
                                  const hs_frame_t *frames, unsigned nframes,

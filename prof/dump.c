@@ -73,6 +73,8 @@ fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s)
         .bytes = (int64_t)s->usize,
         .thread = prof_label_name(s->thread_label),
         .allocator = prof_domain_name(s->domain),
+        .extra_key = prof_extra_key(s->extra),
+        .extra_value = prof_extra_value(s->extra),
     };
 }
 

@@ -569,6 +569,8 @@ pprof_write_sample(pprof_writer_t *w, const prof_sample_rec_t *rec)
     pprof_label_bytes(w, rec->bytes);
     pprof_label_str(w, "thread", rec->thread);
     pprof_label_str(w, "allocator", rec->allocator);
+    if (rec->extra_key != NULL)
+        pprof_label_str(w, rec->extra_key, rec->extra_value);
     pprof_emit(&w->out, PPROF_PROFILE_SAMPLE, &w->msg);
 }
 

@@ -43,6 +43,8 @@ typedef struct prof_sample_rec_s {
     int64_t bytes;                      /* the objects' usable size */
     const char *thread;                 /* label, or NULL */
     const char *allocator;              /* label, or NULL */
+    const char *extra_key;              /* a hook's label, or NULL */
+    const char *extra_value;
 } prof_sample_rec_t;
 
 /* Resolves a symbolic frame; false if unknown. */

@@ -16,6 +16,7 @@
 #include "prof.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -47,6 +48,8 @@ static uintptr_t self_lo, self_hi; /* heapsight's own code */
 
 typedef struct prof_tls_s {
     unsigned label;     /* 0: not yet looked up */
+    unsigned extra;     /* hs_sample_label of the sample being taken */
+    bool capturing;     /* inside prof_capture: hooks may label */
     bool inactive;      /* thread.prof.active == false */
     bool foreign_armed; /* foreign_left is drawn */
     uint64_t foreign_left;
@@ -200,21 +203,26 @@ self_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* ---- labels ---- */
 
-/* The process's own name (the main thread's comm). */
-static bool
-readlink_comm(char *buf, size_t size)
+/* The process's own name (the main thread's comm), read once: threads
+ * inherit it, so a thread whose name differs was named on purpose. */
+static char proc_comm[32];
+static pthread_once_t proc_comm_once = PTHREAD_ONCE_INIT;
+
+static void
+read_proc_comm(void)
 {
     int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, size - 1);
+        return;
+    ssize_t n = read(fd, proc_comm, sizeof(proc_comm) - 1);
     close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    if (buf[n - 1] == '\n')
-        buf[n - 1] = '\0';
-    return true;
+    if (n <= 0) {
+        proc_comm[0] = '\0';
+        return;
+    }
+    proc_comm[n] = '\0';
+    if (proc_comm[n - 1] == '\n')
+        proc_comm[n - 1] = '\0';
 }
 
 /* "main" for the main thread; otherwise the thread's name when it has one
@@ -224,15 +232,16 @@ prof_thread_label(void)
 {
     if (tls.label != 0)
         return tls.label;
-    char name[32] = "", self[32] = "", label[48];
+    char name[32] = "", label[48];
     pid_t tid = gettid();
-    prctl(PR_GET_NAME, name, 0, 0, 0);
     if (tid == getpid()) {
         tls.label = names_label("main");
         return tls.label;
     }
-    if (readlink_comm(self, sizeof(self)) && name[0] != '\0' &&
-        strcmp(name, self) != 0) {
+    pthread_once(&proc_comm_once, read_proc_comm);
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    if (proc_comm[0] != '\0' && name[0] != '\0' &&
+        strcmp(name, proc_comm) != 0) {
         tls.label = names_label(name);
         return tls.label;
     }
@@ -272,10 +281,13 @@ static prof_rec_t *
 record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
 {
     hs_frame_t frames[PROF_BT_CAP];
+    tls.extra = 0;
+    tls.capturing = true;
     unsigned n = prof_capture(frames, opt_prof_bt_max);
+    tls.capturing = false;
     double w = sample_weight(usize, sample_interval());
-    prof_rec_t *rec =
-        site_record_alloc(frames, n, usize, prof_thread_label(), domain, w);
+    prof_rec_t *rec = site_record_alloc(frames, n, usize, prof_thread_label(),
+                                        domain, tls.extra, w);
     prof_hooks_run_sample(ptr, size, usize, frames, n);
     dump_note_sample(w * (double)usize);
     return rec;
@@ -302,6 +314,32 @@ static const alloc_prof_hooks_t hooks = {
     .sampled = hook_sampled,
     .sampled_free = hook_sampled_free,
 };
+
+/* ---- labels from backtrace hooks ---- */
+
+HS_API int
+hs_sample_label(const char *key, const char *value)
+{
+    if (!enabled || key == NULL || value == NULL || !tls.capturing)
+        return EINVAL;
+    unsigned k = names_label(key), v = names_label(value);
+    if (k == 0 || v == 0 || k > 0xffff || v > 0xffff)
+        return ENOSPC;
+    tls.extra = k << 16 | v;
+    return 0;
+}
+
+const char *
+prof_extra_key(unsigned extra)
+{
+    return extra == 0 ? NULL : names_label_str(extra >> 16);
+}
+
+const char *
+prof_extra_value(unsigned extra)
+{
+    return extra == 0 ? NULL : names_label_str(extra & 0xffff);
+}
 
 /* ---- other allocators ---- */
 

@@ -33,6 +33,9 @@ unsigned prof_capture(hs_frame_t *frames, unsigned max);
 unsigned prof_thread_label(void);
 const char *prof_label_name(unsigned id);
 const char *prof_domain_name(unsigned id);
+/* The key and value of a site's extra label (hs_sample_label), or NULL. */
+const char *prof_extra_key(unsigned extra);
+const char *prof_extra_value(unsigned extra);
 /* Nanoseconds since profiling started or was last reset. */
 int64_t prof_start_ns(void);
 void prof_mark_start(void);

@@ -3,7 +3,7 @@
  *
  * Open hashing with chains; the bucket array doubles when the table holds
  * twice as many sites as buckets.  Hashing mixes every frame, the size,
- * the label and the domain (FNV-1a over 64-bit words).
+ * the label, the domain and the extra label (FNV-1a over 64-bit words).
  */
 #include "site.h"
 
@@ -18,6 +18,7 @@ struct prof_site_s {
     size_t usize;
     unsigned thread_label;
     unsigned domain;
+    unsigned extra;
     unsigned nframes;
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
     hs_frame_t frames[]; /* innermost first */
@@ -51,21 +52,24 @@ mix(uint64_t h, uint64_t v)
 
 static uint64_t
 site_hash(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
-          unsigned domain)
+          unsigned domain, unsigned extra)
 {
     uint64_t h = 0xcbf29ce484222325u;
     for (unsigned i = 0; i < n; i++)
         h = mix(h, frames[i]);
     h = mix(h, usize);
+    h = mix(h, extra);
     return mix(h, ((uint64_t)label << 32) | domain);
 }
 
 static bool
 site_matches(const prof_site_t *s, uint64_t h, const hs_frame_t *frames,
-             unsigned n, size_t usize, unsigned label, unsigned domain)
+             unsigned n, size_t usize, unsigned label, unsigned domain,
+             unsigned extra)
 {
     return s->hash == h && s->nframes == n && s->usize == usize &&
            s->thread_label == label && s->domain == domain &&
+           s->extra == extra &&
            memcmp(s->frames, frames, n * sizeof(hs_frame_t)) == 0;
 }
 
@@ -94,16 +98,16 @@ table_grow(void)
 /* The site for the key, created if new; NULL on OOM.  mtx held. */
 static prof_site_t *
 site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
-            unsigned domain)
+            unsigned domain, unsigned extra)
 {
     if (table.nsites >= table.nbuckets * 2)
         table_grow();
     if (table.nbuckets == 0)
         return NULL;
-    uint64_t h = site_hash(frames, n, usize, label, domain);
+    uint64_t h = site_hash(frames, n, usize, label, domain, extra);
     prof_site_t **head = &table.buckets[h & (table.nbuckets - 1)];
     for (prof_site_t *s = *head; s != NULL; s = s->next)
-        if (site_matches(s, h, frames, n, usize, label, domain))
+        if (site_matches(s, h, frames, n, usize, label, domain, extra))
             return s;
     prof_site_t *s = calloc(1, sizeof(*s) + n * sizeof(hs_frame_t));
     if (s == NULL)
@@ -112,6 +116,7 @@ site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
     s->usize = usize;
     s->thread_label = label;
     s->domain = domain;
+    s->extra = extra;
     s->nframes = n;
     memcpy(s->frames, frames, n * sizeof(hs_frame_t));
     s->next = *head;
@@ -122,13 +127,15 @@ site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
 
 prof_rec_t *
 site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
-                  unsigned thread_label, unsigned domain, double weight)
+                  unsigned thread_label, unsigned domain, unsigned extra,
+                  double weight)
 {
     prof_rec_t *rec = malloc(sizeof(*rec));
     if (rec == NULL)
         return NULL;
     hs_mutex_lock(&table.mtx);
-    prof_site_t *s = site_intern(frames, nframes, usize, thread_label, domain);
+    prof_site_t *s =
+        site_intern(frames, nframes, usize, thread_label, domain, extra);
     if (s == NULL) {
         hs_mutex_unlock(&table.mtx);
         free(rec);
@@ -192,9 +199,16 @@ site_snapshot(prof_site_snap_t **r_snaps)
             if (!site_nonzero(s))
                 continue;
             out[n++] = (prof_site_snap_t){
-                s->frames,       s->nframes,       s->usize,
-                s->thread_label, s->domain,        s->alloc_objects,
-                s->alloc_space,  s->inuse_objects, s->inuse_space};
+                .frames = s->frames,
+                .nframes = s->nframes,
+                .usize = s->usize,
+                .thread_label = s->thread_label,
+                .domain = s->domain,
+                .extra = s->extra,
+                .alloc_objects = s->alloc_objects,
+                .alloc_space = s->alloc_space,
+                .inuse_objects = s->inuse_objects,
+                .inuse_space = s->inuse_space};
         }
     }
     hs_mutex_unlock(&table.mtx);

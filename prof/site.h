@@ -2,7 +2,8 @@
  * site.h — the site table: interned allocation sites and their counters.
  *
  * Owns: one record per distinct (stack, usable size, thread label,
- * allocation domain) — a "site" — with its estimated counters, and the
+ * allocation domain, extra label) — a "site" — with its estimated
+ * counters, and the
  * per-allocation records that tie a live sampled object to its site.
  * Stacks are copied in; sites live until the process ends (a reset zeroes
  * their counters but keeps them).
@@ -39,6 +40,7 @@ typedef struct prof_site_snap_s {
     size_t usize;
     unsigned thread_label;
     unsigned domain;
+    unsigned extra; /* a backtrace hook's label (prof_extra_label), or 0 */
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
 } prof_site_snap_t;
 
@@ -46,7 +48,7 @@ void site_boot(void);
 /* Records one sampled allocation; returns its record (NULL on OOM). */
 prof_rec_t *site_record_alloc(const hs_frame_t *frames, unsigned nframes,
                               size_t usize, unsigned thread_label,
-                              unsigned domain, double weight);
+                              unsigned domain, unsigned extra, double weight);
 /* The object of rec was freed; rec is released. */
 void site_record_free(prof_rec_t *rec);
 /* Zeroes every counter and starts a new generation. */

@@ -171,10 +171,12 @@ dedupe_samples(prof_sample_rec_t *s, hs_frame_t *st1, hs_frame_t *st2)
     hs_frame_t f2[] = {b, a, 0, sym(1), sym(2), sym(3), a};
     memcpy(st1, f1, sizeof f1);
     memcpy(st2, f2, sizeof f2);
-    s[0] = (prof_sample_rec_t){st1, 3, 10, 1000, 4, 400, 100, "main", NULL};
-    s[1] = (prof_sample_rec_t){st2,  7,    3,          3072,      2,
-                               2048, 1024, "worker-1", "pymalloc"};
-    s[2] = (prof_sample_rec_t){st1, 3, 1, 1, 0, 0, 0, NULL, "pymalloc"};
+    s[0] = (prof_sample_rec_t){st1, 3,      10,   1000, 4,   400,
+                               100, "main", NULL, NULL, NULL};
+    s[1] = (prof_sample_rec_t){st2,  7,          3,          3072, 2,   2048,
+                               1024, "worker-1", "pymalloc", NULL, NULL};
+    s[2] = (prof_sample_rec_t){st1, 3,    1,          1,    0,   0,
+                               0,   NULL, "pymalloc", NULL, NULL};
 }
 
 HS_TEST(dedupe_and_layout)
@@ -283,7 +285,7 @@ HS_TEST(symbolic_locations)
 HS_TEST(unknown_symbolic_frames)
 {
     hs_frame_t st[] = {sym(NSYMS + 5), sym(0)};
-    prof_sample_rec_t s = {st, 2, 1, 8, 1, 8, 8, NULL, NULL};
+    prof_sample_rec_t s = {st, 2, 1, 8, 1, 8, 8, NULL, NULL, NULL, NULL};
     prof_profile_t p = base_profile(&s, 1);
     pdec_profile_t pr;
     HS_ASSERT_EQ_INT(roundtrip(&p, &pr), 0);
@@ -304,7 +306,9 @@ HS_TEST(labels)
     prof_sample_rec_t s[3];
     hs_frame_t st1[3], st2[7];
     dedupe_samples(s, st1, st2);
-    s[2].thread = ""; /* empty is treated as absent */
+    s[2].thread = "";         /* empty is treated as absent */
+    s[2].extra_key = "merge"; /* a backtrace hook's label */
+    s[2].extra_value = "degraded";
     prof_profile_t p = base_profile(s, 3);
     pdec_profile_t pr;
     HS_ASSERT_EQ_INT(roundtrip(&p, &pr), 0);
@@ -323,6 +327,10 @@ HS_TEST(labels)
                      "pymalloc");
     HS_EXPECT_EQ_SIZE(s1->nlabels, 3);
     HS_EXPECT_NULL(pdec_find_label(&pr, &pr.samples[2], "thread"));
+    HS_EXPECT_NULL(pdec_find_label(&pr, s1, "merge"));
+    l = pdec_find_label(&pr, &pr.samples[2], "merge");
+    HS_ASSERT_NOT_NULL(l);
+    HS_EXPECT_EQ_STR(pdec_str(&pr, l->str), "degraded");
     l = pdec_find_label(&pr, &pr.samples[2], "bytes");
     HS_ASSERT_NOT_NULL(l);
     HS_EXPECT_EQ_INT(l->num, 0);
@@ -334,7 +342,8 @@ HS_TEST(labels)
 HS_TEST(negative_and_large_values)
 {
     hs_frame_t st[] = {sym(0)};
-    prof_sample_rec_t s = {st, 1, INT64_MAX, -1, INT64_MIN, 1, -5, NULL, NULL};
+    prof_sample_rec_t s = {st, 1,    INT64_MAX, -1,   INT64_MIN, 1,
+                           -5, NULL, NULL,      NULL, NULL};
     prof_profile_t p = base_profile(&s, 1);
     p.time_nanos = -1;
     pdec_profile_t pr;
@@ -355,7 +364,7 @@ HS_TEST(huge_stack)
     for (size_t i = 0; i < N; i++) /* distinct, some repeated, mixed */
         st[i] = i % 3 == 2 ? sym((unsigned)(i % NSYMS))
                            : (hs_frame_t)&native_a + 1 + i;
-    prof_sample_rec_t s = {st, N, 1, 1, 1, 1, 1, "t", NULL};
+    prof_sample_rec_t s = {st, N, 1, 1, 1, 1, 1, "t", NULL, NULL, NULL};
     prof_profile_t p = base_profile(&s, 1);
     pdec_profile_t pr;
     HS_ASSERT_EQ_INT(roundtrip(&p, &pr), 0);
@@ -385,9 +394,14 @@ HS_TEST(many_samples)
         st[2 * i] = (hs_frame_t)&native_b + 1 + i % 1000;
         st[2 * i + 1] = sym((unsigned)(i % NSYMS));
         snprintf(names[i % 16], sizeof names[0], "thread-%zu", i % 16);
-        s[i] = (prof_sample_rec_t){&st[2 * i], 2, (int64_t)i, (int64_t)i * 8,
-                                   1,          8, 8,          names[i % 16],
-                                   NULL};
+        s[i] = (prof_sample_rec_t){.frames = &st[2 * i],
+                                   .nframes = 2,
+                                   .alloc_objects = (int64_t)i,
+                                   .alloc_space = (int64_t)i * 8,
+                                   .inuse_objects = 1,
+                                   .inuse_space = 8,
+                                   .bytes = 8,
+                                   .thread = names[i % 16]};
     }
     prof_profile_t p = base_profile(s, N);
     pdec_profile_t pr;

@@ -29,8 +29,8 @@ HS_TEST(alloc_and_free_move_the_counters)
 {
     boot_once();
     hs_frame_t st[] = {0x1001, 0x2002, 0x3003};
-    prof_rec_t *a = site_record_alloc(st, 3, 32, 1, 0, 2.5);
-    prof_rec_t *b = site_record_alloc(st, 3, 32, 1, 0, 1.5);
+    prof_rec_t *a = site_record_alloc(st, 3, 32, 1, 0, 0, 2.5);
+    prof_rec_t *b = site_record_alloc(st, 3, 32, 1, 0, 0, 1.5);
     HS_ASSERT_NOT_NULL(a);
     HS_ASSERT_NOT_NULL(b);
     HS_EXPECT_EQ_PTR(a->site, b->site); /* one site */
@@ -53,22 +53,27 @@ HS_TEST(alloc_and_free_move_the_counters)
     site_record_free(b);
 }
 
-HS_TEST(key_separates_size_label_domain_and_stack)
+HS_TEST(key_separates_size_label_domain_extra_and_stack)
 {
     boot_once();
     hs_frame_t st[] = {0x4004, 0x5005};
     hs_frame_t other[] = {0x4004, 0x6006};
-    prof_rec_t *r[5] = {
-        site_record_alloc(st, 2, 64, 1, 0, 1),
-        site_record_alloc(st, 2, 128, 1, 0, 1),
-        site_record_alloc(st, 2, 64, 2, 0, 1),
-        site_record_alloc(st, 2, 64, 1, 3, 1),
-        site_record_alloc(other, 2, 64, 1, 0, 1),
+    prof_rec_t *r[6] = {
+        site_record_alloc(st, 2, 64, 1, 0, 0, 1),
+        site_record_alloc(st, 2, 128, 1, 0, 0, 1),
+        site_record_alloc(st, 2, 64, 2, 0, 0, 1),
+        site_record_alloc(st, 2, 64, 1, 3, 0, 1),
+        site_record_alloc(other, 2, 64, 1, 0, 0, 1),
+        site_record_alloc(st, 2, 64, 1, 0, 0x10002, 1),
     };
-    for (int i = 0; i < 5; i++)
-        for (int j = i + 1; j < 5; j++)
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++)
             HS_EXPECT_NE_PTR(r[i]->site, r[j]->site);
-    for (int i = 0; i < 5; i++)
+    /* The same key again: the same site. */
+    prof_rec_t *again = site_record_alloc(st, 2, 64, 1, 0, 0x10002, 1);
+    HS_EXPECT_EQ_PTR(again->site, r[5]->site);
+    site_record_free(again);
+    for (int i = 0; i < 6; i++)
         site_record_free(r[i]);
 }
 
@@ -76,12 +81,12 @@ HS_TEST(reset_starts_a_new_generation)
 {
     boot_once();
     hs_frame_t st[] = {0x7007};
-    prof_rec_t *old = site_record_alloc(st, 1, 16, 1, 0, 1);
+    prof_rec_t *old = site_record_alloc(st, 1, 16, 1, 0, 0, 1);
     site_reset();
     double objs, space;
     site_totals(&objs, &space);
     HS_EXPECT_NEAR(objs, 0.0, 1e-12);
-    prof_rec_t *fresh = site_record_alloc(st, 1, 16, 1, 0, 1);
+    prof_rec_t *fresh = site_record_alloc(st, 1, 16, 1, 0, 0, 1);
     /* Freeing the pre-reset object must not disturb the new counts. */
     site_record_free(old);
     site_totals(&objs, &space);
@@ -100,7 +105,7 @@ HS_TEST(many_sites_grow_the_table)
     static prof_rec_t *recs[N];
     for (int i = 0; i < N; i++) {
         hs_frame_t st[] = {(hs_frame_t)(0x100000 + i), 0x42};
-        recs[i] = site_record_alloc(st, 2, 16, 1, 0, 1);
+        recs[i] = site_record_alloc(st, 2, 16, 1, 0, 0, 1);
         HS_ASSERT_NOT_NULL(recs[i]);
     }
     prof_site_snap_t *snaps;
