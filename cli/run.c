@@ -10,7 +10,11 @@
  * set; HEAPSIGHT = any HEAPSIGHT already set, then
  *     prof:true,prof_final:true,prof_prefix:<DIR>/heapsight
  * plus prof_sample:<bytes> with --sample and prof_leak:true with
- * --leaks.  The options are parsed left to right, so ours win over the
+ * --leaks.  Unless --no-python: HEAPSIGHT_PYTHON=1 and PYTHONPATH =
+ * <python>/heapsight/boot:<python> before any PYTHONPATH already set,
+ * where <python> holds heapsight's Python package (../python beside this
+ * program, else the installed one): every Python 3.11 process of the run
+ * imports boot/sitecustomize.py, which adds the Python frame hook.  The options are parsed left to right, so ours win over the
  * same keys set before; without --sample a prof_sample already in
  * HEAPSIGHT stands (the library's default is 512 KiB).
  *
@@ -64,6 +68,7 @@ typedef struct run_opts_s {
     uint64_t sample; /* 0: not given */
     const char *out;
     bool leaks;
+    bool no_python;
     const char *lib;
     const char **debug_dirs;
     size_t ndebug_dirs;
@@ -98,6 +103,10 @@ const cmd_t cmd_run = {
         "                       else the installed one)\n"
         "  -d, --debug-dir DIR  also look for symbols by build ID in DIR\n"
         "                       (see 'heapsight symbolize --help')\n"
+        "      --no-python      do not merge Python frames into the stacks of\n"
+        "                       Python programs (on by default: CMD and the\n"
+        "                       Python processes it starts load heapsight's\n"
+        "                       Python package at start-up)\n"
         "  -h, --help           this text\n"
         "\n"
         "Options already in $HEAPSIGHT are kept; the ones above win.\n",
@@ -128,6 +137,7 @@ run_parse(int argc, char **argv, run_opts_t *o)
         {"leaks", no_argument, NULL, 'l'},
         {"lib", required_argument, NULL, 'L'},
         {"debug-dir", required_argument, NULL, 'd'},
+        {"no-python", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -146,6 +156,8 @@ run_parse(int argc, char **argv, run_opts_t *o)
             o->lib = optarg;
         else if (c == 'd')
             o->debug_dirs[o->ndebug_dirs++] = optarg;
+        else if (c == 'P')
+            o->no_python = true;
         else if (c == 'h')
             status = cmd_help(&cmd_run);
         else
@@ -195,6 +207,50 @@ run_lib_beside_exe(void)
     free(lib);
     return found;
 }
+
+/*
+ * The directory holding heapsight's Python package (heapsight/ with its
+ * boot/sitecustomize.py): ../python beside this program in a build tree,
+ * else the installed one; NULL when there is none (built without Python).
+ */
+static char *
+run_find_pydir(void)
+{
+    char exe[PATH_MAX], *cand = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    const char *why;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            if (asprintf(&cand, "%s/../python/heapsight/boot/sitecustomize.py",
+                         exe) >= 0) {
+                char *found = run_usable(cand, &why);
+                free(cand);
+                if (found != NULL) {
+                    /* .../python/heapsight/boot/sitecustomize.py -> .../python */
+                    for (int up = 0; up < 3; up++)
+                        *strrchr(found, '/') = '\0';
+                    return found;
+                }
+            }
+        }
+    }
+#ifdef HS_INSTALL_PYDIR
+    char *found =
+        run_usable(HS_INSTALL_PYDIR "/heapsight/boot/sitecustomize.py", &why);
+    if (found != NULL) {
+        for (int up = 0; up < 3; up++)
+            *strrchr(found, '/') = '\0';
+        return found;
+    }
+#endif
+    return NULL;
+}
+
+/* Set in the parent before the fork: where the Python package is. */
+static char *run_pydir;
 
 /* The absolute path of the library to preload; NULL after an error line. */
 static char *
@@ -412,6 +468,17 @@ run_exec(char **cmd, const char *lib, const char *heapsight,
         preload = NULL;
     setenv("LD_PRELOAD", preload != NULL ? preload : lib, 1);
     setenv("HEAPSIGHT", heapsight, 1);
+    if (run_pydir != NULL) {
+        /* Python programs import boot/sitecustomize.py at start-up, which
+         * adds the frame hook (pyext/heapsight/boot). */
+        const char *oldpp = getenv("PYTHONPATH");
+        char *pp = NULL;
+        if (asprintf(&pp, "%s/heapsight/boot:%s%s%s", run_pydir, run_pydir,
+                     oldpp != NULL && oldpp[0] != '\0' ? ":" : "",
+                     oldpp != NULL ? oldpp : "") >= 0)
+            setenv("PYTHONPATH", pp, 1);
+        setenv("HEAPSIGHT_PYTHON", "1", 1);
+    }
     execvp(cmd[0], cmd);
     int e = errno;
     cmd_error("run: cannot run %s: %s", cmd[0], strerror(e));
@@ -486,6 +553,8 @@ run_main(int argc, char **argv)
     char *env = dir != NULL ? run_heapsight_env(&o, dir) : NULL;
     if (status < 0 && env == NULL)
         status = CMD_EXIT_USAGE;
+    if (status < 0 && !o.no_python)
+        run_pydir = run_find_pydir();
     if (status < 0) {
         hmap_t seen;
         hmap_init(&seen);
@@ -497,6 +566,8 @@ run_main(int argc, char **argv)
     free(env);
     free(dir);
     free(lib);
+    free(run_pydir);
+    run_pydir = NULL;
     free(o.debug_dirs);
     return status;
 }

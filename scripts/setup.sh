@@ -14,7 +14,7 @@
 set -euo pipefail
 
 # Every Debian package the project needs, in one list.  Later work adds:
-# libgraphviz-dev python3-dev.
+# libgraphviz-dev.
 PACKAGES=(
     # toolchain and build
     build-essential cmake pkg-config git binutils
@@ -28,6 +28,10 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler libdw-dev libelf-dev
     # the reference pprof client, used by the tests; debug symbols of libc
     golang-go libc6-dbg
+    # the Python package and its tests (CPython 3.11's headers, its
+    # embedding library; python3.11-dbg has the symbols of the stripped
+    # /usr/bin/python3.11, for the eval loop's .cold part)
+    python3-dev python3.11-dbg
 )
 
 BUILD_DIR=build

@@ -1,0 +1,436 @@
+/*
+ * pyhook.c — the Python backtrace hook (see pyhook.h).
+ *
+ * Start-up (py_hook_install, GIL held, outside malloc): dlsym and dladdr1
+ * give the hot eval loop and its size; dl_iterate_phdr gives the object
+ * holding it (load bias, executable segment, GNU build ID); libelf reads
+ * the full symbol table of that object's file, or of its debug file, for
+ * the .cold part and the allocator entry functions.
+ *
+ * The frame cache: 4096 direct-mapped slots keyed by (code object,
+ * offset), each with the code object's identity (pyframes.h) and the line,
+ * which is read from the live code object on every lookup (a walk of its
+ * location table up to the offset): a slot left by a code object that
+ * died, whose memory now holds another, is taken only when names, file
+ * and line all agree — and then it is the same frame.  Slots are guarded by a sequence number (odd while
+ * written; a writer that finds it odd gives up; a reader that sees it odd
+ * or changed misses).
+ */
+#include "pyhook.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "merge.h"
+#include "pyframes.h"
+
+enum {
+    TRIM_MAX = 16,
+    CUT_SCAN = 16, /* how deep a wrapper frame is looked for */
+    CACHE_LG = 12,
+    CACHE_SLOTS = 1 << CACHE_LG,
+};
+
+typedef struct range_s {
+    uintptr_t lo, hi;
+} range_t;
+
+static py_hs_api_t api;
+static py_hook_info_t info;
+static range_t trims[TRIM_MAX];
+static _Atomic(unsigned) ntrims;
+static range_t cut_through; /* py_hook_trim: drop it and all inner frames */
+static bool found;
+static _Atomic(bool) installed;
+static _Atomic(uint64_t) names_computed;
+
+/* ---- the interpreter's code ---- */
+
+typedef struct obj_s {
+    uintptr_t probe;
+    uintptr_t bias;
+    uintptr_t text_lo, text_hi;
+    char path[512];
+    unsigned char build_id[64];
+    size_t build_id_len;
+    bool found;
+} obj_t;
+
+static void
+note_build_id(obj_t *o, const ElfW(Phdr) * ph, uintptr_t bias)
+{
+    const unsigned char *p = (const unsigned char *)(bias + ph->p_vaddr);
+    const unsigned char *end = p + ph->p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+        const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+        const unsigned char *name = p + sizeof(*nh);
+        const unsigned char *desc = name + ((nh->n_namesz + 3) & ~3u);
+        if (desc + nh->n_descsz > end)
+            return;
+        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+            memcmp(name, "GNU", 4) == 0 && nh->n_descsz <= sizeof o->build_id) {
+            memcpy(o->build_id, desc, nh->n_descsz);
+            o->build_id_len = nh->n_descsz;
+            return;
+        }
+        p = desc + ((nh->n_descsz + 3) & ~3u);
+    }
+}
+
+static int
+find_object_cb(struct dl_phdr_info *di, size_t size, void *arg)
+{
+    (void)size;
+    obj_t *o = arg;
+    for (int i = 0; i < di->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &di->dlpi_phdr[i];
+        uintptr_t lo = di->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || o->probe < lo ||
+            o->probe >= lo + ph->p_memsz)
+            continue;
+        o->found = true;
+        o->bias = di->dlpi_addr;
+        o->text_lo = lo;
+        o->text_hi = lo + ph->p_memsz;
+        snprintf(o->path, sizeof o->path, "%s",
+                 di->dlpi_name != NULL && di->dlpi_name[0] != '\0'
+                     ? di->dlpi_name
+                     : "/proc/self/exe");
+        for (int j = 0; j < di->dlpi_phnum; j++)
+            if (di->dlpi_phdr[j].p_type == PT_NOTE && o->build_id_len == 0)
+                note_build_id(o, &di->dlpi_phdr[j], di->dlpi_addr);
+        return 1;
+    }
+    return 0;
+}
+
+/* Names looked up in the full symbol table. */
+static const char *const cold_name = "_PyEval_EvalFrameDefault.cold";
+static const char *const trim_names[] = {
+    "PyMem_RawMalloc",  "PyMem_RawCalloc",  "PyMem_RawRealloc",
+    "PyMem_Malloc",     "PyMem_Calloc",     "PyMem_Realloc",
+    "PyObject_Malloc",  "PyObject_Calloc",  "PyObject_Realloc",
+    "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc",
+    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc",
+};
+enum { NTRIM_NAMES = sizeof trim_names / sizeof trim_names[0] };
+
+static void
+add_trim(uintptr_t lo, uintptr_t hi)
+{
+    unsigned n = atomic_load(&ntrims);
+    for (unsigned i = 0; i < n; i++)
+        if (trims[i].lo == lo)
+            return;
+    if (n < TRIM_MAX && lo < hi) {
+        trims[n] = (range_t){lo, hi};
+        atomic_store_explicit(&ntrims, n + 1, memory_order_release);
+    }
+}
+
+/* Reads the symbol table of path (if it has one) for the names above;
+ * true when it had a symbol table. */
+static bool
+scan_symtab(const char *path, uintptr_t bias)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool had = false;
+    elf_version(EV_CURRENT);
+    Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+    for (Elf_Scn *scn = NULL; e != NULL && (scn = elf_nextscn(e, scn));) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == NULL || sh.sh_type != SHT_SYMTAB)
+            continue;
+        Elf_Data *d = elf_getdata(scn, NULL);
+        if (d == NULL || sh.sh_entsize == 0)
+            continue;
+        had = true;
+        size_t count = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < count; i++) {
+            GElf_Sym sym;
+            if (gelf_getsym(d, (int)i, &sym) == NULL ||
+                GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value == 0)
+                continue;
+            const char *nm = elf_strptr(e, sh.sh_link, sym.st_name);
+            if (nm == NULL)
+                continue;
+            uintptr_t lo = bias + sym.st_value, hi = lo + sym.st_size;
+            if (strcmp(nm, cold_name) == 0) {
+                info.cold_lo = lo;
+                info.cold_hi = hi;
+            }
+            for (unsigned k = 0; k < NTRIM_NAMES; k++)
+                if (strcmp(nm, trim_names[k]) == 0)
+                    add_trim(lo, hi);
+        }
+    }
+    if (e != NULL)
+        elf_end(e);
+    close(fd);
+    if (had)
+        snprintf(info.symtab, sizeof info.symtab, "%s", path);
+    return had;
+}
+
+static void
+find_code(void)
+{
+    void *hot = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    Dl_info di;
+    const ElfW(Sym) *sym = NULL;
+    if (hot == NULL ||
+        !dladdr1(hot, &di, (void **)&sym, RTLD_DL_SYMENT) || sym == NULL)
+        return;
+    info.eval_lo = (uintptr_t)hot;
+    info.eval_hi = (uintptr_t)hot + sym->st_size;
+    obj_t o = {.probe = (uintptr_t)hot};
+    dl_iterate_phdr(find_object_cb, &o);
+    if (o.found) {
+        info.interp_lo = o.text_lo;
+        info.interp_hi = o.text_hi;
+    }
+    /* The exported entry functions, from the dynamic symbols. */
+    for (unsigned k = 0; k < NTRIM_NAMES; k++) {
+        void *fn = dlsym(RTLD_DEFAULT, trim_names[k]);
+        const ElfW(Sym) *s = NULL;
+        if (fn != NULL && dladdr1(fn, &di, (void **)&s, RTLD_DL_SYMENT) &&
+            s != NULL)
+            add_trim((uintptr_t)fn, (uintptr_t)fn + s->st_size);
+    }
+    if (o.found && !scan_symtab(o.path, o.bias) && o.build_id_len > 1) {
+        char path[600];
+        int k = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/",
+                         o.build_id[0]);
+        for (size_t i = 1; i < o.build_id_len && k < 560; i++)
+            k += snprintf(path + k, sizeof path - (size_t)k, "%02x",
+                          o.build_id[i]);
+        snprintf(path + k, sizeof path - (size_t)k, ".debug");
+        scan_symtab(path, o.bias);
+    }
+    info.ntrim = atomic_load(&ntrims);
+    found = true;
+}
+
+static bool
+is_eval(hs_frame_t ip, void *arg)
+{
+    (void)arg;
+    return (ip > info.eval_lo && ip <= info.eval_hi) ||
+           (ip > info.cold_lo && ip <= info.cold_hi);
+}
+
+static bool
+in_interp(hs_frame_t ip, void *arg)
+{
+    (void)arg;
+    return ip > info.interp_lo && ip <= info.interp_hi;
+}
+
+static bool
+in_trim(hs_frame_t ip)
+{
+    unsigned n = atomic_load_explicit(&ntrims, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (ip > trims[i].lo && ip <= trims[i].hi)
+            return true;
+    return false;
+}
+
+/* ---- the frame cache ---- */
+
+typedef struct slot_s {
+    _Atomic(uint32_t) seq;
+    int offset;
+    unsigned line;
+    const void *code;
+    py_code_id_t id;
+    hs_frame_t frame;
+} slot_t;
+
+static slot_t cache[CACHE_SLOTS];
+
+static slot_t *
+slot_of(const void *code, int offset)
+{
+    uint64_t h = ((uintptr_t)code ^ ((uint64_t)(unsigned)offset << 40)) *
+                 0x9e3779b97f4a7c15u;
+    return &cache[h >> (64 - CACHE_LG)];
+}
+
+static bool
+id_eq(const py_code_id_t *a, const py_code_id_t *b)
+{
+    return a->qualname == b->qualname && a->filename == b->filename &&
+           a->linetable == b->linetable && a->firstlineno == b->firstlineno;
+}
+
+/* Plain reads of a slot between two loads of its sequence number: a torn
+ * read is detected and thrown away. */
+static hs_frame_t
+cache_get(const void *code, int offset, const py_code_id_t *id, unsigned line)
+{
+    slot_t *s = slot_of(code, offset);
+    uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+    if (s1 & 1)
+        return 0;
+    const void *c = s->code;
+    int off = s->offset;
+    unsigned ln = s->line;
+    py_code_id_t sid = s->id;
+    hs_frame_t f = s->frame;
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1 ||
+        c != code || off != offset || ln != line || !id_eq(&sid, id))
+        return 0;
+    return f;
+}
+
+static void
+cache_put(const void *code, int offset, const py_code_id_t *id, unsigned line,
+          hs_frame_t f)
+{
+    slot_t *s = slot_of(code, offset);
+    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    if ((seq & 1) ||
+        !atomic_compare_exchange_strong_explicit(
+            &s->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+        return;
+    atomic_thread_fence(memory_order_release);
+    s->code = code;
+    s->offset = offset;
+    s->line = line;
+    s->id = *id;
+    s->frame = f;
+    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+static hs_frame_t
+frame_of(const py_raw_frame_t *r)
+{
+    py_code_id_t id;
+    if (!py_code_id(r->code, &id))
+        return 0;
+    /* The line is read from the live code object every time: a slot left
+     * by a code object that died, whose memory (and whose line table's)
+     * now holds another with the same names, is taken only if it also
+     * gives the same line, and then it is the same frame. */
+    unsigned line = py_code_line(r->code, r->offset);
+    hs_frame_t f = cache_get(r->code, r->offset, &id, line);
+    if (f != 0)
+        return f;
+    char name[256], file[1024];
+    if (!py_code_names(r->code, name, sizeof name, file, sizeof file))
+        return 0;
+    f = api.frame_symbolic(name, file, line);
+    atomic_fetch_add_explicit(&names_computed, 1, memory_order_relaxed);
+    if (f != 0)
+        cache_put(r->code, r->offset, &id, line, f);
+    return f;
+}
+
+/* ---- the hook ---- */
+
+void
+py_hook_run(hs_frame_t *frames, unsigned *nframes, unsigned max, void *arg)
+{
+    (void)arg;
+    py_raw_frame_t raw[PY_FRAMES_MAX];
+    bool complete;
+    unsigned m = py_read_frames(raw, PY_FRAMES_MAX, &complete);
+    if (m == 0)
+        return;
+    bool native_truncated = *nframes >= max;
+    /* The stack starts at the call into the allocator: frames of the
+     * PyMem wrappers (cut_through) go with everything inside them (the
+     * allocator they wrap), then the entry functions (PyObject_Malloc and
+     * friends). */
+    unsigned skip = 0;
+    for (unsigned i = 0; i < *nframes && i < CUT_SCAN; i++)
+        if (frames[i] > cut_through.lo && frames[i] <= cut_through.hi)
+            skip = i + 1;
+    while (skip + 1 < *nframes && in_trim(frames[skip]))
+        skip++;
+    if (skip > 0) {
+        memmove(frames, frames + skip, (*nframes - skip) * sizeof(hs_frame_t));
+        *nframes -= skip;
+    }
+    py_frame_t py[PY_FRAMES_MAX];
+    for (unsigned i = 0; i < m; i++)
+        py[i] = (py_frame_t){
+            .frame = raw[i].incomplete ? 0 : frame_of(&raw[i]),
+            .is_entry = raw[i].is_entry,
+        };
+    py_merge_t r = py_merge(frames, nframes, max, native_truncated, py, m,
+                            !complete, is_eval, in_interp, NULL);
+    if (r == PY_MERGE_TRUNCATED || r == PY_MERGE_DEGRADED)
+        api.sample_label("merge", py_merge_name(r));
+}
+
+void
+py_hook_trim(uintptr_t lo, uintptr_t hi)
+{
+    cut_through = (range_t){lo, hi};
+}
+
+int
+py_hook_install(const py_hs_api_t *a, const char **r_why)
+{
+    *r_why = NULL;
+    if (atomic_load(&installed))
+        return 0;
+    api = *a;
+    if (!found)
+        find_code();
+    if (info.eval_lo == 0) {
+        *r_why = "_PyEval_EvalFrameDefault is not among this process's "
+                 "dynamic symbols (is this CPython 3.11?)";
+        return ENOENT;
+    }
+    int err = api.hook_add(py_hook_run, NULL);
+    if (err != 0) {
+        *r_why = "heapsight's backtrace hook chain refused the hook";
+        return err;
+    }
+    atomic_store(&installed, true);
+    return 0;
+}
+
+int
+py_hook_remove(void)
+{
+    if (!atomic_load(&installed))
+        return ENOENT;
+    int err = api.hook_remove(py_hook_run, NULL);
+    atomic_store(&installed, false);
+    return err;
+}
+
+bool
+py_hook_installed(void)
+{
+    return atomic_load(&installed);
+}
+
+void
+py_hook_get_info(py_hook_info_t *r_info)
+{
+    if (!found)
+        find_code();
+    *r_info = info;
+}
+
+uint64_t
+py_hook_names_computed(void)
+{
+    return atomic_load(&names_computed);
+}

@@ -1,0 +1,190 @@
+"""heapsight: sampling heap profiles of Python programs, with Python and
+native frames in one stack.
+
+Owns: the Python-side API (start, stop, dump, active, profile) and the
+automatic start under ``heapsight run``.  The C half, ``_heapsight``,
+holds the frame hook and the PyMem wrappers.
+
+Two ways to run:
+
+* Preloaded (``heapsight run -- python3 app.py``, ``python3 -m heapsight
+  run app.py`` or ``LD_PRELOAD=.../libheapsight.so HEAPSIGHT=prof:true``):
+  heapsight is the process's malloc, so every allocation can be sampled,
+  native and Python, and each stack shows the Python functions that were
+  running.  The profiler must have been switched on when the process
+  started (``HEAPSIGHT=prof:true``): it cannot be switched on later.
+* Not preloaded (plain ``python3``): ``start()`` opens libheapsight.so
+  privately.  malloc stays the C library's, so only allocations made
+  through Python's allocators (pymalloc and the PyMem domains) are
+  profiled; ``start()`` warns once that native allocations are missing.
+
+Example::
+
+    import heapsight
+    with heapsight.profile("out.pb.gz"):
+        work()
+"""
+
+import contextlib
+import os
+import sys
+import warnings
+
+from . import _heapsight as _c
+
+__all__ = ["start", "stop", "dump", "active", "profile", "preloaded",
+           "HeapsightError"]
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_state = {"started": False, "path": None}
+
+
+class HeapsightError(RuntimeError):
+    """heapsight cannot do what was asked (and says why)."""
+
+
+def _parse_size(value):
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError("sample must be at least 1 byte, got %d" % value)
+        return value
+    text = str(value).strip().lower()
+    if text.endswith("ib"):
+        text = text[:-2]
+    unit = text[-1:] if text[-1:] in ("k", "m", "g") else ""
+    number = text[:-1] if unit else text
+    try:
+        n = int(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError("sample must be a size like 512k, 64k or 1m, got %r"
+                         % (value,)) from None
+    if n < 1:
+        raise ValueError("sample must be at least 1 byte, got %r" % (value,))
+    return n
+
+
+def preloaded():
+    """True when libheapsight.so is this process's malloc."""
+    return _c.preloaded()
+
+
+def _library_path():
+    env = os.environ.get("HEAPSIGHT_LIB")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for cand in (os.path.join(here, "libheapsight.so"),
+                 os.path.join(here, "..", "..", "lib", "libheapsight.so"),
+                 os.path.join(here, "..", "..", "..", "libheapsight.so")):
+        if os.path.exists(cand):
+            return os.path.normpath(cand)
+    raise HeapsightError(
+        "heapsight: cannot find libheapsight.so next to the package; set "
+        "HEAPSIGHT_LIB to its path")
+
+
+def _ensure_library(sample):
+    if _c.available():
+        return
+    opts = "prof:true,prof_active:false,prof_sample:%d" % sample
+    old = os.environ.get("HEAPSIGHT")
+    os.environ["HEAPSIGHT"] = opts if not old else old + "," + opts
+    try:
+        _c.load(_library_path())
+    finally:
+        if old is None:
+            del os.environ["HEAPSIGHT"]
+        else:
+            os.environ["HEAPSIGHT"] = old
+    warnings.warn(
+        "heapsight: libheapsight.so is not preloaded, so only allocations "
+        "made through Python's allocators are profiled; for native ones "
+        "too, run the program under `heapsight run -- python3 ...` or "
+        "`python3 -m heapsight run ...`", RuntimeWarning, stacklevel=3)
+
+
+def _profiler_on():
+    try:
+        _c.ctl_get_bool("prof.active")
+    except RuntimeError:
+        raise HeapsightError(
+            "heapsight: libheapsight.so is preloaded but its profiler is "
+            "off; start the program with HEAPSIGHT=prof:true (heapsight run "
+            "does) — it cannot be switched on later") from None
+
+
+def _install():
+    _c.install_hook()
+    _c.wrap_pymem()
+
+
+def start(sample="512k", path=None):
+    """Starts sampling: about one sample per ``sample`` bytes allocated
+    (``"512k"``, ``"64k"``, ``1`` for every allocation).  ``path``, if
+    given, is where ``stop()`` writes the profile.  Counters start from
+    zero."""
+    interval = _parse_size(sample)
+    if not _c.available():
+        _ensure_library(interval)
+    _profiler_on()
+    _install()
+    _c.reset(interval)
+    _c.ctl_set_bool("prof.active", True)
+    _state["started"] = True
+    _state["path"] = os.fspath(path) if path is not None else None
+
+
+def stop():
+    """Stops sampling; writes the profile to start()'s ``path`` if one was
+    given and returns that path (else None).  Sampled objects still alive
+    keep their place in later dumps until they are freed."""
+    if not _state["started"]:
+        raise HeapsightError("heapsight: stop() without start()")
+    _c.ctl_set_bool("prof.active", False)
+    _state["started"] = False
+    path, _state["path"] = _state["path"], None
+    if path is not None:
+        return _c.dump(path)
+    return None
+
+
+def dump(path=None):
+    """Writes a profile now (gzipped profile.proto) and returns its path:
+    ``path``, or an automatic ``<prof_prefix>.<pid>.<seq>.manual.pb.gz``."""
+    if not _c.available():
+        raise HeapsightError("heapsight: nothing to dump: call start() "
+                             "first, or run under heapsight run")
+    return _c.dump(os.fspath(path) if path is not None else None)
+
+
+def active():
+    """True while allocations are being sampled."""
+    if not _c.available():
+        return False
+    try:
+        return _c.ctl_get_bool("prof.active")
+    except RuntimeError:
+        return False
+
+
+@contextlib.contextmanager
+def profile(path, sample="512k"):
+    """``with heapsight.profile("out.pb.gz"):`` samples the block and
+    writes its profile to ``path`` when the block ends."""
+    start(sample=sample, path=path)
+    try:
+        yield
+    finally:
+        stop()
+
+
+def _autostart():
+    """Run by the sitecustomize that ``heapsight run`` puts on the path:
+    the profiler is on already (preloaded, HEAPSIGHT=prof:true); add the
+    frame hook and the PyMem wrappers."""
+    if not _c.available():
+        print("heapsight: HEAPSIGHT_PYTHON is set but libheapsight.so is "
+              "not preloaded: Python frames are off", file=sys.stderr)
+        return
+    _profiler_on()
+    _install()

@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""py_test.py — end-to-end tests of heapsight's Python support, run by
+CTest one case at a time: ``py_test.py CASE --build BUILD``.
+
+Every profiled program is Debian's /usr/bin/python3 (CPython 3.11, which
+the package is built for), profiled the way a user would: ``heapsight run
+-- python3 script.py``, ``python3 -m heapsight run``, or ``import
+heapsight`` in a plain interpreter.  Dumps are symbolized by heapsight run
+and read back with the real ``go tool pprof -traces`` (stack order, names)
+and with tests/prof/pprof_decode.py (files, lines, labels).
+
+Cases:
+  ext_stack      outer() -> inner() -> a C extension that mallocs: leaf to
+                 root the stack is the extension's C function, inner,
+                 outer, <module>, with files and lines
+  sqlite_zlib    sqlite3 and zlib allocations under the Python functions
+                 that made them
+  pymalloc_threads  pure-Python objects made in threads: domain
+                 "pymalloc", the thread's label, the thread's function
+  module_run     python3 -m heapsight run script.py and -m module
+  no_preload     import heapsight in a plain python3: start/dump/stop and
+                 heapsight.profile(); only the PyMem domains; a warning
+  prof_off       preloaded with the profiler off: start() says so clearly
+  no_python      heapsight run --no-python: no Python frames
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "prof"))
+import pprof_decode  # noqa: E402
+
+PY = "/usr/bin/python3"
+FAILS = []
+
+
+def check(cond, msg):
+    if not cond:
+        FAILS.append(msg)
+        print("FAIL: " + msg)
+    return cond
+
+
+def run(cmd, env=None, cwd=None, timeout=100):
+    e = dict(os.environ)
+    for k in ("HEAPSIGHT", "LD_PRELOAD", "PYTHONPATH", "HEAPSIGHT_PYTHON",
+              "PYTHONHOME"):
+        e.pop(k, None)
+    e.update(env or {})
+    p = subprocess.run(cmd, env=e, cwd=cwd, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def fixture_env():
+    return {"PYTHONPATH": ARGS.fixture_dir}
+
+
+def hs_run(script, out, extra=(), sample="1k", env=None, args=()):
+    cmd = [ARGS.cli, "run", "--sample", sample, "--out", out] + list(extra)
+    cmd += ["--", PY, script] + list(args)
+    rc, o, e = run(cmd, env=env)
+    check(rc == 0, "heapsight run %s: exit %d\n%s%s" % (script, rc, o, e))
+    dumps = sorted(glob.glob(os.path.join(out, "heapsight.*.pb.gz")))
+    check(len(dumps) >= 1, "no dump in %s: %r" % (out, os.listdir(out)))
+    return dumps, o, e
+
+
+def traces(dump, index="inuse_space"):
+    """go tool pprof -traces: a list of (labels dict, [function names leaf
+    first])."""
+    rc, o, e = run(["go", "tool", "pprof", "-traces",
+                    "-sample_index=" + index, dump])
+    check(rc == 0, "go tool pprof -traces %s: %s" % (dump, e))
+    out, cur = [], None
+    for line in o.splitlines():
+        if line.startswith("-----------+"):
+            cur = ({}, [])
+            out.append(cur)
+            continue
+        if cur is None or not line.strip():
+            continue
+        head, _, rest = line.partition(":")
+        if not cur[1] and rest and head.strip() and " " not in head.strip() \
+                and not line.startswith("      "):
+            cur[0][head.strip()] = rest.strip()
+            continue
+        parts = line.split()
+        # The first frame line carries the value in front of the name.
+        if not cur[1] and len(parts) >= 2:
+            cur[1].append(" ".join(parts[1:]))
+        elif parts:
+            cur[1].append(" ".join(parts))
+    return out
+
+
+def sym_frames(sample):
+    return [f for f in sample["frames"] if f[0] == "sym"]
+
+
+def find_order(frames, names):
+    """Index of each name in frames (function names, leaf first) in
+    order, or None."""
+    at, pos = [], 0
+    for n in names:
+        while pos < len(frames) and frames[pos] != n:
+            pos += 1
+        if pos == len(frames):
+            return None
+        at.append(pos)
+        pos += 1
+    return at
+
+
+# ---- cases -------------------------------------------------------------------
+
+EXT_SCRIPT = """\
+import hs_fixture
+
+
+def inner():
+    return hs_fixture.alloc(200, 4096)
+
+
+def outer():
+    return inner()
+
+
+outer()
+"""
+
+
+def case_ext_stack():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "ext_app.py"), EXT_SCRIPT)
+    dumps, _, _ = hs_run(script, out, env=fixture_env())
+    if not dumps:
+        return
+    want = ["hs_fixture_block", "fixture_alloc", "inner", "outer", "<module>"]
+    hits = [fr for labels, fr in traces(dumps[0])
+            if "hs_fixture_block" in fr[:1]]
+    if not check(hits, "no trace starts at hs_fixture_block"):
+        return
+    fr = hits[0]
+    at = find_order(fr, want)
+    check(at is not None and at[0] == 0,
+          "stack %r lacks %r in order" % (fr, want))
+    if at is not None:
+        # Between the extension and inner only the C call plumbing: no
+        # eval loop left, and no Python frame invented.
+        between = fr[at[1] + 1:at[2]]
+        check("_PyEval_EvalFrameDefault" not in fr,
+              "an eval frame is left: %r" % fr)
+        check(all(not b.startswith("<") for b in between),
+              "unexpected frames between: %r" % between)
+    # Files and lines, and the allocator label, from the profile itself.
+    prof = pprof_decode.decode(dumps[0])
+    for s in prof["samples"]:
+        names = [f[1] for f in sym_frames(s)]
+        if "inner" in names and "hs_fixture_block" in names:
+            where = {f[1]: (os.path.basename(f[2]), f[3])
+                     for f in sym_frames(s)}
+            check(where["inner"] == ("ext_app.py", 5), "inner at %r"
+                  % (where["inner"],))
+            check(where["outer"] == ("ext_app.py", 9), "outer at %r"
+                  % (where["outer"],))
+            check(where["<module>"] == ("ext_app.py", 12), "<module> at %r"
+                  % (where["<module>"],))
+            check(where["hs_fixture_block"][0] == "fixture_ext.c",
+                  "hs_fixture_block at %r" % (where["hs_fixture_block"],))
+            check(s["labels"].get("allocator") == "malloc",
+                  "labels %r" % s["labels"])
+            check("merge" not in s["labels"], "merge label %r" % s["labels"])
+            break
+    else:
+        check(False, "no sample with inner and hs_fixture_block")
+    print("ext_stack: %s" % " <- ".join(fr[:at[-1] + 1] if at else fr))
+
+
+SQLITE_ZLIB_SCRIPT = """\
+import sqlite3
+import zlib
+
+KEEP = []
+
+
+def db_work():
+    con = sqlite3.connect(":memory:")
+    con.execute("create table t (a integer, b text)")
+    con.executemany("insert into t values (?, ?)",
+                    ((i, "x" * 200) for i in range(20000)))
+    con.execute("create index ti on t (b)")
+    KEEP.append(con)
+
+
+def zlib_work():
+    for _ in range(40):
+        c = zlib.compressobj(9)
+        c.compress(b"abc" * 1000)
+        KEEP.append(c)
+
+
+db_work()
+zlib_work()
+"""
+
+
+def case_sqlite_zlib():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "sqlz.py"), SQLITE_ZLIB_SCRIPT)
+    dumps, _, _ = hs_run(script, out, sample="16k")
+    if not dumps:
+        return
+    tr = traces(dumps[0])
+    sq = [fr for _, fr in tr if any(f.startswith("sqlite3") for f in fr)
+          and "db_work" in fr]
+    check(sq, "no sqlite3 stack under db_work")
+    zl = [fr for _, fr in tr if any(f.startswith("deflate") for f in fr)
+          and "zlib_work" in fr]
+    check(zl, "no deflate stack under zlib_work")
+    for fr in sq[:1] + zl[:1]:
+        py = [f for f in fr if f in ("db_work", "zlib_work", "<module>")]
+        check(py[-1:] == ["<module>"], "stack %r does not end at <module>"
+              % fr)
+        print("  " + " <- ".join(fr[:12]))
+
+
+PYMALLOC_SCRIPT = """\
+import sys
+import threading
+
+import heapsight
+
+KEEP = []
+
+
+def make_records(n):
+    for i in range(n):
+        KEEP.append({"id": i, "name": "rec%d" % i, "tags": [i, i + 1]})
+
+
+def worker():
+    make_records(30000)
+
+
+ts = [threading.Thread(target=worker, name="maker-%d" % i) for i in range(3)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+# While KEEP is alive (at exit the interpreter frees it before the final
+# dump is written).
+heapsight.dump(sys.argv[1])
+"""
+
+
+def case_pymalloc_threads():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "pym.py"), PYMALLOC_SCRIPT)
+    live = os.path.join(out, "live.pb.gz")
+    hs_run(script, out, sample="8k", args=[live])
+    if not check(os.path.exists(live), "no %s" % live):
+        return
+    prof = pprof_decode.decode(live)
+    seen = 0
+    for s in prof["samples"]:
+        names = [f[1] for f in sym_frames(s)]
+        if "make_records" not in names:
+            continue
+        if s["labels"].get("allocator") != "pymalloc":
+            continue
+        seen += 1
+        check(names.index("make_records") < names.index("worker"),
+              "order %r" % names)
+        check(s["labels"].get("thread", "").startswith("tid "),
+              "thread label %r" % s["labels"].get("thread"))
+        check(not any(n.startswith("PyObject_Malloc") or
+                      n.startswith("w_malloc") or n.startswith("w_realloc")
+                      for n in names[:1]),
+              "allocator frames at the top: %r" % names[:3])
+    check(seen >= 3, "%d pymalloc samples under make_records" % seen)
+    inuse = sum(s["values"][3] for s in prof["samples"]
+                if s["labels"].get("allocator") == "pymalloc")
+    # 90,000 dicts + strings + lists: several MB live through pymalloc.
+    check(inuse > 4 << 20, "pymalloc in-use estimate %d bytes" % inuse)
+    print("pymalloc samples under make_records: %d, in use %.1f MB"
+          % (seen, inuse / 1e6))
+
+
+def case_module_run():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "ext_app.py"), EXT_SCRIPT)
+    env = {"PYTHONPATH": ARGS.pydir + ":" + ARGS.fixture_dir}
+    rc, o, e = run([PY, "-m", "heapsight", "run", "--sample", "1k", "--out",
+                    out, script], env=env)
+    check(rc == 0, "python3 -m heapsight run: %d %s %s" % (rc, o, e))
+    dumps = glob.glob(os.path.join(out, "heapsight.*.pb.gz"))
+    if check(dumps, "no dump"):
+        fr = [f for _, f in traces(dumps[0]) if "hs_fixture_block" in f[:1]]
+        check(fr and find_order(fr[0], ["inner", "outer", "<module>"]),
+              "-m heapsight run: %r" % fr[:1])
+    # -m module, and the program's exit status passes through.
+    moddir = tempfile.mkdtemp(dir=TMP)
+    write(os.path.join(moddir, "exitmod.py"),
+          "import hs_fixture\nhs_fixture.alloc(10, 100)\n"
+          "raise SystemExit(7)\n")
+    out2 = tempfile.mkdtemp(dir=TMP)
+    env["PYTHONPATH"] += ":" + moddir
+    rc, o, e = run([PY, "-m", "heapsight", "run", "--out", out2, "-m",
+                    "exitmod"], env=env)
+    check(rc == 7, "-m exitmod: exit %d (want 7): %s" % (rc, e))
+    rc, o, e = run([PY, "-m", "heapsight", "run", "--bogus", "x.py"],
+                   env=env)
+    check(rc == 2 and "unknown option" in e, "bad option: %d %r" % (rc, e))
+
+
+NO_PRELOAD_SCRIPT = """\
+import sys, warnings
+import heapsight
+warnings.simplefilter("always")
+
+
+def build():
+    return [{"k": i, "v": [i] * 4} for i in range(50000)]
+
+
+with warnings.catch_warnings(record=True) as w:
+    heapsight.start(sample="4k")
+print("warned:", any("not preloaded" in str(x.message) for x in w))
+print("active:", heapsight.active())
+keep = build()
+path = heapsight.dump(sys.argv[1])
+print("dumped:", path)
+heapsight.stop()
+print("active after stop:", heapsight.active())
+with heapsight.profile(sys.argv[2]):
+    keep2 = build()
+print("preloaded:", heapsight.preloaded())
+"""
+
+
+def case_no_preload():
+    d = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "nopre.py"), NO_PRELOAD_SCRIPT)
+    p1, p2 = os.path.join(d, "a.pb.gz"), os.path.join(d, "b.pb.gz")
+    rc, o, e = run([PY, script, p1, p2], env={"PYTHONPATH": ARGS.pydir})
+    print(o.strip())
+    if not check(rc == 0, "exit %d: %s" % (rc, e)):
+        return
+    check("warned: True" in o, "no warning about the missing preload")
+    check("active: True" in o and "active after stop: False" in o,
+          "active flags: %r" % o)
+    check("dumped: " + p1 in o, "dump path: %r" % o)
+    check("preloaded: False" in o, "preloaded: %r" % o)
+    for path in (p1, p2):
+        if not check(os.path.exists(path), "no %s" % path):
+            continue
+        prof = pprof_decode.decode(path)
+        doms = set(s["labels"].get("allocator") for s in prof["samples"])
+        check(doms <= {"pymalloc", "pymem_raw"}, "domains %r" % doms)
+        stacks = [[f[1] for f in sym_frames(s)] for s in prof["samples"]]
+        check(any("build" in st and "<listcomp>" in " ".join(st)
+                  for st in stacks), "no build() stack in %s" % path)
+
+
+def case_prof_off():
+    script = write(os.path.join(TMP, "off.py"),
+                   "import heapsight\ntry:\n    heapsight.start()\n"
+                   "except heapsight.HeapsightError as e:\n"
+                   "    print('error:', e)\n")
+    rc, o, e = run([PY, script], env={"PYTHONPATH": ARGS.pydir,
+                                      "LD_PRELOAD": ARGS.lib})
+    check(rc == 0 and "profiler is off" in o and "HEAPSIGHT=prof:true" in o,
+          "prof off: %d %r %r" % (rc, o, e))
+
+
+def case_no_python():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "ext_app.py"), EXT_SCRIPT)
+    dumps, _, _ = hs_run(script, out, extra=["--no-python"],
+                         env=fixture_env())
+    if dumps:
+        fr = [f for _, f in traces(dumps[0]) if "hs_fixture_block" in f[:1]]
+        check(fr and "inner" not in fr[0] and
+              "_PyEval_EvalFrameDefault" in fr[0],
+              "--no-python still merged: %r" % fr[:1])
+
+
+CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
+
+
+def main():
+    global ARGS, TMP
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--pydir", required=True)
+    ap.add_argument("--fixture-dir", required=True)
+    ARGS = ap.parse_args()
+    if shutil.which("go") is None:
+        print("go is not installed (golang-go)")
+        return 1
+    TMP = tempfile.mkdtemp(prefix="hs-py-")
+    try:
+        CASES[ARGS.case]()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%s: %s" % (ARGS.case, "FAILED" if FAILS else "ok"))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
