@@ -33,7 +33,7 @@
 #include "pyframes.h"
 
 enum {
-    TRIM_MAX = 16,
+    TRIM_MAX = 32,
     CUT_SCAN = 16, /* how deep a wrapper frame is looked for */
     CACHE_LG = 12,
     CACHE_SLOTS = 1 << CACHE_LG,
@@ -169,8 +169,12 @@ scan_symtab(const char *path, uintptr_t bias)
                 info.cold_lo = lo;
                 info.cold_hi = hi;
             }
+            /* Local copies carry the compiler's suffixes (".lto_priv.0",
+             * ".isra.0", ".cold"): the name before the first dot counts. */
+            size_t base = strcspn(nm, ".");
             for (unsigned k = 0; k < NTRIM_NAMES; k++)
-                if (strcmp(nm, trim_names[k]) == 0)
+                if (strlen(trim_names[k]) == base &&
+                    strncmp(nm, trim_names[k], base) == 0)
                     add_trim(lo, hi);
         }
     }
