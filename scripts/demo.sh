@@ -10,6 +10,9 @@
 #      blocks on purpose) profiled with `heapsight run --leaks`: the leak
 #      report on stderr, a symbolized profile in build/demo-profiles/, and
 #      its top allocation sites through `go tool pprof`
+#   4. the same Python script profiled with `heapsight run`: one sampled
+#      stack through go tool pprof -traces, the Python functions (file and
+#      line) merged with the native frames of SQLite below them
 #
 # Each run prints its command line first.
 set -euo pipefail
@@ -63,8 +66,29 @@ elif [ -z "$PROFILE" ]; then
     status=1
 fi
 
+banner "Python, profiled: Python functions merged into the native stacks"
+PYOUT="$OUT/python"
+mkdir -p "$PYOUT"
+printf '$ build/bin/heapsight run --sample 64k --out %s -- %s examples/workload.py\n' \
+    "${PYOUT#"$ROOT"/}" "$PYTHON"
+"$HS" run --sample 64k --out "$PYOUT" -- "$PYTHON" examples/workload.py ||
+    status=$?
+PYPROFILE=$(ls "$PYOUT"/*.pb.gz 2>/dev/null | head -1)
+if [ -n "$PYPROFILE" ] && command -v go >/dev/null; then
+    banner "one SQLite allocation under sqlite_work (go tool pprof -traces -lines)"
+    GOTMP=$(mktemp -d)
+    HOME=$GOTMP GOCACHE=$GOTMP/cache GOPATH=$GOTMP/path \
+        go tool pprof -symbolize=none -traces -lines -focus=sqlite3_step \
+        -sample_index=alloc_space "$PYPROFILE" 2>/dev/null |
+        sed -n '/^-----/,/^-----/p' | head -40 || true
+    rm -rf "$GOTMP"
+elif [ -z "$PYPROFILE" ]; then
+    printf 'demo: no Python profile was written\n' >&2
+    status=1
+fi
+
 if [ "$status" -eq 0 ]; then
-    banner "demo finished: both programs ran on build/lib/libheapsight.so"
+    banner "demo finished: every program ran on build/lib/libheapsight.so"
 else
     banner "demo FAILED: a program exited with status $status"
 fi

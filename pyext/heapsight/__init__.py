@@ -25,6 +25,7 @@ Example::
         work()
 """
 
+import atexit
 import contextlib
 import os
 import sys
@@ -116,6 +117,11 @@ def _profiler_on():
 def _install():
     _c.install_hook()
     _c.wrap_pymem()
+    if not _state.get("atexit"):
+        # Off before the interpreter tears its thread states down: a
+        # daemon thread still allocating must not read a freed one.
+        atexit.register(_c.remove_hook)
+        _state["atexit"] = True
 
 
 def start(sample="512k", path=None):

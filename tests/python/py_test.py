@@ -77,11 +77,12 @@ def hs_run(script, out, extra=(), sample="1k", env=None, args=()):
     return dumps, o, e
 
 
-def traces(dump, index="inuse_space"):
+def traces(dump, index="inuse_space", lines=False):
     """go tool pprof -traces: a list of (labels dict, [function names leaf
-    first])."""
-    rc, o, e = run(["go", "tool", "pprof", "-traces",
-                    "-sample_index=" + index, dump])
+    first]); with lines, each frame is "function file:line"."""
+    rc, o, e = run(["go", "tool", "pprof", "-traces"] +
+                   (["-lines"] if lines else []) +
+                   ["-sample_index=" + index, dump])
     check(rc == 0, "go tool pprof -traces %s: %s" % (dump, e))
     out, cur = [], None
     for line in o.splitlines():
@@ -164,6 +165,16 @@ def case_ext_stack():
               "an eval frame is left: %r" % fr)
         check(all(not b.startswith("<") for b in between),
               "unexpected frames between: %r" % between)
+    # Files and lines as go tool pprof shows them.
+    lined = [fr for _, fr in traces(dumps[0], lines=True)
+             if fr and fr[0].startswith("hs_fixture_block ")]
+    if check(lined, "no -lines trace starts at hs_fixture_block"):
+        py = [f for f in lined[0] if f.split()[0] in
+              ("inner", "outer", "<module>")]
+        want_lines = ["inner %s:5" % script, "outer %s:9" % script,
+                      "<module> %s:12" % script]
+        check(py == want_lines, "-lines: %r, want %r" % (py, want_lines))
+        check("fixture_ext.c:" in lined[0][0], "leaf %r" % lined[0][0])
     # Files and lines, and the allocator label, from the profile itself.
     prof = pprof_decode.decode(dumps[0])
     for s in prof["samples"]:
