@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "../alloc/util/util.h"
+#include "seqslot.h"
 
 enum {
     REG_RBP = 6,
@@ -588,7 +589,7 @@ cfi_rule_compute(uintptr_t pc)
 /* ---- the cache ---- */
 
 typedef struct slot_s {
-    _Atomic(uint32_t) seq;
+    seqslot_t seq;
     _Atomic(uint64_t) packed;
     _Atomic(uintptr_t) key;
 } slot_t;
@@ -640,14 +641,12 @@ static bool
 cache_get(uintptr_t pc, cfi_rule_t *out)
 {
     slot_t *s = slot_of(pc);
-    uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
-    if (s1 & 1)
+    uint32_t seq;
+    if (!seqslot_read_begin(&s->seq, &seq))
         return false;
     uintptr_t key = atomic_load_explicit(&s->key, memory_order_relaxed);
     uint64_t v = atomic_load_explicit(&s->packed, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1 ||
-        key != pc || (v & 3) == 0)
+    if (!seqslot_read_ok(&s->seq, seq) || key != pc || (v & 3) == 0)
         return false;
     *out = rule_unpack(v);
     return true;
@@ -657,18 +656,15 @@ static void
 cache_put(uintptr_t pc, cfi_rule_t rule)
 {
     slot_t *s = slot_of(pc);
-    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-    if ((seq & 1) ||
-        !atomic_compare_exchange_strong_explicit(
-            &s->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+    uint32_t seq;
+    if (!seqslot_write_begin(&s->seq, &seq))
         return;
-    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->key, pc, memory_order_relaxed);
     /* CFI_NONE is stored as a fallback: packed 0 means an empty slot. */
     if (rule.kind == CFI_NONE)
         rule = (cfi_rule_t){.kind = CFI_FALLBACK};
     atomic_store_explicit(&s->packed, rule_pack(rule), memory_order_relaxed);
-    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+    seqslot_write_end(&s->seq, seq);
 }
 
 static cfi_rule_t

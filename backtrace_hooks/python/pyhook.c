@@ -12,9 +12,8 @@
  * which is read from the live code object on every lookup (a walk of its
  * location table up to the offset): a slot left by a code object that
  * died, whose memory now holds another, is taken only when names, file
- * and line all agree — and then it is the same frame.  Slots are guarded by a sequence number (odd while
- * written; a writer that finds it odd gives up; a reader that sees it odd
- * or changed misses).
+ * and line all agree — and then it is the same frame.  Slots are
+ * sequence-numbered (../seqslot.h).
  */
 #include "pyhook.h"
 
@@ -29,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../seqslot.h"
 #include "merge.h"
 #include "pyframes.h"
 
@@ -253,7 +253,7 @@ in_trim(hs_frame_t ip)
 /* ---- the frame cache ---- */
 
 typedef struct slot_s {
-    _Atomic(uint32_t) seq;
+    seqslot_t seq;
     int offset;
     unsigned line;
     const void *code;
@@ -279,22 +279,21 @@ id_eq(const py_code_id_t *a, const py_code_id_t *b)
 }
 
 /* Plain reads of a slot between two loads of its sequence number: a torn
- * read is detected and thrown away. */
+ * read is detected and thrown away (seqslot.h). */
 static hs_frame_t
 cache_get(const void *code, int offset, const py_code_id_t *id, unsigned line)
 {
     slot_t *s = slot_of(code, offset);
-    uint32_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
-    if (s1 & 1)
+    uint32_t seq;
+    if (!seqslot_read_begin(&s->seq, &seq))
         return 0;
     const void *c = s->code;
     int off = s->offset;
     unsigned ln = s->line;
     py_code_id_t sid = s->id;
     hs_frame_t f = s->frame;
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&s->seq, memory_order_relaxed) != s1 ||
-        c != code || off != offset || ln != line || !id_eq(&sid, id))
+    if (!seqslot_read_ok(&s->seq, seq) || c != code || off != offset ||
+        ln != line || !id_eq(&sid, id))
         return 0;
     return f;
 }
@@ -304,18 +303,15 @@ cache_put(const void *code, int offset, const py_code_id_t *id, unsigned line,
           hs_frame_t f)
 {
     slot_t *s = slot_of(code, offset);
-    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-    if ((seq & 1) ||
-        !atomic_compare_exchange_strong_explicit(
-            &s->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+    uint32_t seq;
+    if (!seqslot_write_begin(&s->seq, &seq))
         return;
-    atomic_thread_fence(memory_order_release);
     s->code = code;
     s->offset = offset;
     s->line = line;
     s->id = *id;
     s->frame = f;
-    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+    seqslot_write_end(&s->seq, seq);
 }
 
 static hs_frame_t

@@ -20,7 +20,7 @@
  *
  * Threading: the hook runs on any thread that allocates, without the GIL;
  * install and remove are called with the GIL held.  The frame cache is
- * lock-free (sequence-numbered slots, as backtrace_hooks/cfi.c), so a
+ * lock-free (sequence-numbered slots, backtrace_hooks/seqslot.h), so a
  * fork child never finds it locked.
  */
 #ifndef HS_PY_HOOK_H
