@@ -4,10 +4,11 @@
  *
  * Owns: the cmd_t record of one subcommand and the helpers below (defined
  * in main.c).  Each subcommand lives in its own file (run.c,
- * symbolize.c, ...) and exports one `const cmd_t cmd_<name>`; main.c lists
- * them in its table, in the order `heapsight --help` shows them.  Adding a
- * subcommand is one new file, one extern line here and one line in the
- * table.
+ * symbolize.c, ...), defines one `const cmd_t cmd_<name>` and registers it
+ * with CMD_REGISTER(cmd_<name>, order): the linker gathers the entries in
+ * the section "hs_cmds" and main.c sorts them by order for `heapsight
+ * --help`.  Adding a subcommand is one new file (cli/CMakeLists.txt takes
+ * every .c file of cli/).
  *
  * Conventions every subcommand keeps:
  *   - argv[0] is the subcommand's name; options are parsed with
@@ -38,8 +39,30 @@ typedef struct cmd_s {
     int (*main)(int argc, char **argv); /* returns the exit status */
 } cmd_t;
 
-extern const cmd_t cmd_run;
-extern const cmd_t cmd_symbolize;
+typedef struct cmd_entry_s {
+    const cmd_t *cmd;
+    int order; /* place in `heapsight --help`, ascending */
+} cmd_entry_t;
+
+/* Registers a subcommand (at file scope, once per command). */
+#define CMD_REGISTER(c, ord)                                                   \
+    __attribute__((used, section("hs_cmds"),                                   \
+                   aligned(8))) static const cmd_entry_t cmd_entry_##c = {    \
+        &(c), (ord)}
+
+/* The places in --help of the commands that exist. */
+enum {
+    CMD_ORDER_RUN = 10,
+    CMD_ORDER_TOP = 20,
+    CMD_ORDER_LEAKS = 30,
+    CMD_ORDER_DIFF = 40,
+    CMD_ORDER_TREND = 50,
+    CMD_ORDER_FLAMEGRAPH = 60,
+    CMD_ORDER_GRAPH = 70,
+    CMD_ORDER_MERGE = 80,
+    CMD_ORDER_CONVERT = 90,
+    CMD_ORDER_SYMBOLIZE = 100,
+};
 
 /* Prints "heapsight: <message>\n" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,7 +3,8 @@
  * dispatch, the top-level --help and --version, and the helpers every
  * subcommand shares (cmd.h).
  *
- * Owns: the table (cmd_table below, in --help order) and the exit status
+ * Owns: the table (gathered from the "hs_cmds" section, see cmd.h, and
+ * sorted into --help order on first use) and the exit status
  * of usage errors at the top level (an unknown command: one line, exit 2).
  * Does not own any subcommand's options: `heapsight <cmd> ...` hands argv
  * from <cmd> on to that subcommand's main.
@@ -20,12 +21,35 @@
 #include "cmd.h"
 #include "hs_config.h"
 
-/* --help order.  Issue 5's subcommands join here, one line each. */
-static const cmd_t *const cmd_table[] = {
-    &cmd_run,
-    &cmd_symbolize,
-};
-#define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
+extern const cmd_entry_t __start_hs_cmds[], __stop_hs_cmds[];
+
+enum { CMD_MAX = 64 };
+static const cmd_t *cmd_table[CMD_MAX];
+static size_t cmd_count;
+
+static int
+cmd_entry_cmp(const void *a, const void *b)
+{
+    const cmd_entry_t *x = *(const cmd_entry_t *const *)a;
+    const cmd_entry_t *y = *(const cmd_entry_t *const *)b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Fills cmd_table from the section, in --help order. */
+static void
+cmd_table_init(void)
+{
+    const cmd_entry_t *e[CMD_MAX];
+    size_t n = 0;
+    for (const cmd_entry_t *p = __start_hs_cmds; p < __stop_hs_cmds && n < CMD_MAX;
+         p++)
+        e[n++] = p;
+    qsort(e, n, sizeof(e[0]), cmd_entry_cmp);
+    for (size_t i = 0; i < n; i++)
+        cmd_table[i] = e[i]->cmd;
+    cmd_count = n;
+}
+#define CMD_COUNT cmd_count
 
 void
 cmd_error(const char *fmt, ...)
@@ -136,6 +160,7 @@ main_find(const char *name)
 int
 main(int argc, char **argv)
 {
+    cmd_table_init();
     if (argc < 2) {
         cmd_error("no command given (see 'heapsight --help')");
         return CMD_EXIT_USAGE;

@@ -112,6 +112,7 @@ const cmd_t cmd_run = {
         "Options already in $HEAPSIGHT are kept; the ones above win.\n",
     .main = run_main,
 };
+CMD_REGISTER(cmd_run, CMD_ORDER_RUN);
 
 /* ---- options ------------------------------------------------------------ */
 

@@ -501,6 +501,7 @@ const cmd_t cmd_symbolize = {
         "unreadable.\n",
     .main = symbolize_main,
 };
+CMD_REGISTER(cmd_symbolize, CMD_ORDER_SYMBOLIZE);
 
 static int
 symbolize_main(int argc, char **argv)

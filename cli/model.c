@@ -1,0 +1,536 @@
+/*
+ * model.c — loading a profile for reports, filters and report formatting
+ * (see model.h).
+ *
+ * Each location is expanded into its frames once (loc_first/loc_count
+ * into one flat array of frame ids, by location position); a sample's
+ * stack is the concatenation over its location ids.  Frames are interned
+ * by the bytes "func\0file\0line".
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "symbolize.h"
+
+static int __attribute__((format(printf, 4, 5)))
+model_err(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+int64_t
+model_total(const model_t *m)
+{
+    int64_t t = 0;
+    for (size_t i = 0; i < m->nsamples; i++)
+        t += model_value(m, &m->samples[i]);
+    return t;
+}
+
+int
+model_select(model_t *m, const char *sample_index, char *err, size_t errlen)
+{
+    if (m->ntypes == 0)
+        return model_err(err, errlen, EINVAL, "%s: the profile has no sample "
+                                              "types",
+                         m->path);
+    if (sample_index == NULL || sample_index[0] == '\0') {
+        /* pprof: default_sample_type when set, else the last type. */
+        const profile_pb_t *pb = m->prof->pb;
+        m->vi = m->ntypes - 1;
+        if (pb->default_sample_type != 0) {
+            const char *def = profile_str(m->prof, pb->default_sample_type);
+            for (size_t i = 0; i < m->ntypes; i++)
+                if (strcmp(m->type_names[i], def) == 0)
+                    m->vi = i;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < m->ntypes; i++)
+        if (strcmp(m->type_names[i], sample_index) == 0) {
+            m->vi = i;
+            return 0;
+        }
+    char *end;
+    errno = 0;
+    unsigned long k = strtoul(sample_index, &end, 10);
+    if (errno == 0 && *end == '\0' && end != sample_index && k < m->ntypes) {
+        m->vi = k;
+        return 0;
+    }
+    char have[256] = "";
+    size_t pos = 0;
+    for (size_t i = 0; i < m->ntypes && pos < sizeof have - 1; i++)
+        pos += (size_t)snprintf(have + pos, sizeof have - pos, "%s%s",
+                                i ? ", " : "", m->type_names[i]);
+    return model_err(err, errlen, EINVAL,
+                     "%s: no sample type '%s' (it has: %s)", m->path,
+                     sample_index, have);
+}
+
+/* ---- building ---- */
+
+typedef struct builder_s {
+    model_t *m;
+    hmap_t frames; /* "func\0file\0line" -> id */
+    size_t cap_frames;
+    uint32_t *loc_frames; /* flat: frame ids of every location */
+    size_t nloc_frames, cap_loc_frames;
+    size_t *loc_first, *loc_count; /* by location position */
+} builder_t;
+
+static bool
+grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 256;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* The id of frame f, interned; UINT32_MAX when out of memory. */
+static uint32_t
+intern_frame(builder_t *b, const model_frame_t *f)
+{
+    size_t lf = strlen(f->func), ll = strlen(f->file);
+    char stack_key[512], *key = stack_key;
+    size_t len = lf + 1 + ll + 1 + 24;
+    if (len > sizeof stack_key && (key = malloc(len)) == NULL)
+        return UINT32_MAX;
+    memcpy(key, f->func, lf + 1);
+    memcpy(key + lf + 1, f->file, ll + 1);
+    len = lf + 1 + ll + 1 +
+          (size_t)snprintf(key + lf + ll + 2, 24, "%" PRId64 ":%d", f->line,
+                           f->symbolic || f->addr == 0 ? 0 : 1);
+    uint64_t id;
+    uint32_t out = UINT32_MAX;
+    if (hmap_get(&b->frames, key, len, &id)) {
+        out = (uint32_t)id;
+    } else if (grow((void **)&b->m->frames, &b->cap_frames, b->m->nframes + 1,
+                    sizeof(model_frame_t)) &&
+               hmap_put(&b->frames, key, len, b->m->nframes) == 0) {
+        b->m->frames[b->m->nframes] = *f;
+        out = (uint32_t)b->m->nframes++;
+    }
+    if (key != stack_key)
+        free(key);
+    return out;
+}
+
+static const char *
+base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s != NULL ? s + 1 : path;
+}
+
+/* Frames of location l (position i) into b->loc_frames. */
+static int
+expand_location(builder_t *b, size_t i, const profile_location_t *l)
+{
+    profile_t *p = b->m->prof;
+    b->loc_first[i] = b->nloc_frames;
+    b->loc_count[i] = 0;
+    model_frame_t f = {.file = "", .addr = l->address};
+    if (l->n_line == 0) {
+        /* No symbols: named after its mapping, as pprof does. */
+        char name[300];
+        const profile_mapping_t *mp =
+            l->mapping_id ? profile_mapping(p, l->mapping_id) : NULL;
+        const char *file = mp != NULL ? profile_str(p, mp->filename) : "";
+        if (file[0] != '\0')
+            snprintf(name, sizeof name, "[%s]", base_name(file));
+        else
+            snprintf(name, sizeof name, "0x%" PRIx64, l->address);
+        int64_t si = profile_intern(p, name);
+        if (si < 0)
+            return ENOMEM;
+        f.func = profile_str(p, si);
+        uint32_t id = intern_frame(b, &f);
+        if (id == UINT32_MAX ||
+            !grow((void **)&b->loc_frames, &b->cap_loc_frames,
+                  b->nloc_frames + 1, sizeof(uint32_t)))
+            return ENOMEM;
+        b->loc_frames[b->nloc_frames++] = id;
+        b->loc_count[i] = 1;
+        return 0;
+    }
+    f.symbolic = l->mapping_id == 0;
+    for (size_t k = 0; k < l->n_line; k++) {
+        const profile_line_t *ln = l->line[k];
+        const profile_function_t *fn = profile_function(p, ln->function_id);
+        f.func = fn != NULL ? profile_str(p, fn->name) : "?";
+        if (f.func[0] == '\0' && fn != NULL)
+            f.func = profile_str(p, fn->system_name);
+        if (f.func[0] == '\0')
+            f.func = "?";
+        f.file = fn != NULL ? profile_str(p, fn->filename) : "";
+        f.line = ln->line;
+        uint32_t id = intern_frame(b, &f);
+        if (id == UINT32_MAX ||
+            !grow((void **)&b->loc_frames, &b->cap_loc_frames,
+                  b->nloc_frames + 1, sizeof(uint32_t)))
+            return ENOMEM;
+        b->loc_frames[b->nloc_frames++] = id;
+        b->loc_count[i]++;
+    }
+    return 0;
+}
+
+/* Whether some native location lacks lines (then symbolize). */
+static bool
+wants_symbols(const profile_t *p)
+{
+    for (size_t i = 0; i < p->pb->n_location; i++) {
+        const profile_location_t *l = p->pb->location[i];
+        if (l->n_line == 0 && l->mapping_id != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Position of location id in pb->location (checked profiles: exists). */
+static size_t
+loc_pos(const profile_t *p, uint64_t id)
+{
+    if (p->locations.dense)
+        return (size_t)(id - 1);
+    size_t lo = 0, hi = p->locations.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->locations.ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return p->locations.pos[lo];
+}
+
+static void
+read_labels(const profile_t *p, const Perftools__Profiles__Sample *ps,
+            model_sample_t *s)
+{
+    for (size_t k = 0; k < ps->n_label; k++) {
+        const Perftools__Profiles__Label *lb = ps->label[k];
+        const char *key = profile_str(p, lb->key);
+        if (strcmp(key, "thread") == 0 && lb->str != 0)
+            s->thread = profile_str(p, lb->str);
+        else if (strcmp(key, "allocator") == 0 && lb->str != 0)
+            s->allocator = profile_str(p, lb->str);
+        else if (strcmp(key, "bytes") == 0 && lb->str == 0)
+            s->bytes = lb->num;
+    }
+}
+
+static int
+build(model_t *m, const model_opts_t *o, char *err, size_t errlen)
+{
+    profile_t *p = m->prof;
+    const profile_pb_t *pb = p->pb;
+    m->ntypes = pb->n_sample_type;
+    m->type_names = calloc(m->ntypes + 1, sizeof(char *));
+    m->type_units = calloc(m->ntypes + 1, sizeof(char *));
+    if (m->type_names == NULL || m->type_units == NULL)
+        return model_err(err, errlen, ENOMEM, "%s: out of memory", m->path);
+    for (size_t i = 0; i < m->ntypes; i++) {
+        m->type_names[i] = profile_str(p, pb->sample_type[i]->type);
+        m->type_units[i] = profile_str(p, pb->sample_type[i]->unit);
+    }
+    int e = model_select(m, o != NULL ? o->sample_index : NULL, err, errlen);
+    if (e != 0)
+        return e;
+    m->period = pb->period;
+    m->time_nanos = pb->time_nanos;
+    m->duration_nanos = pb->duration_nanos;
+
+    builder_t b = {.m = m};
+    hmap_init(&b.frames);
+    size_t nloc = pb->n_location;
+    b.loc_first = calloc(nloc + 1, sizeof(size_t));
+    b.loc_count = calloc(nloc + 1, sizeof(size_t));
+    m->samples = calloc(pb->n_sample + 1, sizeof(model_sample_t));
+    e = b.loc_first && b.loc_count && m->samples ? 0 : ENOMEM;
+    for (size_t i = 0; e == 0 && i < nloc; i++) {
+        e = expand_location(&b, i, pb->location[i]);
+        if ((i & 4095) == 0)
+            model_progress("reading locations", i, nloc);
+    }
+    model_progress("reading locations", nloc, nloc);
+    for (size_t i = 0; e == 0 && i < pb->n_sample; i++) {
+        const Perftools__Profiles__Sample *ps = pb->sample[i];
+        model_sample_t *s = &m->samples[m->nsamples];
+        size_t depth = 0;
+        for (size_t k = 0; k < ps->n_location_id; k++)
+            depth += b.loc_count[loc_pos(p, ps->location_id[k])];
+        *s = (model_sample_t){.values = ps->value, .index = i};
+        s->stack = malloc((depth ? depth : 1) * sizeof(uint32_t));
+        if (s->stack == NULL) {
+            e = ENOMEM;
+            break;
+        }
+        for (size_t k = 0; k < ps->n_location_id; k++) {
+            size_t at = loc_pos(p, ps->location_id[k]);
+            memcpy(s->stack + s->depth, b.loc_frames + b.loc_first[at],
+                   b.loc_count[at] * sizeof(uint32_t));
+            s->depth += (uint32_t)b.loc_count[at];
+        }
+        read_labels(p, ps, s);
+        m->nsamples++;
+    }
+    hmap_destroy(&b.frames);
+    free(b.loc_frames);
+    free(b.loc_first);
+    free(b.loc_count);
+    if (e != 0)
+        return model_err(err, errlen, e, "%s: out of memory", m->path);
+    return 0;
+}
+
+int
+model_from_profile(profile_t *p, const char *name, const model_opts_t *o,
+                   model_t **r_m, char *err, size_t errlen)
+{
+    *r_m = NULL;
+    model_t *m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->path = strdup(name)) == NULL) {
+        free(m);
+        profile_free(p);
+        return model_err(err, errlen, ENOMEM, "%s: out of memory", name);
+    }
+    m->prof = p;
+    if ((o == NULL || !o->no_symbolize) && wants_symbols(p)) {
+        symbolize_opts_t so = {
+            .debug_dirs = o != NULL ? o->debug_dirs : NULL,
+            .ndebug_dirs = o != NULL ? o->ndebug_dirs : 0,
+        };
+        symbolize_stats_t st;
+        if (symbolize_profile(p, &so, &st) != 0) {
+            model_free(m);
+            return model_err(err, errlen, ENOMEM, "%s: out of memory", name);
+        }
+    }
+    int e = build(m, o, err, errlen);
+    if (e != 0) {
+        model_free(m);
+        return e;
+    }
+    *r_m = m;
+    return 0;
+}
+
+int
+model_load(const char *path, const model_opts_t *o, model_t **r_m, char *err,
+           size_t errlen)
+{
+    profile_t *p;
+    *r_m = NULL;
+    int e = profile_read(path, &p, err, errlen);
+    if (e != 0)
+        return e;
+    return model_from_profile(p, path, o, r_m, err, errlen);
+}
+
+void
+model_free(model_t *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nsamples; i++)
+        free(m->samples[i].stack);
+    free(m->samples);
+    free(m->frames);
+    free(m->type_names);
+    free(m->type_units);
+    profile_free(m->prof);
+    free(m->path);
+    free(m);
+}
+
+/* ---- filters ---- */
+
+static int
+compile_re(regex_t *re, const char *src, const char *what, char *err,
+           size_t errlen)
+{
+    int rc = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
+    if (rc == 0)
+        return 0;
+    char msg[128];
+    regerror(rc, re, msg, sizeof msg);
+    return model_err(err, errlen, EINVAL, "bad %s expression '%s': %s", what,
+                     src, msg);
+}
+
+int
+model_filter_init(model_filter_t *f, const char *focus, const char *ignore,
+                  char *err, size_t errlen)
+{
+    *f = (model_filter_t){0};
+    if (focus != NULL) {
+        int e = compile_re(&f->focus, focus, "--focus", err, errlen);
+        if (e != 0)
+            return e;
+        f->has_focus = true;
+    }
+    if (ignore != NULL) {
+        int e = compile_re(&f->ignore, ignore, "--ignore", err, errlen);
+        if (e != 0) {
+            model_filter_free(f);
+            return e;
+        }
+        f->has_ignore = true;
+    }
+    return 0;
+}
+
+void
+model_filter_free(model_filter_t *f)
+{
+    if (f->has_focus)
+        regfree(&f->focus);
+    if (f->has_ignore)
+        regfree(&f->ignore);
+    f->has_focus = f->has_ignore = false;
+}
+
+bool
+model_filter_keeps(const model_t *m, const model_filter_t *f,
+                   const model_sample_t *s)
+{
+    bool focused = !f->has_focus;
+    for (uint32_t i = 0; i < s->depth; i++) {
+        const char *fn = m->frames[s->stack[i]].func;
+        if (f->has_ignore && regexec(&f->ignore, fn, 0, NULL, 0) == 0)
+            return false;
+        if (!focused && regexec(&f->focus, fn, 0, NULL, 0) == 0)
+            focused = true;
+    }
+    return focused;
+}
+
+/* ---- formatting ---- */
+
+void
+model_fmt_value(char *buf, size_t size, double v, const char *unit, bool sign)
+{
+    const char *s = sign ? (v < 0 ? "-" : "+") : (v < 0 ? "-" : "");
+    double a = fabs(v);
+    bool bytes = unit != NULL && strcmp(unit, "bytes") == 0;
+    static const char *const bin[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    static const char *const dec[] = {"", "k", "M", "G", "T", "P"};
+    double base = bytes ? 1024 : 1000;
+    unsigned k = 0;
+    while (a >= base && k < 5) {
+        a /= base;
+        k++;
+    }
+    const char *u = bytes ? bin[k] : dec[k];
+    if (k == 0)
+        snprintf(buf, size, "%s%.0f%s%s", s, a, bytes ? " " : "", u);
+    else
+        snprintf(buf, size, "%s%.*f %s", s, a < 10 ? 2 : a < 100 ? 1 : 0, a,
+                 u);
+}
+
+unsigned
+model_term_width(void)
+{
+    const char *c = getenv("COLUMNS");
+    if (c != NULL) {
+        long w = strtol(c, NULL, 10);
+        if (w >= 40 && w <= 1000)
+            return (unsigned)w;
+    }
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+        ws.ws_col >= 40)
+        return ws.ws_col;
+    return 100;
+}
+
+void
+model_fit(char *dst, size_t size, const char *src, unsigned width)
+{
+    if (size == 0)
+        return;
+    size_t i = 0, out = 0;
+    unsigned cols = 0;
+    size_t len = strlen(src);
+    /* Display columns of the whole string (one per code point). */
+    unsigned total = 0;
+    for (size_t k = 0; k < len; k++)
+        total += ((unsigned char)src[k] & 0xc0) != 0x80;
+    unsigned limit = total <= width ? width : (width > 0 ? width - 1 : 0);
+    while (i < len) {
+        size_t n = 1;
+        while (i + n < len && ((unsigned char)src[i + n] & 0xc0) == 0x80)
+            n++;
+        if (cols + 1 > limit || out + n + 4 > size)
+            break;
+        memcpy(dst + out, src + i, n);
+        out += n;
+        i += n;
+        cols++;
+    }
+    if (i < len && out + 4 <= size && width > 0) {
+        memcpy(dst + out, "\xe2\x80\xa6", 3); /* … */
+        out += 3;
+    }
+    dst[out] = '\0';
+}
+
+void
+model_frame_name(char *dst, size_t size, const model_frame_t *f,
+                 bool with_line)
+{
+    if (!with_line || f->file[0] == '\0')
+        snprintf(dst, size, "%s", f->func);
+    else if (f->line > 0)
+        snprintf(dst, size, "%s %s:%" PRId64, f->func, f->file, f->line);
+    else
+        snprintf(dst, size, "%s %s", f->func, f->file);
+}
+
+void
+model_progress(const char *what, size_t done, size_t total)
+{
+    static struct timespec last;
+    static bool shown;
+    if (!isatty(STDERR_FILENO) || total == 0)
+        return;
+    if (done >= total) {
+        if (shown)
+            fputs("\r\033[K", stderr);
+        shown = false;
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - last.tv_sec) +
+                (double)(now.tv_nsec - last.tv_nsec) / 1e9;
+    if (shown && dt < 0.1)
+        return;
+    last = now;
+    shown = true;
+    fprintf(stderr, "\r%s: %3.0f%%", what, 100.0 * (double)done / (double)total);
+}

@@ -1,0 +1,145 @@
+/*
+ * model.h — a profile made ready for reports: what `top`, `leaks`,
+ * `diff`, `trend`, `flamegraph`, `graph`, `merge` and `convert` work on.
+ *
+ * Owns: choosing the sample type to show (as pprof does: the one asked
+ * for by name or index, else the profile's default_sample_type, else its
+ * last), symbolizing on the fly a profile whose native locations have no
+ * lines (symbolize.h, from local binaries by build ID), turning every
+ * location into frames (inlined functions first, as pprof lists them) and
+ * interning the frames, the focus/ignore filters, and the shared
+ * formatting of reports: human units, truncation to the terminal's width,
+ * progress on a terminal.  The profile itself stays owned by the model
+ * (m->prof) for subcommands that rewrite it (merge, convert).
+ *
+ * Frames: a location with Lines gives one frame per Line (innermost first:
+ * inlined callees, then the function holding the address); a location
+ * without (unsymbolized, no file found) gives one frame named after its
+ * mapping, "[libfoo.so]", as pprof shows it, or its address without a
+ * mapping.  Frames are equal when function, file and line are: a stack is
+ * an array of frame ids, leaf first.
+ *
+ * Errors: one line naming the file and the problem into err; functions
+ * return 0 or an errno value (EINVAL: not a profile, or a bad option such
+ * as an unknown sample type).
+ *
+ * Threading: none.
+ */
+#ifndef HS_CLI_MODEL_H
+#define HS_CLI_MODEL_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profile_io.h"
+
+typedef struct model_frame_s {
+    const char *func; /* never NULL */
+    const char *file; /* "" when unknown */
+    int64_t line;     /* 0 when unknown */
+    uint64_t addr;    /* the location's address; 0 for symbolic frames */
+    bool symbolic;    /* no mapping: an interpreter's frame (Python) */
+} model_frame_t;
+
+typedef struct model_sample_s {
+    const int64_t *values; /* one per sample type */
+    uint32_t *stack;       /* frame ids, leaf first */
+    uint32_t depth;
+    const char *thread;    /* label "thread", or NULL */
+    const char *allocator; /* label "allocator", or NULL */
+    int64_t bytes;         /* numeric label "bytes" (object size), or 0 */
+    size_t index;          /* the sample's position in m->prof->pb */
+} model_sample_t;
+
+typedef struct model_s {
+    profile_t *prof;
+    char *path;
+    size_t ntypes;
+    const char **type_names; /* sample types, e.g. "inuse_space" */
+    const char **type_units; /* e.g. "bytes", "count" */
+    size_t vi;               /* the chosen sample type */
+    model_frame_t *frames;
+    size_t nframes;
+    model_sample_t *samples;
+    size_t nsamples;
+    int64_t period;          /* mean sample interval (bytes for heaps) */
+    int64_t time_nanos;      /* when the profile was taken; 0 unknown */
+    int64_t duration_nanos;
+} model_t;
+
+typedef struct model_opts_s {
+    const char *sample_index;       /* a name or a number; NULL: default */
+    bool no_symbolize;              /* keep unsymbolized locations as is */
+    const char *const *debug_dirs;  /* for on-the-fly symbolization */
+    size_t ndebug_dirs;
+} model_opts_t;
+
+/* Reads path into a new model.  Returns 0, or an errno value with one
+ * line in err: the file cannot be read, it is not a profile, the sample
+ * type does not exist in it. */
+int model_load(const char *path, const model_opts_t *o, model_t **r_m,
+               char *err, size_t errlen);
+/* The same for a profile already read (taken over by the model; it is
+ * freed with the model, also on failure). */
+int model_from_profile(profile_t *p, const char *name, const model_opts_t *o,
+                       model_t **r_m, char *err, size_t errlen);
+void model_free(model_t *m);
+
+/* Picks the sample type by name or index (for diff, where both profiles
+ * must show the same type); 0 or EINVAL with err. */
+int model_select(model_t *m, const char *sample_index, char *err,
+                 size_t errlen);
+
+static inline int64_t
+model_value(const model_t *m, const model_sample_t *s)
+{
+    return s->values[m->vi];
+}
+
+static inline const char *
+model_unit(const model_t *m)
+{
+    return m->type_units[m->vi];
+}
+
+/* The sum of the chosen value over all samples. */
+int64_t model_total(const model_t *m);
+
+/* ---- filters: --focus RE and --ignore RE on function names ---- */
+
+typedef struct model_filter_s {
+    regex_t focus, ignore;
+    bool has_focus, has_ignore;
+} model_filter_t;
+
+/* Compiles the regular expressions (POSIX extended; NULL: none).  0, or
+ * EINVAL with a line in err naming the bad expression. */
+int model_filter_init(model_filter_t *f, const char *focus,
+                      const char *ignore, char *err, size_t errlen);
+void model_filter_free(model_filter_t *f);
+/* Whether a sample is kept: some frame matches focus (when given) and
+ * none matches ignore (when given). */
+bool model_filter_keeps(const model_t *m, const model_filter_t *f,
+                        const model_sample_t *s);
+
+/* ---- report formatting ---- */
+
+/* "12.4 MiB", "512 B", "1.2 k" (counts), with a sign when signed. */
+void model_fmt_value(char *buf, size_t size, double v, const char *unit,
+                     bool sign);
+/* The terminal's width in columns ($COLUMNS, then the tty, else 100). */
+unsigned model_term_width(void);
+/* Copies src into dst cut to at most width display columns, with "…"
+ * at the end when cut (UTF-8 aware). */
+void model_fit(char *dst, size_t size, const char *src, unsigned width);
+/* "func file:line", "func file" or "func", as pprof's -lines shows. */
+void model_frame_name(char *dst, size_t size, const model_frame_t *f,
+                      bool with_line);
+/* A progress line on stderr when it is a terminal ("what: 45%"), at most
+ * every 100 ms; done == total clears it. */
+void model_progress(const char *what, size_t done, size_t total);
+
+#endif /* HS_CLI_MODEL_H */
