@@ -13,8 +13,7 @@
 #   HS_CMAKE_ARGS  extra arguments for the configure step, e.g. "-DHS_DEBUG=ON"
 set -euo pipefail
 
-# Every Debian package the project needs, in one list.  Later work adds:
-# libgraphviz-dev.
+# Every Debian package the project needs, in one list.
 PACKAGES=(
     # toolchain and build
     build-essential cmake pkg-config git binutils
@@ -32,6 +31,11 @@ PACKAGES=(
     # embedding library; python3.11-dbg has the symbols of the stripped
     # /usr/bin/python3.11, for the eval loop's .cold part)
     python3-dev python3.11-dbg
+    # the heapsight command's call graphs (graphviz's libgvc, in process)
+    libgraphviz-dev
+    # the profile reader's fuzz target (libFuzzer) and the flame graph's
+    # browser test (headless Chromium)
+    clang libclang-rt-14-dev chromium
 )
 
 BUILD_DIR=build
