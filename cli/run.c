@@ -1,7 +1,8 @@
 /*
- * run.c — `heapsight run [--sample SIZE] [--out DIR] [--leaks] [--lib PATH]
- * [--debug-dir DIR]... -- CMD [ARG]...`: runs CMD with libheapsight.so
- * preloaded and profiling on, then symbolizes the dumps it left.
+ * run.c — `heapsight run [--sample SIZE] [--out DIR] [--leaks]
+ * [--every DURATION] [--lib PATH] [--debug-dir DIR]... -- CMD [ARG]...`:
+ * runs CMD with libheapsight.so preloaded and profiling on, then
+ * symbolizes the dumps it left.
  *
  * Owns: finding the library, the environment CMD gets, the child's
  * lifetime, and which dumps count as this run's.
@@ -9,8 +10,9 @@
  * The environment: LD_PRELOAD = the library, then any LD_PRELOAD already
  * set; HEAPSIGHT = any HEAPSIGHT already set, then
  *     prof:true,prof_final:true,prof_prefix:<DIR>/heapsight
- * plus prof_sample:<bytes> with --sample and prof_leak:true with
- * --leaks.  Unless --no-python: HEAPSIGHT_PYTHON=1 and PYTHONPATH =
+ * plus prof_sample:<bytes> with --sample, prof_leak:true with --leaks
+ * and prof_interval_ms:<ms> with --every (periodic dumps for `heapsight
+ * trend`).  Unless --no-python: HEAPSIGHT_PYTHON=1 and PYTHONPATH =
  * <python>/heapsight/boot:<python> before any PYTHONPATH already set,
  * where <python> holds heapsight's Python package (../python beside this
  * program, else the installed one): every Python 3.11 process of the run
@@ -63,9 +65,12 @@
 #define RUN_PREFIX_MAX 255
 /* Bounds of prof_sample (alloc/opts.h). */
 #define RUN_SAMPLE_MAX ((uint64_t)1 << 40)
+/* Bound of prof_interval_ms (alloc/opts.h): a day. */
+#define RUN_EVERY_MAX_MS 86400000ULL
 
 typedef struct run_opts_s {
-    uint64_t sample; /* 0: not given */
+    uint64_t sample;   /* 0: not given */
+    unsigned every_ms; /* --every; 0: not given */
     const char *out;
     bool leaks;
     bool no_python;
@@ -96,6 +101,9 @@ const cmd_t cmd_run = {
         "                       created if missing); they are named\n"
         "                       DIR/heapsight.<pid>.<seq>.<trigger>.pb.gz\n"
         "  -l, --leaks          report what is still allocated at exit\n"
+        "      --every DURATION also dump every DURATION while CMD runs\n"
+        "                       (500ms, 30s, 2m, 1h; a bare number is\n"
+        "                       seconds): a series for 'heapsight trend'\n"
         "      --lib PATH       the library to preload (default: "
         "$HEAPSIGHT_LIB,\n"
         "                       else ../lib/libheapsight.so beside this "
@@ -128,6 +136,34 @@ run_parse_sample(const char *arg, uint64_t *r_sample)
     return -1;
 }
 
+/* Parses --every: an integer and ms, s, m or h (none: s), from 1 ms to a
+ * day; -1 to go on, else the exit status. */
+static int
+run_parse_every(const char *arg, unsigned *r_ms)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long ms;
+    } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (arg[0] < '0' || arg[0] > '9' || errno != 0 ||
+            strcmp(end, units[i].unit) != 0)
+            continue;
+        if (v == 0 || v > RUN_EVERY_MAX_MS / units[i].ms)
+            break;
+        *r_ms = (unsigned)(v * units[i].ms);
+        return -1;
+    }
+    return cmd_usage_error(&cmd_run,
+                           "bad --every '%s' (a duration from 1ms to 24h, "
+                           "such as 500ms, 30s, 2m or 1h)",
+                           arg);
+}
+
 /* Parses argv into o; -1 to go on, else the exit status. */
 static int
 run_parse(int argc, char **argv, run_opts_t *o)
@@ -139,6 +175,7 @@ run_parse(int argc, char **argv, run_opts_t *o)
         {"lib", required_argument, NULL, 'L'},
         {"debug-dir", required_argument, NULL, 'd'},
         {"no-python", no_argument, NULL, 'P'},
+        {"every", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -159,6 +196,8 @@ run_parse(int argc, char **argv, run_opts_t *o)
             o->debug_dirs[o->ndebug_dirs++] = optarg;
         else if (c == 'P')
             o->no_python = true;
+        else if (c == 'E')
+            status = run_parse_every(optarg, &o->every_ms);
         else if (c == 'h')
             status = cmd_help(&cmd_run);
         else
@@ -439,15 +478,17 @@ static char *
 run_heapsight_env(const run_opts_t *o, const char *dir)
 {
     const char *old = getenv("HEAPSIGHT");
-    char sample[48] = "";
+    char sample[48] = "", every[48] = "";
     if (o->sample != 0)
         snprintf(sample, sizeof(sample), ",prof_sample:%llu",
                  (unsigned long long)o->sample);
+    if (o->every_ms != 0)
+        snprintf(every, sizeof(every), ",prof_interval_ms:%u", o->every_ms);
     char *val;
-    if (asprintf(&val, "%s%sprof:true,prof_final:true,prof_prefix:%s/%s%s%s",
+    if (asprintf(&val, "%s%sprof:true,prof_final:true,prof_prefix:%s/%s%s%s%s",
                  old != NULL ? old : "",
                  old != NULL && old[0] != '\0' ? "," : "", dir, RUN_PREFIX_NAME,
-                 sample, o->leaks ? ",prof_leak:true" : "") < 0)
+                 sample, o->leaks ? ",prof_leak:true" : "", every) < 0)
         return NULL;
     return val;
 }

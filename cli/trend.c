@@ -1,0 +1,545 @@
+/*
+ * trend.c — `heapsight trend DUMP...`: which sites of a long-running
+ * process keep growing, over a series of its periodic dumps.
+ *
+ * Owns: the subcommand's options, the order of the dumps, each site's
+ * series, its class and the report's order, and writing the plot that
+ * viz/plot.c renders.  Sites and the tests come from stats.h.
+ *
+ * The series: dumps are ordered by their time_nanos (equal times keep
+ * the command-line order); when some dump has no time, or all share one,
+ * the whole command-line order stands and slopes are per dump instead of
+ * per hour (a note says so once).  A site's series is its value (default
+ * inuse_space) in each dump, 0 where it is absent.
+ *
+ * The class (α = 5 %), from the Mann–Kendall test of the whole series
+ * and its two halves (head: the first ⌈n/2⌉ dumps, tail: the last
+ * ⌈n/2⌉; Theil–Sen slopes b_head, b_tail):
+ *   constant   no significant trend (p >= α);
+ *   shrinking  a significant downward trend;
+ *   growing    a significant upward trend that continues: the tail's
+ *              own test is significant upward, or b_tail > 0 and
+ *              b_tail >= b_head / 2 (the growth has not slowed by half);
+ *   bounded    a significant upward trend that has levelled off (a
+ *              cache filling up to its limit): not growing.
+ * Order: growing, bounded, shrinking, constant; growing and bounded by Z
+ * descending then slope descending, shrinking by Z ascending then slope
+ * ascending, constant by last value descending; names break ties.
+ *
+ * Threading: single-threaded.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "model.h"
+#include "stats.h"
+#include "viz/plot.h"
+#include "viz/strbuf.h"
+
+#define TREND_MIN_DUMPS 4
+#define TREND_DEFAULT_ROWS 20
+#define TREND_ALPHA 0.05
+#define TREND_NS_PER_HOUR 3.6e12
+
+typedef enum trend_class_e {
+    TREND_GROWING,
+    TREND_BOUNDED,
+    TREND_SHRINKING,
+    TREND_CONSTANT,
+} trend_class_t;
+
+static const char *const trend_class_names[] = {"growing", "bounded",
+                                                "shrinking", "constant"};
+
+typedef struct trend_opts_s {
+    const char *sample_index;
+    size_t rows; /* -n; 0: all */
+    const char *plot;
+    char **dumps;
+    size_t ndumps;
+} trend_opts_t;
+
+/* The series' common ground: dump order and x positions. */
+typedef struct trend_series_s {
+    size_t n;
+    size_t *order;       /* order[k]: the column (command-line position) */
+    int64_t *time;       /* by column: time_nanos, 0 unknown */
+    double *x;           /* by k: hours since the first dump, or k + 1 */
+    bool timed;          /* x is time */
+    const char *unit;    /* of the chosen type */
+    const char *type;    /* its name */
+    double *y, *scratch; /* work space: n, and stats_scratch_len(n) */
+} trend_series_t;
+
+typedef struct trend_row_s {
+    const stats_site_t *site;
+    trend_class_t cls;
+    stats_mk_t mk;
+    double slope; /* per hour, or per dump */
+    double first, last;
+} trend_row_t;
+
+static int trend_main(int argc, char **argv);
+
+const cmd_t cmd_trend = {
+    .name = "trend",
+    .summary = "which sites keep growing over a series of dumps",
+    .usage =
+        "usage: heapsight trend [options] DUMP DUMP DUMP DUMP...\n"
+        "\n"
+        "Reads periodic dumps of one process (at least 4; `heapsight run\n"
+        "--every 30s` writes them), orders them by time and follows each\n"
+        "site's live value across them.  A Mann-Kendall test tells a trend\n"
+        "from noise, and the Theil-Sen slope says how fast.  Each site is\n"
+        "  growing    rising, and still rising over the last half\n"
+        "  bounded    rose, then levelled off (a cache at its limit)\n"
+        "  shrinking  falling\n"
+        "  constant   no significant trend\n"
+        "Growing sites come first, the strongest trend first.\n"
+        "\n"
+        "options:\n"
+        "  -i, --sample-index T  the sample type, by name or number\n"
+        "                        (default: inuse_space)\n"
+        "  -n N                  show the first N sites (default 20; 0: "
+        "all)\n"
+        "      --plot FILE.svg   draw the top sites' values over time (at "
+        "most\n"
+        "                        10, the first of those shown)\n"
+        "  -h, --help            this text\n"
+        "\n"
+        "Dumps without a time (time_nanos) keep the command-line order and\n"
+        "slopes are then per dump.  Leave out a dump taken at exit "
+        "(*.final.*):\n"
+        "a program may free its memory before it; the periodic ones are\n"
+        "*.timer.*.\n",
+    .main = trend_main,
+};
+CMD_REGISTER(cmd_trend, CMD_ORDER_TREND);
+
+/* ---- options ---- */
+
+static int
+trend_parse(int argc, char **argv, trend_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"sample-index", required_argument, NULL, 'i'},
+        {"plot", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, status = -1;
+    cmd_getopt_reset();
+    while (status < 0 &&
+           (c = getopt_long(argc, argv, ":i:n:h", longopts, NULL)) != -1) {
+        char *end;
+        if (c == 'i') {
+            o->sample_index = optarg;
+        } else if (c == 'n') {
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' ||
+                errno != 0 || v > 1000000000)
+                status = cmd_usage_error(
+                    &cmd_trend, "bad -n '%s' (a number of rows, 0: all)",
+                    optarg);
+            o->rows = (size_t)v;
+        } else if (c == 'p') {
+            o->plot = optarg;
+        } else if (c == 'h') {
+            status = cmd_help(&cmd_trend);
+        } else {
+            status = cmd_bad_option(&cmd_trend, c, argv);
+        }
+    }
+    o->dumps = argv + optind;
+    o->ndumps = optind < argc ? (size_t)(argc - optind) : 0;
+    if (status < 0 && o->ndumps < TREND_MIN_DUMPS)
+        status = cmd_usage_error(&cmd_trend,
+                                 "needs at least %d dumps to find a trend "
+                                 "(got %zu)",
+                                 TREND_MIN_DUMPS, o->ndumps);
+    return status;
+}
+
+/* ---- reading the dumps ---- */
+
+/* Loads every dump into column i of t; CMD_EXIT_OK or the status after
+ * an error line. */
+static int
+trend_load(const trend_opts_t *o, stats_sites_t *t, trend_series_t *se,
+           char **r_type, char **r_unit)
+{
+    model_opts_t mo = {.sample_index = o->sample_index};
+    char err[PROFILE_ERR_MAX];
+    for (size_t i = 0; i < o->ndumps; i++) {
+        model_t *m;
+        model_progress("reading dumps", i, o->ndumps);
+        if (model_load(o->dumps[i], &mo, &m, err, sizeof err) != 0) {
+            model_progress("reading dumps", o->ndumps, o->ndumps);
+            cmd_error("trend: %s", err);
+            return CMD_EXIT_USAGE;
+        }
+        if (i == 0 && ((*r_type = strdup(m->type_names[m->vi])) == NULL ||
+                       (*r_unit = strdup(model_unit(m))) == NULL)) {
+            model_free(m);
+            cmd_error("trend: out of memory");
+            return CMD_EXIT_FAIL;
+        }
+        mo.sample_index = *r_type; /* the same type, by name, in all */
+        if (strcmp(model_unit(m), *r_unit) != 0) {
+            cmd_error("trend: %s: sample type %s is in %s, but in %s in %s",
+                      o->dumps[i], *r_type, model_unit(m), *r_unit,
+                      o->dumps[0]);
+            model_free(m);
+            return CMD_EXIT_USAGE;
+        }
+        se->time[i] = m->time_nanos;
+        int e = 0;
+        for (size_t k = 0; e == 0 && k < m->nsamples; k++)
+            e = stats_sites_add(t, m, &m->samples[k], i,
+                                (double)model_value(m, &m->samples[k]), 0);
+        model_free(m);
+        if (e != 0) {
+            cmd_error("trend: out of memory");
+            return CMD_EXIT_FAIL;
+        }
+    }
+    model_progress("reading dumps", o->ndumps, o->ndumps);
+    return CMD_EXIT_OK;
+}
+
+typedef struct trend_when_s {
+    int64_t time;
+    size_t arg; /* command-line position */
+} trend_when_t;
+
+static int
+trend_when_cmp(const void *a, const void *b)
+{
+    const trend_when_t *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return (x->arg > y->arg) - (x->arg < y->arg); /* stable */
+}
+
+/* Orders the dumps and sets x; notes once when time cannot be used.
+ * False when out of memory. */
+static bool
+trend_order(trend_series_t *se)
+{
+    size_t untimed = 0;
+    for (size_t i = 0; i < se->n; i++) {
+        se->order[i] = i;
+        untimed += se->time[i] == 0;
+    }
+    if (untimed == 0) {
+        trend_when_t *w = malloc(se->n * sizeof(*w));
+        if (w == NULL)
+            return false;
+        for (size_t i = 0; i < se->n; i++)
+            w[i] = (trend_when_t){se->time[i], i};
+        qsort(w, se->n, sizeof(*w), trend_when_cmp);
+        for (size_t i = 0; i < se->n; i++)
+            se->order[i] = w[i].arg;
+        free(w);
+    }
+    int64_t t0 = se->time[se->order[0]];
+    se->timed = untimed == 0 && se->time[se->order[se->n - 1]] > t0;
+    for (size_t k = 0; k < se->n; k++)
+        se->x[k] = se->timed ? (double)(se->time[se->order[k]] - t0) /
+                                   TREND_NS_PER_HOUR
+                             : (double)(k + 1);
+    if (untimed != 0)
+        cmd_error("trend: note: %zu of %zu dumps have no time: keeping the "
+                  "command-line order, slopes per dump",
+                  untimed, se->n);
+    else if (!se->timed)
+        cmd_error("trend: note: the dumps all have the same time: keeping "
+                  "the command-line order, slopes per dump");
+    return true;
+}
+
+/* ---- classes ---- */
+
+static trend_class_t
+trend_classify(const trend_series_t *se, const double *y, stats_mk_t mk,
+               double *scratch)
+{
+    if (!(mk.p < TREND_ALPHA) || mk.s == 0)
+        return TREND_CONSTANT;
+    if (mk.s < 0)
+        return TREND_SHRINKING;
+    size_t half = se->n - se->n / 2; /* ⌈n/2⌉ */
+    size_t tail = se->n - half;
+    stats_mk_t tmk = stats_mann_kendall(y + tail, half, scratch);
+    if (tmk.s > 0 && tmk.p < TREND_ALPHA)
+        return TREND_GROWING;
+    double bh = stats_theil_sen(se->x, y, half, scratch);
+    double bt = stats_theil_sen(se->x + tail, y + tail, half, scratch);
+    if (bt > 0 && bt >= bh / 2)
+        return TREND_GROWING;
+    return TREND_BOUNDED;
+}
+
+/* Fills se->y with site s's series in dump order. */
+static void
+trend_series_of(const trend_series_t *se, const stats_site_t *s, double *y)
+{
+    for (size_t k = 0; k < se->n; k++)
+        y[k] = s->v[se->order[k]];
+}
+
+static trend_row_t
+trend_row(const trend_series_t *se, const stats_site_t *s)
+{
+    trend_row_t r = {.site = s};
+    trend_series_of(se, s, se->y);
+    r.mk = stats_mann_kendall(se->y, se->n, se->scratch);
+    r.slope = stats_theil_sen(se->x, se->y, se->n, se->scratch);
+    r.cls = trend_classify(se, se->y, r.mk, se->scratch);
+    r.first = se->y[0];
+    r.last = se->y[se->n - 1];
+    return r;
+}
+
+static int
+trend_cmp3(double a, double b)
+{
+    return (a > b) - (a < b);
+}
+
+static int
+trend_row_cmp(const void *pa, const void *pb)
+{
+    const trend_row_t *a = pa, *b = pb;
+    int c = (int)a->cls - (int)b->cls;
+    if (c == 0 && (a->cls == TREND_GROWING || a->cls == TREND_BOUNDED))
+        c = trend_cmp3(b->mk.z, a->mk.z) ? trend_cmp3(b->mk.z, a->mk.z)
+                                         : trend_cmp3(b->slope, a->slope);
+    else if (c == 0 && a->cls == TREND_SHRINKING)
+        c = trend_cmp3(a->mk.z, b->mk.z) ? trend_cmp3(a->mk.z, b->mk.z)
+                                         : trend_cmp3(a->slope, b->slope);
+    else if (c == 0)
+        c = trend_cmp3(b->last, a->last);
+    return c != 0 ? c : strcmp(a->site->name, b->site->name);
+}
+
+/* ---- the report ---- */
+
+enum { TREND_FIXED_COLS = 9 + 1 + 15 + 1 + 6 + 1 + 6 + 1 + 10 + 1 + 10 + 2 };
+
+static void
+trend_fmt_time(char *buf, size_t size, int64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL)
+        snprintf(buf, size, "?");
+    else
+        strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* "1h50m", "3d2h", "45s": a span of nanoseconds. */
+static void
+trend_fmt_span(char *buf, size_t size, int64_t ns)
+{
+    long long s = (long long)(ns / 1000000000);
+    if (s >= 86400)
+        snprintf(buf, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(buf, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+    else
+        snprintf(buf, size, "%.1fs", (double)ns / 1e9);
+}
+
+static void
+trend_print_header(const trend_series_t *se)
+{
+    if (!se->timed) {
+        printf("%s of %zu dumps, in command-line order\n\n", se->type, se->n);
+        return;
+    }
+    char from[32], to[32], span[32];
+    int64_t t0 = se->time[se->order[0]], t1 = se->time[se->order[se->n - 1]];
+    trend_fmt_time(from, sizeof from, t0);
+    trend_fmt_time(to, sizeof to, t1);
+    trend_fmt_span(span, sizeof span, t1 - t0);
+    printf("%s of %zu dumps over %s, %s to %s UTC\n\n", se->type, se->n, span,
+           from, to);
+}
+
+static void
+trend_print_row(const trend_series_t *se, const trend_row_t *r, unsigned site_w)
+{
+    char slope[40], sv[32], p[16], first[32], last[32], fit[1024];
+    if (isnan(r->slope)) {
+        snprintf(slope, sizeof slope, "-");
+    } else {
+        model_fmt_value(sv, sizeof sv, r->slope, se->unit, true);
+        snprintf(slope, sizeof slope, "%s/%s", sv, se->timed ? "h" : "dump");
+    }
+    if (r->mk.p < 0.001)
+        snprintf(p, sizeof p, "<0.001");
+    else
+        snprintf(p, sizeof p, "%.3f", r->mk.p);
+    model_fmt_value(first, sizeof first, r->first, se->unit, false);
+    model_fmt_value(last, sizeof last, r->last, se->unit, false);
+    model_fit(fit, sizeof fit, r->site->name, site_w);
+    printf("%-9s %15s %+6.2f %6s %10s %10s  %s\n", trend_class_names[r->cls],
+           slope, r->mk.z, p, first, last, fit);
+}
+
+static void
+trend_print(const trend_opts_t *o, const trend_series_t *se,
+            const trend_row_t *rows, size_t nrows)
+{
+    unsigned width = model_term_width();
+    unsigned site_w =
+        width > TREND_FIXED_COLS + 20 ? width - TREND_FIXED_COLS : 20;
+    size_t shown = o->rows == 0 || o->rows > nrows ? nrows : o->rows;
+    size_t count[4] = {0};
+    trend_print_header(se);
+    printf("%-9s %15s %6s %6s %10s %10s  %s\n", "class",
+           se->timed ? "slope/hour" : "slope/dump", "Z", "p", "first", "last",
+           "stack");
+    for (size_t i = 0; i < nrows; i++) {
+        count[rows[i].cls]++;
+        if (i < shown)
+            trend_print_row(se, &rows[i], site_w);
+    }
+    printf("\n%zu sites: %zu growing, %zu bounded, %zu shrinking, %zu "
+           "constant",
+           nrows, count[TREND_GROWING], count[TREND_BOUNDED],
+           count[TREND_SHRINKING], count[TREND_CONSTANT]);
+    if (shown < nrows)
+        printf("; %zu not shown (-n 0 shows all)", nrows - shown);
+    printf("\n");
+}
+
+/* ---- the plot ---- */
+
+static int
+trend_write_plot(const trend_opts_t *o, const trend_series_t *se,
+                 const trend_row_t *rows, size_t nrows)
+{
+    size_t shown = o->rows == 0 || o->rows > nrows ? nrows : o->rows;
+    size_t nl = shown < PLOT_MAX_LINES ? shown : PLOT_MAX_LINES;
+    plot_line_t lines[PLOT_MAX_LINES];
+    double *ys = malloc((nl * se->n + 1) * sizeof(double));
+    double *xs = malloc(se->n * sizeof(double));
+    strbuf_t b = STRBUF_INIT;
+    char title[256];
+    int status = CMD_EXIT_OK;
+    if (ys != NULL && xs != NULL) {
+        for (size_t i = 0; i < nl; i++) {
+            lines[i].name = rows[i].site->name;
+            lines[i].y = ys + i * se->n;
+            trend_series_of(se, rows[i].site, ys + i * se->n);
+        }
+        for (size_t k = 0; k < se->n; k++)
+            xs[k] = se->timed ? se->x[k] * 3600 : se->x[k];
+        snprintf(title, sizeof title, "heapsight trend: %s of %zu dumps",
+                 se->type, se->n);
+        plot_t p = {
+            title,     se->unit,
+            xs,        se->n,
+            se->timed, se->timed ? se->time[se->order[0]] / 1000000000 : 0,
+            lines,     nl};
+        plot_svg(&b, &p);
+    }
+    if (ys == NULL || xs == NULL || b.failed) {
+        cmd_error("trend: out of memory");
+        status = CMD_EXIT_FAIL;
+    } else {
+        FILE *f = fopen(o->plot, "w");
+        bool ok = f != NULL && fwrite(b.s, 1, b.len, f) == b.len;
+        if (f != NULL && fclose(f) != 0)
+            ok = false;
+        if (!ok) {
+            cmd_error("trend: cannot write %s: %s", o->plot, strerror(errno));
+            status = CMD_EXIT_FAIL;
+        }
+    }
+    strbuf_free(&b);
+    free(ys);
+    free(xs);
+    return status;
+}
+
+/* ---- main ---- */
+
+static int
+trend_report(const trend_opts_t *o, stats_sites_t *t, trend_series_t *se)
+{
+    trend_row_t *rows = malloc((t->n + 1) * sizeof(*rows));
+    if (rows == NULL) {
+        cmd_error("trend: out of memory");
+        return CMD_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        rows[i] = trend_row(se, &t->sites[i]);
+        if ((i & 1023) == 0)
+            model_progress("testing trends", i, t->n);
+    }
+    model_progress("testing trends", t->n, t->n);
+    qsort(rows, t->n, sizeof(*rows), trend_row_cmp);
+    trend_print(o, se, rows, t->n);
+    int status = CMD_EXIT_OK;
+    if (o->plot != NULL)
+        status = trend_write_plot(o, se, rows, t->n);
+    free(rows);
+    return status;
+}
+
+static int
+trend_main(int argc, char **argv)
+{
+    trend_opts_t o = {.sample_index = "inuse_space",
+                      .rows = TREND_DEFAULT_ROWS};
+    int status = trend_parse(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    size_t n = o.ndumps;
+    trend_series_t se = {.n = n};
+    se.order = calloc(n, sizeof(size_t));
+    se.time = calloc(n, sizeof(int64_t));
+    se.x = calloc(n, sizeof(double));
+    se.y = calloc(n, sizeof(double));
+    se.scratch = calloc(stats_scratch_len(n), sizeof(double));
+    char *type = NULL, *unit = NULL;
+    stats_sites_t t;
+    stats_sites_init(&t, n, STATS_BY_STACK);
+    if (!se.order || !se.time || !se.x || !se.y || !se.scratch) {
+        cmd_error("trend: out of memory");
+        status = CMD_EXIT_FAIL;
+    } else {
+        status = trend_load(&o, &t, &se, &type, &unit);
+    }
+    if (status == CMD_EXIT_OK) {
+        se.type = type;
+        se.unit = unit;
+        if (trend_order(&se)) {
+            status = trend_report(&o, &t, &se);
+        } else {
+            cmd_error("trend: out of memory");
+            status = CMD_EXIT_FAIL;
+        }
+    }
+    stats_sites_free(&t);
+    free(type);
+    free(unit);
+    free(se.order);
+    free(se.time);
+    free(se.x);
+    free(se.y);
+    free(se.scratch);
+    return status;
+}
