@@ -1,0 +1,148 @@
+/*
+ * callgraph.h — a call graph of functions built from sampled stacks, pruned
+ * as pprof prunes its graphs, and written out as Graphviz DOT text.
+ *
+ * Owns: the kept nodes and edges (callgraph_t) and the DOT text of them.
+ * Does not own the input: the function table, the frame → function map and
+ * the samples stay the caller's, and the graph points into the function
+ * table, which must outlive it.  It knows no files and no profile format:
+ * `heapsight graph` (cli/graph.c) turns its model into a callgraph_input_t
+ * and writes the text where it must go.
+ *
+ * Values, for a function F and a call edge A → B, over the samples given
+ * (each sample a stack of frames, leaf first, and one value):
+ *   flat(F) = Σ value of the samples whose leaf frame is F
+ *   cum(F)  = Σ value of the samples with F anywhere in the stack, each
+ *             sample counted once however often F recurs in it
+ *   edge(A → B) = Σ value of the samples in which A calls B, each sample
+ *             counted once; a direct recursion gives an edge F → F.
+ * Samples of value 0 carry nothing and are skipped; a function is "seen"
+ * when it appears in a sample of non-zero value.
+ *
+ * Pruning, in this order (percentages and cutoffs are of in->total, the
+ * whole profile's total, so that --focus does not inflate them):
+ *   1. drop the functions with |cum| < node_fraction × |total|;
+ *   2. keep the max_nodes largest of the rest by |cum|;
+ *   3. recompute the edges over the kept functions only: walking a stack
+ *      from its root, consecutive kept functions are joined, so a kept
+ *      caller that reached a kept callee only through dropped functions
+ *      still gets an edge; such an edge (no sample went straight from the
+ *      caller to the callee) is "residual" and drawn dashed;
+ *   4. drop the edges with |value| < edge_fraction × |total|.
+ *
+ * Invariants of a built graph:
+ *   nodes are sorted by (|cum| desc, |flat| desc, name, file), and
+ *     nnodes + dropped_cutoff + dropped_limit = nseen;
+ *   edges are sorted by (|value| desc, from, to), from and to index nodes,
+ *     no two edges have the same (from, to), and
+ *     nedges + dropped_edges = the edges over kept functions before step 4;
+ *   shown_flat = Σ flat over the kept nodes.
+ * The DOT text is a function of the graph and the legend alone: the same
+ * input gives the same bytes.
+ *
+ * Threading: none; no globals.
+ */
+#ifndef HS_VIZ_CALLGRAPH_H
+#define HS_VIZ_CALLGRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strbuf.h"
+
+/* pprof's defaults for its graphs. */
+#define CALLGRAPH_NODE_FRACTION 0.005
+#define CALLGRAPH_EDGE_FRACTION 0.001
+#define CALLGRAPH_MAX_NODES 80
+
+typedef struct callgraph_func_s {
+    const char *name; /* the node's label; never NULL */
+    const char *file; /* for the tooltip; "" when unknown */
+} callgraph_func_t;
+
+typedef struct callgraph_sample_s {
+    const uint32_t *stack; /* frame ids, leaf first */
+    uint32_t depth;
+    int64_t value;
+} callgraph_sample_t;
+
+typedef struct callgraph_input_s {
+    const callgraph_func_t *funcs; /* distinct functions */
+    size_t nfuncs;
+    const uint32_t *frame_func; /* frame id → index into funcs */
+    size_t nframes;
+    const callgraph_sample_t *samples;
+    size_t nsamples;
+    int64_t total; /* what percentages and cutoffs are of */
+} callgraph_input_t;
+
+typedef struct callgraph_opts_s {
+    double node_fraction; /* in [0, 1] */
+    double edge_fraction; /* in [0, 1] */
+    size_t max_nodes;     /* at least 1 */
+} callgraph_opts_t;
+
+typedef struct callgraph_node_s {
+    uint32_t func; /* index into the input's funcs */
+    int64_t flat, cum;
+} callgraph_node_t;
+
+typedef struct callgraph_edge_s {
+    uint32_t from, to; /* indices into nodes: caller, callee */
+    int64_t value;
+    bool residual; /* only through dropped functions: dashed */
+} callgraph_edge_t;
+
+typedef struct callgraph_s {
+    const callgraph_func_t *funcs; /* the input's, borrowed */
+    callgraph_node_t *nodes;
+    size_t nnodes;
+    callgraph_edge_t *edges;
+    size_t nedges;
+    size_t nseen;          /* functions seen in non-zero samples */
+    size_t dropped_cutoff; /* functions below the node cutoff */
+    size_t dropped_limit;  /* functions past max_nodes */
+    size_t dropped_edges;  /* edges below the edge cutoff */
+    int64_t total, node_cutoff, edge_cutoff;
+    int64_t shown_flat;
+} callgraph_t;
+
+/*
+ * Builds the pruned graph of in into *r_g (freed with callgraph_free, also
+ * after a failure).  Returns 0, EINVAL for an input that breaks the rules
+ * above (a frame id with no function, a function index out of range,
+ * options out of range), or ENOMEM.
+ */
+int callgraph_build(const callgraph_input_t *in, const callgraph_opts_t *o,
+                    callgraph_t *r_g);
+void callgraph_free(callgraph_t *g);
+
+/*
+ * Formats a value with its unit for a label ("1.50 MiB"): supplied by the
+ * caller, so that the graph shows values exactly as the other reports do
+ * (viz/ cannot reach the command's formatting).
+ */
+typedef void (*callgraph_fmt_fn)(char *buf, size_t size, double v,
+                                 const char *unit, bool sign);
+
+typedef struct callgraph_legend_s {
+    const char *file;         /* the profile's name */
+    const char *type;         /* the sample type shown, e.g. "inuse_space" */
+    const char *unit;         /* its unit, e.g. "bytes" */
+    const char *const *notes; /* more legend lines (filters), or NULL */
+    size_t nnotes;
+    callgraph_fmt_fn fmt;
+} callgraph_legend_t;
+
+/*
+ * Appends the DOT text of g to out: the legend node, one box per kept
+ * function (its wrapped name, flat and cum with percentages; font size
+ * growing with flat, colour with cum), one edge per kept call (width and
+ * layout weight growing with its value, labelled with it, dashed when
+ * residual).  Out of memory shows in out->failed.
+ */
+void callgraph_dot(const callgraph_t *g, const callgraph_legend_t *lg,
+                   strbuf_t *out);
+
+#endif /* HS_VIZ_CALLGRAPH_H */
