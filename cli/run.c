@@ -1,6 +1,7 @@
 /*
  * run.c — `heapsight run [--sample SIZE] [--out DIR] [--leaks]
- * [--every DURATION] [--lib PATH] [--debug-dir DIR]... -- CMD [ARG]...`:
+ * [--every DURATION] [--flamegraph F] [--no-python] [--lib PATH]
+ * [--debug-dir DIR]... -- CMD [ARG]...`:
  * runs CMD with libheapsight.so preloaded and profiling on, then
  * symbolizes the dumps it left.
  *
@@ -16,9 +17,14 @@
  * <python>/heapsight/boot:<python> before any PYTHONPATH already set,
  * where <python> holds heapsight's Python package (../python beside this
  * program, else the installed one): every Python 3.11 process of the run
- * imports boot/sitecustomize.py, which adds the Python frame hook.  The options are parsed left to right, so ours win over the
- * same keys set before; without --sample a prof_sample already in
- * HEAPSIGHT stands (the library's default is 512 KiB).
+ * imports boot/sitecustomize.py, which adds the Python frame hook.  The
+ * library parses its options left to right, so ours win over the same
+ * keys set before; without --sample a prof_sample already in HEAPSIGHT
+ * stands (the library's default is 512 KiB).
+ *
+ * --flamegraph F: once the dumps are symbolized, CMD's own final dump
+ * (else its newest, else the run's newest) is drawn into F
+ * (flamegraph.h); the exit status stays CMD's.
  *
  * The library is, in order: --lib; $HEAPSIGHT_LIB; ../lib/libheapsight.so
  * beside this executable (the build tree's bin/ and lib/, and an install
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "flamegraph.h"
 #include "hmap.h"
 #include "symbolize.h"
 
@@ -71,6 +78,7 @@
 typedef struct run_opts_s {
     uint64_t sample;   /* 0: not given */
     unsigned every_ms; /* --every; 0: not given */
+    const char *flamegraph; /* --flamegraph; NULL: none */
     const char *out;
     bool leaks;
     bool no_python;
@@ -101,6 +109,8 @@ const cmd_t cmd_run = {
         "                       created if missing); they are named\n"
         "                       DIR/heapsight.<pid>.<seq>.<trigger>.pb.gz\n"
         "  -l, --leaks          report what is still allocated at exit\n"
+        "      --flamegraph F   also render CMD's final profile as a flame\n"
+        "                       graph into F (.svg or .html)\n"
         "      --every DURATION also dump every DURATION while CMD runs\n"
         "                       (500ms, 30s, 2m, 1h; a bare number is\n"
         "                       seconds): a series for 'heapsight trend'\n"
@@ -176,6 +186,7 @@ run_parse(int argc, char **argv, run_opts_t *o)
         {"debug-dir", required_argument, NULL, 'd'},
         {"no-python", no_argument, NULL, 'P'},
         {"every", required_argument, NULL, 'E'},
+        {"flamegraph", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -198,6 +209,13 @@ run_parse(int argc, char **argv, run_opts_t *o)
             o->no_python = true;
         else if (c == 'E')
             status = run_parse_every(optarg, &o->every_ms);
+        else if (c == 'G' && !flamegraph_format_ok(optarg))
+            status = cmd_usage_error(&cmd_run,
+                                     "--flamegraph '%s': the file must end in "
+                                     ".svg or .html",
+                                     optarg);
+        else if (c == 'G')
+            o->flamegraph = optarg;
         else if (c == 'h')
             status = cmd_help(&cmd_run);
         else
@@ -440,9 +458,38 @@ run_snapshot(const char *dir, hmap_t *seen)
     run_free_names(names);
 }
 
-/* Symbolizes this run's dumps in place and prints where they are. */
+/* Whether dump file name belongs to process pid ("heapsight.<pid>."). */
+static bool
+run_dump_of(const char *name, long pid)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof(prefix), "%s.%ld.", RUN_PREFIX_NAME, pid);
+    return n > 0 && strncmp(name, prefix, (size_t)n) == 0;
+}
+
+/*
+ * The dump a flame graph is drawn from: CMD's own final dump, else CMD's
+ * newest dump, else the newest dump of the run (names are sorted, so the
+ * last of a process is its newest).  NULL when there is none.
+ */
+static const char *
+run_pick_dump(char **names, size_t n, long pid)
+{
+    const char *own = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (run_dump_of(names[i], pid)) {
+            own = names[i];
+            if (strstr(names[i], ".final.") != NULL)
+                return names[i];
+        }
+    return own != NULL ? own : n > 0 ? names[n - 1] : NULL;
+}
+
+/* Symbolizes this run's dumps in place and prints where they are; with
+ * --flamegraph, renders the one run_pick_dump chooses. */
 static void
-run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o)
+run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o,
+            long pid)
 {
     size_t n;
     char **names = run_list_dumps(dir, seen, &n);
@@ -459,6 +506,14 @@ run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o)
     }
     if (n == 0)
         cmd_error("run: no profile was written to %s", dir);
+    const char *pick = o->flamegraph != NULL && names != NULL
+                           ? run_pick_dump(names, n, pid)
+                           : NULL;
+    char *path = NULL;
+    if (pick != NULL && asprintf(&path, "%s/%s", dir, pick) >= 0 &&
+        flamegraph_file(path, o->flamegraph, NULL) == CMD_EXIT_OK)
+        cmd_error("flame graph of %s: %s", pick, o->flamegraph);
+    free(path);
     run_free_names(names);
 }
 
@@ -547,6 +602,9 @@ run_wait(pid_t pid, const char *name)
 }
 
 /* Runs CMD to its end; its exit status. */
+/* CMD's pid, once started (for run_pick_dump). */
+static long run_cmd_pid;
+
 static int
 run_child_process(const run_opts_t *o, const char *lib, const char *env)
 {
@@ -568,6 +626,7 @@ run_child_process(const run_opts_t *o, const char *lib, const char *env)
     if (pid == 0)
         run_exec(o->cmd, lib, env, &oldset);
     run_child = pid > 0 ? pid : 0;
+    run_cmd_pid = pid;
     sigprocmask(SIG_SETMASK, &oldset, NULL);
     int status = CMD_EXIT_FAIL;
     if (pid < 0)
@@ -602,7 +661,7 @@ run_main(int argc, char **argv)
         hmap_init(&seen);
         run_snapshot(dir, &seen);
         status = run_child_process(&o, lib, env);
-        run_collect(dir, &seen, &o);
+        run_collect(dir, &seen, &o, run_cmd_pid);
         hmap_destroy(&seen);
     }
     free(env);

@@ -22,6 +22,8 @@ Cases:
                  heapsight.profile(); only the PyMem domains; a warning
   prof_off       preloaded with the profiler off: start() says so clearly
   no_python      heapsight run --no-python: no Python frames
+  run_flamegraph heapsight run --flamegraph F: the program's final dump
+                 drawn, Python functions included
 """
 import argparse
 import glob
@@ -406,6 +408,26 @@ def case_no_python():
         check(fr and "inner" not in fr[0] and
               "_PyEval_EvalFrameDefault" in fr[0],
               "--no-python still merged: %r" % fr[:1])
+
+
+def case_run_flamegraph():
+    """heapsight run --flamegraph F draws the final dump of the program
+    itself: here with the Python functions in it."""
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "ext_app.py"), EXT_SCRIPT)
+    html = os.path.join(out, "flame.html")
+    dumps, _, err = hs_run(script, out, extra=["--flamegraph", html],
+                           env=fixture_env())
+    if not check(os.path.exists(html), "no %s: %s" % (html, err)):
+        return
+    text = open(html, encoding="utf-8").read()
+    for name in ("hs_fixture_block", "inner", "outer", "&lt;module&gt;"):
+        check(name in text, "%s not in the flame graph" % name)
+    check("flame graph of heapsight." in err and html in err,
+          "no line naming the flame graph: %r" % err)
+    rc, o, e = run([ARGS.cli, "run", "--flamegraph", "x.png", "--", "true"])
+    check(rc == 2 and len(e.strip().splitlines()) == 1 and ".svg" in e,
+          "bad extension: %d %r" % (rc, e))
 
 
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
