@@ -34,10 +34,13 @@ model_err(char *err, size_t errlen, int e, const char *fmt, ...)
 int64_t
 model_total(const model_t *m)
 {
-    int64_t t = 0;
+    /* Summed in unsigned arithmetic: values come from the file, and their
+     * sum may overflow; it wraps, as pprof's int64 sums do, instead of
+     * being undefined. */
+    uint64_t t = 0;
     for (size_t i = 0; i < m->nsamples; i++)
-        t += model_value(m, &m->samples[i]);
-    return t;
+        t += (uint64_t)model_value(m, &m->samples[i]);
+    return (int64_t)t;
 }
 
 int
@@ -82,6 +85,14 @@ model_select(model_t *m, const char *sample_index, char *err, size_t errlen)
 }
 
 /* ---- building ---- */
+
+/*
+ * The most frame ids all stacks may hold together (4 bytes each, so the
+ * stacks stay within the reader's bound, PROFILE_MAX_BYTES): a few bytes
+ * of a profile can name one deeply inlined location millions of times,
+ * and each mention expands to all its frames.
+ */
+#define MODEL_MAX_FRAMES (PROFILE_MAX_BYTES / sizeof(uint32_t))
 
 typedef struct builder_s {
     model_t *m;
@@ -276,12 +287,18 @@ build(model_t *m, const model_opts_t *o, char *err, size_t errlen)
             model_progress("reading locations", i, nloc);
     }
     model_progress("reading locations", nloc, nloc);
+    size_t all_frames = 0;
     for (size_t i = 0; e == 0 && i < pb->n_sample; i++) {
         const Perftools__Profiles__Sample *ps = pb->sample[i];
         model_sample_t *s = &m->samples[m->nsamples];
         size_t depth = 0;
         for (size_t k = 0; k < ps->n_location_id; k++)
             depth += b.loc_count[loc_pos(p, ps->location_id[k])];
+        all_frames += depth;
+        if (all_frames > MODEL_MAX_FRAMES) {
+            e = EFBIG;
+            break;
+        }
         *s = (model_sample_t){.values = ps->value, .index = i};
         s->stack = malloc((depth ? depth : 1) * sizeof(uint32_t));
         if (s->stack == NULL) {
@@ -301,6 +318,11 @@ build(model_t *m, const model_opts_t *o, char *err, size_t errlen)
     free(b.loc_frames);
     free(b.loc_first);
     free(b.loc_count);
+    if (e == EFBIG)
+        return model_err(err, errlen, EINVAL,
+                         "%s: too large: its stacks expand to more than %zu "
+                         "frames",
+                         m->path, MODEL_MAX_FRAMES);
     if (e != 0)
         return model_err(err, errlen, e, "%s: out of memory", m->path);
     return 0;

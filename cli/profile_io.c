@@ -3,14 +3,17 @@
  * (protobuf-c), the structural check, id indexes, interning and writing
  * (see profile_io.h for the guarantees).
  *
- * Bounded work on hostile input: the file and its decompressed contents
- * are each capped at PROFILE_MAX_BYTES; protobuf-c allocates in proportion
- * to the bytes it decodes; the check is linear plus one sort per kind.
+ * Bounded work on hostile input: the file, its decompressed contents and
+ * the message tree protobuf-c decodes from them are each capped at
+ * PROFILE_MAX_BYTES (the tree through a counting allocator: protobuf-c
+ * needs up to ~50 bytes per byte of input, for empty submessages); the
+ * check is linear plus one sort per kind.
  */
 #include "profile_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,19 @@ profile_bad(const char *name, char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- reading ------------------------------------------------------------ */
 
+/*
+ * The next capacity of a buffer growing by doubling towards the limit:
+ * never past PROFILE_MAX_BYTES + 1, one byte more than a valid length, so
+ * that filling it proves the input too big while the memory stays bounded
+ * by the limit (doubling 1 GiB would ask for 2 GiB).
+ */
+static size_t
+profile_grow_cap(size_t cap)
+{
+    size_t ncap = cap == 0 ? (size_t)1 << 16 : cap * 2;
+    return ncap > PROFILE_MAX_BYTES + 1 ? PROFILE_MAX_BYTES + 1 : ncap;
+}
+
 /* Reads all of fd, stopping once past PROFILE_MAX_BYTES (the caller
  * reports a length over the limit). */
 static int
@@ -43,7 +59,7 @@ profile_slurp(int fd, uint8_t **r_buf, size_t *r_len)
     uint8_t *buf = NULL;
     while (len <= PROFILE_MAX_BYTES) {
         if (len == cap) {
-            size_t ncap = cap == 0 ? 1 << 16 : cap * 2;
+            size_t ncap = profile_grow_cap(cap);
             uint8_t *bigger = realloc(buf, ncap);
             if (bigger == NULL) {
                 free(buf);
@@ -82,13 +98,14 @@ profile_inflate_into(z_stream *z, uint8_t **r_out, size_t *r_cap)
             size_t used = *r_cap;
             if (used > PROFILE_MAX_BYTES)
                 return PROFILE_TOO_BIG;
-            uint8_t *bigger = realloc(*r_out, used * 2);
+            size_t ncap = profile_grow_cap(used);
+            uint8_t *bigger = realloc(*r_out, ncap);
             if (bigger == NULL)
                 return Z_MEM_ERROR;
             *r_out = bigger;
-            *r_cap = used * 2;
+            *r_cap = ncap;
             z->next_out = bigger + used;
-            z->avail_out = (uInt)used;
+            z->avail_out = (uInt)(ncap - used);
         }
         rc = inflate(z, Z_NO_FLUSH);
     }
@@ -151,6 +168,11 @@ profile_read(const char *path, profile_t **r_prof, char *err, size_t errlen)
         close(fd);
         snprintf(err, errlen, "%s: is a directory", path);
         return EISDIR;
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > PROFILE_MAX_BYTES) {
+        close(fd);
+        return profile_bad(path, err, errlen, "larger than %zu MiB",
+                           PROFILE_MAX_BYTES >> 20);
     }
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -415,12 +437,56 @@ profile_check_sample(const profile_checker_t *c, size_t i)
     return 0;
 }
 
+/*
+ * True if m has no field numbered 0.  protobuf-c rejects the key byte of
+ * field 0 but not an over-long encoding of it (0x81 0x00): it keeps the
+ * field as an unknown one, writes it back with the key 0, and then cannot
+ * read its own output.
+ */
+static bool
+profile_fields_ok(const ProtobufCMessage *m)
+{
+    for (size_t i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return false;
+    return true;
+}
+
+/* Every message of the profile passes profile_fields_ok. */
+static int
+profile_check_fields(const profile_checker_t *c)
+{
+    const profile_pb_t *pb = c->p->pb;
+    bool ok =
+        profile_fields_ok(&pb->base) &&
+        (pb->period_type == NULL || profile_fields_ok(&pb->period_type->base));
+    for (size_t i = 0; ok && i < pb->n_sample_type; i++)
+        ok = profile_fields_ok(&pb->sample_type[i]->base);
+    for (size_t i = 0; ok && i < pb->n_sample; i++) {
+        ok = profile_fields_ok(&pb->sample[i]->base);
+        for (size_t j = 0; ok && j < pb->sample[i]->n_label; j++)
+            ok = profile_fields_ok(&pb->sample[i]->label[j]->base);
+    }
+    for (size_t i = 0; ok && i < pb->n_mapping; i++)
+        ok = profile_fields_ok(&pb->mapping[i]->base);
+    for (size_t i = 0; ok && i < pb->n_function; i++)
+        ok = profile_fields_ok(&pb->function[i]->base);
+    for (size_t i = 0; ok && i < pb->n_location; i++) {
+        ok = profile_fields_ok(&pb->location[i]->base);
+        for (size_t j = 0; ok && j < pb->location[i]->n_line; j++)
+            ok = profile_fields_ok(&pb->location[i]->line[j]->base);
+    }
+    return ok ? 0 : profile_bad(c->name, c->err, c->errlen, "field number 0");
+}
+
 /* The structural check of profile_io.h; 0 or EINVAL with err set. */
 static int
 profile_check(const profile_t *p, const char *name, char *err, size_t errlen)
 {
     profile_checker_t c = {p, name, err, errlen};
-    int e = profile_check_header(&c);
+    int e = profile_check_fields(&c);
+    if (e == 0)
+        e = profile_check_header(&c);
     if (e == 0)
         e = profile_check_mappings(&c);
     if (e == 0)
@@ -440,6 +506,44 @@ profile_is_gzip(const uint8_t *data, size_t len)
     return len >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 }
 
+/*
+ * protobuf-c's allocator while unpacking: malloc and free (so that
+ * free_unpacked with the default allocator frees the tree, profile_io.h),
+ * counting the bytes held and refusing past PROFILE_MAX_BYTES.  A 2-byte
+ * empty Sample becomes an 80-byte struct and a pointer: without the
+ * budget, a 2 MB gzip file of them asks for tens of GiB.
+ */
+typedef struct profile_budget_s {
+    size_t used;   /* bytes held, by malloc_usable_size */
+    bool exceeded; /* an allocation was refused: over the budget */
+    bool oom;      /* malloc itself failed */
+} profile_budget_t;
+
+static void *
+profile_budget_alloc(void *data, size_t size)
+{
+    profile_budget_t *b = data;
+    if (b->used >= PROFILE_MAX_BYTES || size > PROFILE_MAX_BYTES - b->used) {
+        b->exceeded = true;
+        return NULL;
+    }
+    void *block = malloc(size);
+    if (block == NULL)
+        b->oom = true;
+    else
+        b->used += malloc_usable_size(block);
+    return block;
+}
+
+static void
+profile_budget_free(void *data, void *block)
+{
+    profile_budget_t *b = data;
+    if (block != NULL)
+        b->used -= malloc_usable_size(block);
+    free(block);
+}
+
 /* Unpacks raw protobuf bytes into a new, checked profile. */
 static int
 profile_unpack(const char *name, const uint8_t *raw, size_t len,
@@ -451,10 +555,19 @@ profile_unpack(const char *name, const uint8_t *raw, size_t len,
         return ENOMEM;
     }
     hmap_init(&p->strings);
-    p->pb = perftools__profiles__profile__unpack(NULL, len, raw);
+    profile_budget_t budget = {0};
+    ProtobufCAllocator alloc = {profile_budget_alloc, profile_budget_free,
+                                &budget};
+    p->pb = perftools__profiles__profile__unpack(&alloc, len, raw);
     if (p->pb == NULL) {
         free(p);
-        return profile_bad(name, err, errlen, "protobuf decoding failed");
+        if (budget.oom) {
+            snprintf(err, errlen, "%s: out of memory", name);
+            return ENOMEM;
+        }
+        return profile_bad(name, err, errlen, "%s",
+                           budget.exceeded ? "decoded size over 1 GiB"
+                                           : "protobuf decoding failed");
     }
     p->cap_strings = p->pb->n_string_table;
     p->cap_functions = p->pb->n_function;

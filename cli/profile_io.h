@@ -12,7 +12,8 @@
  * string index is inside string_table and string_table[0] is "", every id
  * is nonzero and unique within its kind, every reference (sample →
  * location, location → mapping, line → function) names an existing
- * element, and every sample has one value per sample type.  Readers may
+ * element, every sample has one value per sample type, and no field is
+ * numbered 0 (protobuf-c would write it back unreadable).  Readers may
  * rely on that and index without further checks.
  *
  * Invariants of the indexes: idx->ids[i] is the id of element
@@ -43,7 +44,8 @@ typedef Perftools__Profiles__Location profile_location_t;
 typedef Perftools__Profiles__Line profile_line_t;
 typedef Perftools__Profiles__Function profile_function_t;
 
-/* Largest profile read, before and after decompression (bounded memory). */
+/* Largest profile read, before and after decompression, and the most
+ * memory its decoded message tree may take (bounded memory). */
 #define PROFILE_MAX_BYTES ((size_t)1 << 30)
 /* Room for an error line. */
 #define PROFILE_ERR_MAX 512
