@@ -4,7 +4,8 @@
  *
  * Owns: a hash map from address to record, for the few objects that were
  * sampled (about one per prof_sample bytes), so a free event can tell in
- * one atomic load that nothing is sampled, and otherwise in one lookup.
+ * one atomic load (a presence filter by address) that its object is not
+ * sampled, and otherwise in one locked lookup.
  * Locking: one mutex (HS_RANK_PROF), never held while a site lock is.
  */
 #ifndef HS_PROF_FOREIGN_H
@@ -17,6 +18,9 @@
 void foreign_boot(void);
 /* True when any foreign object is being tracked. */
 bool foreign_any(void);
+/* False when ptr is certainly not tracked (one load, no lock); true when
+ * it may be (then foreign_take says). */
+bool foreign_maybe(const void *ptr);
 /* Tracks ptr; false on OOM (the caller keeps rec).  If ptr was tracked
  * already (its free was never reported), *r_displaced gets its old record
  * for the caller to release. */

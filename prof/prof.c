@@ -381,7 +381,7 @@ HS_API void
 hs_prof_free_event(void *ptr, unsigned domain)
 {
     (void)domain;
-    if (!enabled || ptr == NULL || !foreign_any())
+    if (!enabled || ptr == NULL || !foreign_maybe(ptr))
         return;
     tsd_reentrancy_enter();
     prof_rec_t *rec = foreign_take(ptr);

@@ -14,7 +14,10 @@
  * (size <= 512), as domain "pymalloc", and the raw domain is not wrapped:
  * nothing is counted twice.  Not preloaded, malloc is the C library's, so
  * every request of every domain is reported: "pymalloc" for the object
- * and mem domains, "pymem_raw" for the raw domain.  A wrapper calls the
+ * and mem domains, "pymem_raw" for the raw domain.  When the object and
+ * mem domains are malloc themselves (PYTHONMALLOC=malloc), there is no
+ * pymalloc: preloaded, nothing is wrapped; not preloaded, all three
+ * domains are reported as "pymem_raw".  A wrapper calls the
  * allocator it replaced, then hs_prof_alloc_event (a countdown between
  * samples); frees report hs_prof_free_event (a flag test unless a sampled
  * object is live); a realloc is a free and an allocation.  The wrappers
@@ -367,6 +370,17 @@ wrap_domain(PyMemAllocatorDomain d, const char *label, bool all_sizes)
     wrapped[d] = true;
 }
 
+/* Whether the object and mem domains end in malloc rather than pymalloc
+ * (PYTHONMALLOC=malloc or malloc_debug), asked before wrapping: CPython
+ * names its own allocators, and anything else (NULL) is taken as
+ * pymalloc under someone's hooks. */
+static bool
+domains_are_malloc(void)
+{
+    const char *name = _PyMem_GetCurrentAllocatorName();
+    return name != NULL && strncmp(name, "malloc", 6) == 0;
+}
+
 /* wrap_pymem(): wraps the domains as the header comment says. */
 static PyObject *
 mod_wrap_pymem(PyObject *self, PyObject *args)
@@ -374,6 +388,19 @@ mod_wrap_pymem(PyObject *self, PyObject *args)
     (void)self, (void)args;
     if (!need_fns())
         return NULL;
+    if (wrapped[PYMEM_DOMAIN_OBJ] || wrapped[PYMEM_DOMAIN_MEM] ||
+        wrapped[PYMEM_DOMAIN_RAW])
+        Py_RETURN_NONE;
+    if (domains_are_malloc()) {
+        /* Every domain is malloc: preloaded, heapsight samples it already;
+         * else report it all, as the raw domain. */
+        if (!preloaded) {
+            wrap_domain(PYMEM_DOMAIN_OBJ, "pymem_raw", true);
+            wrap_domain(PYMEM_DOMAIN_MEM, "pymem_raw", true);
+            wrap_domain(PYMEM_DOMAIN_RAW, "pymem_raw", true);
+        }
+        Py_RETURN_NONE;
+    }
     wrap_domain(PYMEM_DOMAIN_OBJ, "pymalloc", !preloaded);
     wrap_domain(PYMEM_DOMAIN_MEM, "pymalloc", !preloaded);
     if (!preloaded)

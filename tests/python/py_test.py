@@ -22,6 +22,7 @@ Cases:
                  heapsight.profile(); only the PyMem domains; a warning
   prof_off       preloaded with the profiler off: start() says so clearly
   no_python      heapsight run --no-python: no Python frames
+  malloc_mode    PYTHONMALLOC=malloc: nothing counted twice
   run_flamegraph heapsight run --flamegraph F: the program's final dump
                  drawn, Python functions included
 """
@@ -408,6 +409,40 @@ def case_no_python():
         check(fr and "inner" not in fr[0] and
               "_PyEval_EvalFrameDefault" in fr[0],
               "--no-python still merged: %r" % fr[:1])
+
+
+MALLOC_MODE_SCRIPT = """\
+import sys
+import heapsight
+
+KEEP = [bytearray(200) for _ in range(100000)]
+heapsight.dump(sys.argv[1])
+"""
+
+
+def case_malloc_mode():
+    """Under PYTHONMALLOC=malloc the PyMem domains are malloc itself, which
+    heapsight samples already: nothing may be counted twice, so the live
+    estimate matches the one of the default (pymalloc) mode."""
+    script = write(os.path.join(TMP, "mm.py"), MALLOC_MODE_SCRIPT)
+    totals = {}
+    for mode in ("pymalloc", "malloc"):
+        out = tempfile.mkdtemp(dir=TMP)
+        live = os.path.join(out, "live.pb.gz")
+        env = {"PYTHONMALLOC": mode}
+        hs_run(script, out, sample="16k", env=env, args=[live])
+        if not check(os.path.exists(live), "%s: no dump" % mode):
+            return
+        prof = pprof_decode.decode(live)
+        totals[mode] = sum(s["values"][3] for s in prof["samples"])
+        doms = set(s["labels"].get("allocator") for s in prof["samples"])
+        if mode == "malloc":
+            check("pymalloc" not in doms, "malloc mode labels %r" % doms)
+    ratio = totals["malloc"] / max(totals["pymalloc"], 1)
+    print("live estimate: pymalloc %.1f MB, malloc %.1f MB (ratio %.2f)"
+          % (totals["pymalloc"] / 1e6, totals["malloc"] / 1e6, ratio))
+    check(0.7 < ratio < 1.4, "malloc mode counts %.2fx the pymalloc mode"
+          % ratio)
 
 
 def case_run_flamegraph():

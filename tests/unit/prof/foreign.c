@@ -83,4 +83,47 @@ HS_TEST(many_entries_with_interleaved_removal)
         site_record_free(recs[i]);
 }
 
+HS_TEST(presence_filter_is_exact_about_absence)
+{
+    boot_once();
+    enum { N = 300 };
+    static prof_rec_t *recs[N];
+    prof_rec_t *displaced;
+    /* Untracked addresses read absent; tracked ones always read present
+     * (also when displaced, and while others sharing a filter slot
+     * come and go). */
+    for (uintptr_t a = 0x100000; a < 0x100000 + 64 * 1024; a += 64)
+        HS_EXPECT_FALSE(foreign_maybe((void *)a));
+    for (int i = 0; i < N; i++) {
+        recs[i] = rec_for(500 + i);
+        HS_ASSERT_TRUE(foreign_put((void *)(uintptr_t)(0x200000 + 48 * i),
+                                   recs[i], &displaced));
+    }
+    prof_rec_t *again = rec_for(499);
+    HS_ASSERT_TRUE(foreign_put((void *)0x200000, again, &displaced));
+    HS_EXPECT_EQ_PTR(displaced, recs[0]);
+    unsigned present = 0;
+    for (int i = 0; i < N; i++)
+        present += foreign_maybe((void *)(uintptr_t)(0x200000 + 48 * i));
+    HS_EXPECT_EQ_U64(present, N);
+    /* Few false positives among 64k other addresses (300 of 16384 slots
+     * taken: about 2%). */
+    unsigned maybe = 0;
+    for (uintptr_t a = 0x900000; a < 0x900000 + 64 * 65536; a += 64)
+        maybe += foreign_maybe((void *)a);
+    HS_EXPECT_LT_U64(maybe, 65536 / 20);
+    HS_EXPECT_EQ_PTR(foreign_take((void *)0x200000), again);
+    for (int i = 1; i < N; i++)
+        HS_EXPECT_EQ_PTR(foreign_take((void *)(uintptr_t)(0x200000 + 48 * i)),
+                         recs[i]);
+    /* Everything taken: absent everywhere again. */
+    present = 0;
+    for (int i = 0; i < N; i++)
+        present += foreign_maybe((void *)(uintptr_t)(0x200000 + 48 * i));
+    HS_EXPECT_EQ_U64(present, 0);
+    for (int i = 0; i < N; i++)
+        site_record_free(recs[i]);
+    site_record_free(again);
+}
+
 HS_TEST_MAIN()
