@@ -23,7 +23,16 @@ to back, so slow drifts of the machine's load cancel), shown as median
 (min–max) over the repetitions, for wall time, CPU time (user + sys) and
 peak RSS.  Target (issue 3): at the default rate (512 KiB) under 3% slower
 than unprofiled, and cheaper than jemalloc's profiler.
+
+A run with the Python variants (run.sh --python: hs_py512k, the profiler
+with Python frames merged, and hs_tracemalloc) gets the Python report
+instead: every variant against plain heapsight, paired the same way.
+Target (issue 4): hs_py512k under 5% slower than heapsight, and far
+cheaper than tracemalloc (-X tracemalloc=25).  A verdict on 5% also
+gives the median's 95% confidence interval (order statistics, no
+assumption on the distribution): the resolution of the run.
 """
+import math
 import statistics
 import sys
 
@@ -52,6 +61,20 @@ PROF_RATIOS = [
     ("hs_prof64k", "je_prof64k", "hs 64k ÷ je 64k"),
 ]
 PROF_TARGET = 1.03  # hs_prof512k's time <= 1.03x heapsight's
+
+# Python variants (bench/run.sh --python): all on heapsight's library.
+PY_VARIANTS = {"hs_py512k", "hs_tracemalloc"}
+PY_ORDER = ["heapsight", "hs_prof_off", "hs_prof512k", "hs_py512k",
+            "hs_tracemalloc"]
+PY_RATIOS = [
+    ("hs_prof_off", "heapsight", "hs off ÷ hs (A/A)"),
+    ("hs_prof512k", "heapsight", "native 512k ÷ hs"),
+    ("hs_py512k", "heapsight", "py 512k ÷ hs"),
+    ("hs_tracemalloc", "heapsight", "tracemalloc ÷ hs"),
+    ("hs_py512k", "hs_prof512k", "py 512k ÷ native 512k"),
+    ("hs_tracemalloc", "hs_py512k", "tracemalloc ÷ py 512k"),
+]
+PY_TARGET = 1.05    # hs_py512k's time <= 1.05x heapsight's
 PROF_TIE = 0.02     # overheads closer than this are not told apart
 
 
@@ -257,21 +280,21 @@ def fmt_paired(xs, limit=None):
     return "%.2f (%.2f–%.2f)%s" % (m, min(xs), max(xs), mark)
 
 
-def prof_columns(allocs):
-    return [c for c in PROF_RATIOS if c[0] in allocs and c[1] in allocs]
+def ratio_columns(ratios, allocs):
+    return [c for c in ratios if c[0] in allocs and c[1] in allocs]
 
 
-def prof_ratio_table(rows, summary, allocs, key, title, lines):
-    cols = prof_columns(allocs)
+def prof_ratio_table(rows, summary, cols, key, title, lines, target=None):
+    """One paired-ratio table; target = (numerator, denominator, limit)
+    marks that column's medians over the limit, on wall and CPU time."""
     lines.append("### %s" % title)
     lines.append("")
     lines.append("| workload | " + " | ".join(c[2] for c in cols) + " |")
     lines.append("|---|" + "---|" * len(cols))
     for w in summary:
         cells = [fmt_paired(paired(rows, w, n, d, key),
-                            PROF_TARGET if (n, d, key) in (
-                                ("hs_prof512k", "heapsight", "wall"),
-                                ("hs_prof512k", "heapsight", "cpu")) else None)
+                            target[2] if target and (n, d) == target[:2]
+                            and key in ("wall", "cpu") else None)
                  for n, d, _ in cols]
         lines.append("| %s | %s |" % (w, " | ".join(cells)))
     lines.append("")
@@ -294,6 +317,24 @@ def prof_median_table(summary, allocs, key, title, fmt, lines):
     lines.append("")
 
 
+def aa_noise(rows, summary, lines):
+    """The A/A lines (hs_prof_off ÷ heapsight: the same code path)."""
+    for key, name in (("wall", "wall"), ("cpu", "CPU")):
+        aa = [x for w in summary
+              for x in paired(rows, w, "hs_prof_off", "heapsight", key)]
+        if not aa:
+            continue
+        med = [statistics.median(paired(rows, w, "hs_prof_off",
+                                        "heapsight", key))
+               for w in summary
+               if paired(rows, w, "hs_prof_off", "heapsight", key)]
+        lines.append("- Noise floor, %s time (A/A: hs_prof_off ÷ "
+                     "heapsight, the same code path): single repetitions "
+                     "range %.2f–%.2f; the per-workload medians range "
+                     "%.2f–%.2f." % (name, min(aa), max(aa), min(med),
+                                     max(med)))
+
+
 def prof_verdict(rows, summary, allocs, lines):
     """The issue's two targets, per workload, on wall and CPU time."""
     lines.append("### Targets: profiler at the default rate (512 KiB)")
@@ -304,20 +345,7 @@ def prof_verdict(rows, summary, allocs, lines):
         lines.append("")
         return
     if "hs_prof_off" in have:
-        for key, name in (("wall", "wall"), ("cpu", "CPU")):
-            aa = [x for w in summary
-                  for x in paired(rows, w, "hs_prof_off", "heapsight", key)]
-            if not aa:
-                continue
-            med = [statistics.median(paired(rows, w, "hs_prof_off",
-                                            "heapsight", key))
-                   for w in summary
-                   if paired(rows, w, "hs_prof_off", "heapsight", key)]
-            lines.append("- Noise floor, %s time (A/A: hs_prof_off ÷ "
-                         "heapsight, the same code path): single repetitions "
-                         "range %.2f–%.2f; the per-workload medians range "
-                         "%.2f–%.2f." % (name, min(aa), max(aa), min(med),
-                                         max(med)))
+        aa_noise(rows, summary, lines)
     for w in summary:
         parts = []
         for key, name in (("wall", "wall"), ("cpu", "CPU")):
@@ -360,27 +388,24 @@ def prof_verdict(rows, summary, allocs, lines):
     lines.append("")
 
 
-def render_profile(meta, rows, summary):
+def variant_order(summary, order):
     seen = {a for per in summary.values() for a in per}
-    allocs = [a for a in PROF_ORDER if a in seen] + sorted(
-        seen - set(PROF_ORDER))
-    lines = ["## heapsight profiler overhead", ""]
+    return [a for a in order if a in seen] + sorted(seen - set(order))
+
+
+def variant_head(meta, title, target_note, lines):
+    lines.extend(["## " + title, ""])
     for m in meta:
         lines.append("- " + m)
     lines.append("")
     lines.append("Ratios are paired per repetition: variant ÷ reference "
                  "from the same repetition, shown as median (min–max) over "
                  "the repetitions; below 1.00 the variant is faster / "
-                 "smaller.  ✗ marks heapsight's profiler at 512 KiB over "
-                 "the %.0f%% target." % (100 * (PROF_TARGET - 1)))
+                 "smaller.  " + target_note)
     lines.append("")
-    prof_ratio_table(rows, summary, allocs, "wall",
-                     "Wall time ratios", lines)
-    prof_ratio_table(rows, summary, allocs, "cpu",
-                     "CPU time (user + sys) ratios", lines)
-    prof_ratio_table(rows, summary, allocs, "rss",
-                     "Peak RSS ratios", lines)
-    prof_verdict(rows, summary, allocs, lines)
+
+
+def variant_correctness(summary, lines):
     problems = checksum_problems(summary)
     lines.append("### Correctness checks")
     lines.append("")
@@ -390,12 +415,39 @@ def render_profile(meta, rows, summary):
         lines.append("Every run exited 0 and every variant produced the "
                      "same checksum for every workload.")
     lines.append("")
+
+
+def variant_medians(summary, allocs, lines):
     prof_median_table(summary, allocs, "wall", "Wall time (median s)",
                       "%.3f", lines)
     prof_median_table(summary, allocs, "cpu", "CPU time (median s)",
                       "%.3f", lines)
     prof_median_table(summary, allocs, "rss", "Peak RSS (median MiB)",
                       "%.1f", lines)
+
+
+def render_profile(meta, rows, summary):
+    allocs = variant_order(summary, PROF_ORDER)
+    lines = []
+    variant_head(meta, "heapsight profiler overhead",
+                 "✗ marks heapsight's profiler at 512 KiB over the %.0f%% "
+                 "target." % (100 * (PROF_TARGET - 1)), lines)
+    cols = ratio_columns(PROF_RATIOS, allocs)
+    target = ("hs_prof512k", "heapsight", PROF_TARGET)
+    prof_ratio_table(rows, summary, cols, "wall",
+                     "Wall time ratios", lines, target)
+    prof_ratio_table(rows, summary, cols, "cpu",
+                     "CPU time (user + sys) ratios", lines, target)
+    prof_ratio_table(rows, summary, cols, "rss",
+                     "Peak RSS ratios", lines)
+    prof_verdict(rows, summary, allocs, lines)
+    variant_correctness(summary, lines)
+    variant_medians(summary, allocs, lines)
+    variant_details(summary, allocs, lines)
+    return "\n".join(lines)
+
+
+def variant_details(summary, allocs, lines):
     lines.append("### Per workload (wall time)")
     lines.append("")
     for w, per in summary.items():
@@ -417,6 +469,126 @@ def render_profile(meta, rows, summary):
                 a, cell_time(s), spread, cpu, sy, cell_rss(s), s["ok"],
                 s["n"]))
         lines.append("")
+
+
+# ---- the Python report ------------------------------------------------------
+
+def median_ci(xs, level=0.95):
+    """Distribution-free confidence interval of the median: the k-th
+    smallest and k-th largest value, k as large as keeps P(Binomial(n, 1/2)
+    < k) <= (1 - level) / 2.  (lo, hi, coverage) or None when n is too
+    small (n < 6 at 95%)."""
+    n = len(xs)
+    tail, k = 0.0, 0
+    while True:
+        nxt = tail + math.comb(n, k) / 2.0 ** n
+        if nxt > (1 - level) / 2:
+            break
+        tail, k = nxt, k + 1
+    if k < 1:
+        return None
+    xs = sorted(xs)
+    return xs[k - 1], xs[n - k], 1 - 2 * tail
+
+
+def py_target_part(xs, name):
+    """'CPU +1.2% (within 5%) [95% CI ...]' for one metric."""
+    m = statistics.median(xs)
+    part = "%s %+.1f%% %s" % (name, 100 * (m - 1),
+                              "(within 5%)" if m <= PY_TARGET
+                              else "(MISS: over 5%)")
+    ci = median_ci(xs)
+    if ci is None:
+        return part + " [too few repetitions for an interval]"
+    lo, hi, cov = ci
+    part += " [%.0f%% CI %+.1f%%…%+.1f%%" % (100 * cov, 100 * (lo - 1),
+                                            100 * (hi - 1))
+    if lo <= PY_TARGET < hi:
+        part += ": straddles 5%, cannot tell"
+    return part + "]"
+
+
+def tm_part(py, tm, name):
+    """How much dearer tracemalloc is than hs_py512k, for one metric."""
+    mp, mt = statistics.median(py), statistics.median(tm)
+    part = "%s: tracemalloc %+.0f%% vs hs_py512k %+.1f%%" % (
+        name, 100 * (mt - 1), 100 * (mp - 1))
+    # An overhead inside the noise has no meaningful ratio: compare with
+    # half a point instead, and say so.
+    floor = 0.005
+    if mp - 1 >= floor:
+        part += ": %.0fx the overhead" % ((mt - 1) / (mp - 1))
+    else:
+        part += ": over %.0fx the overhead (hs_py512k's is under %.1f%%)" % (
+            (mt - 1) / floor, 100 * floor)
+    return part
+
+
+def py_verdict(rows, summary, allocs, lines):
+    lines.append("### Targets: Python frames merged (hs_py512k) vs "
+                 "heapsight and vs tracemalloc")
+    lines.append("")
+    have = set(allocs)
+    if not {"heapsight", "hs_py512k"} <= have:
+        lines.append("_needs heapsight and hs_py512k in the run._")
+        lines.append("")
+        return
+    if "hs_prof_off" in have:
+        aa_noise(rows, summary, lines)
+    for w in summary:
+        parts = []
+        for key, name in (("cpu", "CPU"), ("wall", "wall")):
+            xs = paired(rows, w, "hs_py512k", "heapsight", key)
+            if xs:
+                parts.append(py_target_part(xs, name))
+        if parts:
+            lines.append("- %s, under 5%%: %s" % (w, "; ".join(parts)))
+        parts = []
+        for key, name in (("cpu", "CPU"), ("wall", "wall")):
+            py = paired(rows, w, "hs_py512k", "heapsight", key)
+            tm = paired(rows, w, "hs_tracemalloc", "heapsight", key)
+            if py and tm:
+                parts.append(tm_part(py, tm, name))
+            slow = paired(rows, w, "hs_tracemalloc", "hs_py512k", key)
+            if slow and key == "cpu":
+                parts[-1] += " (tracemalloc's run %.1fx as long)" % (
+                    statistics.median(slow))
+        if parts:
+            lines.append("- %s, against tracemalloc: %s" % (w, "; ".join(parts)))
+        native = paired(rows, w, "hs_py512k", "hs_prof512k", "cpu")
+        if native:
+            lines.append("- %s, Python frames on top of native-only "
+                         "profiling: CPU %+.1f%% (py 512k ÷ native 512k)"
+                         % (w, 100 * (statistics.median(native) - 1)))
+    lines.append("")
+    lines.append("Overheads are medians of paired ratios − 1.  The "
+                 "interval is the median's confidence interval over the "
+                 "repetitions (order statistics): when it contains 5%, the "
+                 "run cannot tell whether the target is met.  The overhead "
+                 "ratio is tracemalloc's overhead ÷ hs_py512k's.")
+    lines.append("")
+
+
+def render_python(meta, rows, summary):
+    allocs = variant_order(summary, PY_ORDER)
+    lines = []
+    variant_head(meta, "heapsight Python profiling overhead",
+                 "Every variant runs on the same heapsight library; "
+                 "heapsight (profiling off) is the reference.  ✗ marks "
+                 "hs_py512k over the %.0f%% target."
+                 % (100 * (PY_TARGET - 1)), lines)
+    cols = ratio_columns(PY_RATIOS, allocs)
+    target = ("hs_py512k", "heapsight", PY_TARGET)
+    prof_ratio_table(rows, summary, cols, "cpu",
+                     "CPU time (user + sys) ratios", lines, target)
+    prof_ratio_table(rows, summary, cols, "wall",
+                     "Wall time ratios", lines, target)
+    prof_ratio_table(rows, summary, cols, "rss",
+                     "Peak RSS ratios", lines)
+    py_verdict(rows, summary, allocs, lines)
+    variant_correctness(summary, lines)
+    variant_medians(summary, allocs, lines)
+    variant_details(summary, allocs, lines)
     return "\n".join(lines)
 
 
@@ -549,6 +721,8 @@ def render(path):
             return render_micro(path)
     meta, rows = load(path)
     summary = summarize(rows)
+    if any(r["alloc"] in PY_VARIANTS for r in rows):
+        return render_python(meta, rows, summary)
     if any(r["alloc"] in PROF_BASE for r in rows):
         return render_profile(meta, rows, summary)
     allocs = allocs_of(summary)

@@ -32,6 +32,23 @@
 # No variant writes a dump.  report.py then reports each profiled variant
 # against its own allocator unprofiled and heapsight's against jemalloc's.
 #
+# Python variants (--python, or name them in --allocators), all on
+# heapsight's library, each against plain heapsight (profiling off):
+#   hs_prof512k     as above: native frames only
+#   hs_py512k       HEAPSIGHT=prof:true HEAPSIGHT_PYTHON=1
+#                   PYTHONPATH=<pkg>/heapsight/boot:<pkg>: what `heapsight
+#                   run` does for a Python program (the boot sitecustomize
+#                   installs the Python frame hook and wraps the PyMem
+#                   domains).  <pkg> is a copy, taken at the start, of
+#                   <build-dir>/python (target hs_pypkg, built with the
+#                   library); without that package the variant is skipped,
+#                   and before measuring, one run checks that the hook is
+#                   installed and the domains wrapped
+#   hs_tracemalloc  PYTHONTRACEMALLOC=25 (= -X tracemalloc=25), profiler off
+# report.py then renders the Python-overhead report.  A variant's
+# environment is a space-separated list of VAR=VALUE (values without
+# spaces).
+#
 # Usage: bash bench/run.sh [options]
 #   --quick              2 reps and smaller parameters (a minute or two)
 #   --profile            profiler overhead: allocators heapsight,
@@ -40,16 +57,25 @@
 #                        churn_1t, realloc_grow, large, python,
 #                        python_malloc, cxx_map; 15 reps (--quick: 3)
 #                        (--allocators and --only still override)
+#   --python             Python profiling overhead: allocators heapsight,
+#                        hs_prof512k,hs_py512k,hs_tracemalloc on python,
+#                        python_malloc, py_calls; 15 reps (--quick: 3),
+#                        per-run timeout 600 s (tracemalloc makes runs
+#                        30-50x slower) (--allocators, --only, --reps and
+#                        --timeout still override)
 #   --reps N             repetitions (default 5; --quick: 2)
 #   --out FILE           also write the markdown report to FILE
 #   --build-dir DIR      build directory (default: <repo>/build)
 #   --lib PATH           libheapsight.so to measure (default:
 #                        <build-dir>/lib/libheapsight.so; given explicitly,
 #                        it is not rebuilt)
-#   --only LIST          comma-separated workloads (default: all)
+#   --only LIST          comma-separated workloads (default: all but
+#                        py_calls, which runs only when named or with
+#                        --python)
 #   --allocators LIST    comma-separated allocators (default: all five;
 #                        profiling variants above may be named too)
-#   --timeout S          per-run timeout in seconds (default 120)
+#   --timeout S          per-run timeout in seconds (default 120; --python:
+#                        600)
 #   --no-install         never apt-get install the peers
 #   --list               print the workloads and exit
 # Raw results: <build-dir>/bench-results/raw-<timestamp>.tsv (re-render
@@ -65,7 +91,8 @@ OUT=""
 ONLY=""
 ALLOCS=""
 PROFILE=0
-TIMEOUT=120
+PYMODE=0
+TIMEOUT=""
 INSTALL=1
 LIST=0
 
@@ -76,6 +103,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
     --quick) QUICK=1 ;;
     --profile) PROFILE=1 ;;
+    --python) PYMODE=1 ;;
     --reps) REPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift ;;
@@ -95,6 +123,14 @@ if [[ $PROFILE == 1 ]]; then
     [[ -z "$ONLY" ]] && ONLY="larson,prodcons,churn_1t,realloc_grow,large,python,python_malloc,cxx_map"
     [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
 fi
+if [[ $PYMODE == 1 ]]; then
+    [[ $PROFILE == 1 ]] && die "--profile and --python are separate runs"
+    [[ -z "$ALLOCS" ]] && ALLOCS="heapsight,hs_prof512k,hs_py512k,hs_tracemalloc"
+    [[ -z "$ONLY" ]] && ONLY="python,python_malloc,py_calls"
+    [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
+    [[ -z "$TIMEOUT" ]] && TIMEOUT=600
+fi
+[[ -z "$TIMEOUT" ]] && TIMEOUT=120
 [[ -z "$ALLOCS" ]] && ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
 [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=2 || REPS=5; }
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "--reps wants a positive integer"
@@ -115,7 +151,11 @@ WORKLOADS=(
     "python|PY $REPO/bench/py_alloc.py|PY $REPO/bench/py_alloc.py scale=1|"
     "python_malloc|PY $REPO/bench/py_alloc.py|PY $REPO/bench/py_alloc.py scale=1|PYTHONMALLOC=malloc"
     "cxx_map|BIN/cxx_map|BIN/cxx_map rounds=2|"
+    "py_calls|PY $REPO/bench/py_calls.py|PY $REPO/bench/py_calls.py scale=1|"
 )
+# Workloads that run only when named (--only, --python): the default run
+# keeps the workloads its published results have.
+OPT_IN=",py_calls,"
 if [[ $LIST == 1 ]]; then
     printf '%s\n' "${WORKLOADS[@]}" | cut -d'|' -f1,2,4 | tr '|' '\t'
     exit 0
@@ -173,6 +213,12 @@ build() {
         if cmake --build "$BUILD_DIR" -j "$jobs" --target "${targets[@]}" >>"$LOG" 2>&1 ||
            cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench >>"$LOG" 2>&1; then
             BENCH_BIN="$BUILD_DIR/bench"
+            # The Python package goes with the library it was built with;
+            # a tree configured without Python has no such target.
+            if [[ $LIB_GIVEN == 0 && ",$ALLOCS," == *",hs_py512k,"* ]] &&
+               ! cmake --build "$BUILD_DIR" -j "$jobs" --target hs_pypkg >>"$LOG" 2>&1; then
+                note "NOTE: the Python package (target hs_pypkg) did not build (see $LOG)"
+            fi
             return 0
         fi
         note "top-level build of hs_bench failed (see $LOG); building the bench alone"
@@ -213,19 +259,34 @@ for v in HEAPSIGHT MALLOC_CONF; do
 done
 
 declare -A PRELOAD=([glibc]="")  # glibc: the warm-up run uses it
-declare -A ALLOC_ENV=()          # VAR=VALUE a variant adds to the run
+declare -A ALLOC_ENV=()          # "VAR=VALUE ..." a variant adds to the run
 ORDER=()
 HS_WANTED=0
+STAMP=$(date +%Y%m%d-%H%M%S)
+# hs_py512k imports the heapsight package from a copy taken below (like
+# the library's): a rebuild during the run cannot change it.
+PY_PKG_ORIG="$BUILD_DIR/python"
+PY_PKG=""
 IFS=',' read -r -a want <<<"$ALLOCS"
 for a in "${want[@]}"; do
     case "$a" in
     glibc) PRELOAD[$a]="" ;;
-    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k)
+    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k|hs_py512k|hs_tracemalloc)
         case "$a" in
         hs_prof_off) ALLOC_ENV[$a]="HEAPSIGHT=prof:false" ;;
         hs_prof_idle) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_active:false" ;;
         hs_prof512k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true" ;;
         hs_prof64k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_sample:64k" ;;
+        hs_py512k)
+            if ! compgen -G "$PY_PKG_ORIG/heapsight/_heapsight*.so" >/dev/null ||
+               [[ ! -f "$PY_PKG_ORIG/heapsight/boot/sitecustomize.py" ]]; then
+                note "NOTE: no heapsight Python package in $PY_PKG_ORIG (target hs_pypkg): $a skipped"
+                continue
+            fi
+            [[ "$BUILD_DIR" =~ [[:space:]] ]] && { note "NOTE: build dir path has spaces: $a skipped"; continue; }
+            PY_PKG="$BUILD_DIR/bench-results/python-$STAMP"
+            ALLOC_ENV[$a]="HEAPSIGHT=prof:true HEAPSIGHT_PYTHON=1 PYTHONPATH=$PY_PKG/heapsight/boot:$PY_PKG" ;;
+        hs_tracemalloc) ALLOC_ENV[$a]="PYTHONTRACEMALLOC=25" ;;
         esac
         if [[ -e "$LIB" ]]; then
             PRELOAD[$a]=$(readlink -f "$LIB")
@@ -255,11 +316,12 @@ done
 SELECTED=()
 for spec in "${WORKLOADS[@]}"; do
     name=${spec%%|*}
-    if [[ -z "$ONLY" || ",$ONLY," == *",$name,"* ]]; then SELECTED+=("$spec"); fi
+    if [[ -z "$ONLY" && "$OPT_IN" != *",$name,"* || ",$ONLY," == *",$name,"* ]]; then
+        SELECTED+=("$spec")
+    fi
 done
 [[ ${#SELECTED[@]} -gt 0 ]] || die "no workload matches --only $ONLY"
 
-STAMP=$(date +%Y%m%d-%H%M%S)
 RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
 HS_ORIG=""
 HS_COPY=""
@@ -274,19 +336,72 @@ if [[ $HS_WANTED == 1 ]]; then
         [[ "${PRELOAD[$a]}" == "$HS_ORIG" ]] && PRELOAD[$a]=$HS_COPY
     done
 fi
+PY_PKG_NOTE=""
+in_order() { [[ " ${ORDER[*]} " == *" $1 "* ]]; }
+if [[ -n "$PY_PKG" ]] && in_order hs_py512k; then
+    cp -r "$PY_PKG_ORIG" "$PY_PKG"
+    pyext=$(compgen -G "$PY_PKG/heapsight/_heapsight*.so" | head -1)
+    PY_PKG_NOTE="$PY_PKG_ORIG (${pyext##*/} built $(stat -c '%y' "$PY_PKG_ORIG/heapsight/${pyext##*/}" | cut -d. -f1), sha256 $(sha256sum "$pyext" | cut -c1-12)), measured from a copy"
+else
+    PY_PKG=""
+fi
 OUTDIR=$(mktemp -d)
 cleanup() {
     rm -rf "$OUTDIR"
     [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"
+    [[ -n "$PY_PKG" ]] && rm -rf "$PY_PKG"
     return 0
 }
 trap cleanup EXIT
+
+# Appends "-e VAR=VALUE" to ARGS for each word of $1.
+env_args() {
+    local kvs kv
+    read -r -a kvs <<<"$1"
+    for kv in "${kvs[@]}"; do ARGS+=(-e "$kv"); done
+}
+
+# The Python variants are checked once before measuring, through the
+# runner like the measured runs: a variant whose hook or tracer is not on
+# would measure nothing, so it is dropped with a note.
+PY_CHECKS=""
+check_py_variant() {
+    local a=$1 code out="$OUTDIR/check" ARGS=() res
+    case "$a" in
+    hs_py512k) code='import sys
+h = sys.modules.get("heapsight")
+info = h._c.hook_info() if h else {}
+w = h._c.pymem_wrapped() if h else ()
+ok = bool(info.get("installed")) and tuple(w[1:]) == (True, True)
+print("ok" if ok else "FAIL", "installed=%s pymem_wrapped(raw,mem,obj)=%s"
+      % (info.get("installed"), ",".join(map(str, w))))' ;;
+    hs_tracemalloc) code='import tracemalloc as t
+ok = t.is_tracing() and t.get_traceback_limit() == 25
+print("ok" if ok else "FAIL", "tracing=%s frames=%d"
+      % (t.is_tracing(), t.get_traceback_limit()))' ;;
+    *) return 0 ;;
+    esac
+    env_args "${ALLOC_ENV[$a]}"
+    res=$("$RUNNER" -p "${PRELOAD[$a]}" -t 60 -o "$out" "${ARGS[@]}" -- "$PY" -c "$code")
+    if [[ "$(head -1 "$out" 2>/dev/null)" == ok* ]]; then
+        PY_CHECKS+="${PY_CHECKS:+; }$a: $(cut -d' ' -f2- "$out" | head -1)"
+        return 0
+    fi
+    note "NOTE: $a check failed ($res; $(head -1 "$out" 2>/dev/null)): skipped"
+    return 1
+}
+kept=()
+for a in "${ORDER[@]}"; do
+    check_py_variant "$a" && kept+=("$a")
+done
+ORDER=("${kept[@]}")
+[[ ${#ORDER[@]} -gt 0 ]] || die "no allocator to measure"
 {
     echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "# python: $PY ($("$PY" --version 2>&1))"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine add noise)"
-    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick')$([[ $PROFILE == 1 ]] && echo ' --profile') (reps=$REPS, timeout=${TIMEOUT}s)"
+    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick')$([[ $PROFILE == 1 ]] && echo ' --profile')$([[ $PYMODE == 1 ]] && echo ' --python') (reps=$REPS, timeout=${TIMEOUT}s)"
     [[ -n "$ENV_NOTE" ]] && echo "# environment: $ENV_NOTE removed: every allocator runs with its defaults unless its variant says otherwise"
     hs_said=""
     for a in "${ORDER[@]}"; do
@@ -302,6 +417,8 @@ trap cleanup EXIT
             echo "# $a: ${PRELOAD[$a]} ($(stat -L -c '%s bytes, modified %y' "${PRELOAD[$a]}" | cut -d. -f1))$extra"
         fi
     done
+    [[ -n "$PY_PKG_NOTE" ]] && echo "# python package: $PY_PKG_NOTE"
+    [[ -n "$PY_CHECKS" ]] && echo "# checked before measuring: $PY_CHECKS"
 } >"$RAW"
 
 # Expands a workload spec into the argv array CMD.
@@ -320,10 +437,10 @@ expand_cmd() {
 # Runs CMD once under allocator $1 with env $2 (plus the allocator's own,
 # if it is a variant); sets RESULT (runner line) and CSUM.
 run_one() {
-    local alloc=$1 envs=$2 out="$OUTDIR/out" args=()
-    [[ -n "$envs" ]] && args+=(-e "$envs")
-    [[ -n "${ALLOC_ENV[$alloc]:-}" ]] && args+=(-e "${ALLOC_ENV[$alloc]}")
-    RESULT=$("$RUNNER" -p "${PRELOAD[$alloc]}" -t "$TIMEOUT" -o "$out" "${args[@]}" -- "${CMD[@]}")
+    local alloc=$1 envs=$2 out="$OUTDIR/out" ARGS=()
+    env_args "$envs"
+    env_args "${ALLOC_ENV[$alloc]:-}"
+    RESULT=$("$RUNNER" -p "${PRELOAD[$alloc]}" -t "$TIMEOUT" -o "$out" "${ARGS[@]}" -- "${CMD[@]}")
     CSUM=$(sed -n 's/^checksum=\([0-9a-f]*\).*/\1/p' "$out" | head -1)
     [[ -n "$CSUM" ]] || CSUM="none"
 }
