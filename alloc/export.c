@@ -171,6 +171,35 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
     return p;
 }
 
+/* hs_prof_malloc_sampled (heapsight_hook.h): a block of its own, like a
+ * sampled allocation, recorded for another allocator's domain. */
+HS_API void *
+hs_prof_malloc_sampled(size_t size, unsigned domain)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    tsd_t *tsd = hs_boot() ? tsd_fetch_slow() : NULL;
+    size_t usize = sz_s2u(size == 0 ? 1 : size);
+    if (h == NULL || tsd == NULL || tsd_reentrant() || usize == 0)
+        return malloc(size);
+    req_t req = {.arena = -1};
+    void *p = usize <= SZ_SMALL_MAX
+                  ? promote(tsd, tsd->arena, usize, req)
+                  : large_malloc(tsd->arena, usize, 0, false);
+    if (p == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    hand_out(p);
+    tsd->allocated += usize;
+    int saved = errno;
+    tsd_reentrancy_enter();
+    void *rec = h->sampled_foreign(p, size, domain);
+    tsd_reentrancy_exit();
+    errno = saved;
+    emap_entry_edata(emap_lookup(p))->prof_rec = rec;
+    return p;
+}
+
 static HS_NOINLINE void *
 alloc_slow(size_t size, req_t req)
 {

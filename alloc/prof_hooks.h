@@ -32,6 +32,9 @@ typedef struct alloc_prof_hooks_s {
     /* A sampled allocation of size bytes (usize usable) at ptr; returns
      * the record to keep with it, or NULL to keep nothing. */
     void *(*sampled)(void *ptr, size_t size, size_t usize);
+    /* hs_prof_malloc_sampled's block at ptr, for size bytes of another
+     * allocator's domain; returns the record to keep, or NULL. */
+    void *(*sampled_foreign)(void *ptr, size_t size, unsigned domain);
     /* The sampled allocation at ptr, with record rec, is being freed. */
     void (*sampled_free)(void *ptr, size_t usize, void *rec);
 } alloc_prof_hooks_t;

@@ -93,6 +93,21 @@ unsigned hs_prof_domain(const char *name);
 void hs_prof_alloc_event(void *ptr, size_t size, unsigned domain);
 void hs_prof_free_event(void *ptr, unsigned domain);
 
+/*
+ * The fast way for an allocator that hands its out-of-pool requests to
+ * malloc (pymalloc does) when heapsight is that malloc: the allocator
+ * keeps its own countdown of requested bytes, drawing each gap from
+ * hs_prof_foreign_gap() (exponential, mean prof_sample; a long gap while
+ * sampling is off), and serves the request that crosses it with
+ * hs_prof_malloc_sampled(size, domain) instead of from its pool: a block
+ * from heapsight's malloc, sampled and labelled with domain, weighted by
+ * size as hs_prof_alloc_event would.  The block is freed (or resized)
+ * with free()/realloc(), which recognise it, so the allocator's free path
+ * needs no event at all.  NULL when out of memory.
+ */
+uint64_t hs_prof_foreign_gap(void);
+void *hs_prof_malloc_sampled(size_t size, unsigned domain);
+
 #ifdef __cplusplus
 }
 #endif

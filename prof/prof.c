@@ -301,6 +301,14 @@ hook_sampled(void *ptr, size_t size, size_t usize)
     return record_sample(ptr, size, usize, 0);
 }
 
+static void *
+hook_sampled_foreign(void *ptr, size_t size, unsigned domain)
+{
+    if (!prof_sampling_now())
+        return NULL;
+    return record_sample(ptr, size, size, domain);
+}
+
 static void
 hook_sampled_free(void *ptr, size_t usize, void *rec)
 {
@@ -312,6 +320,7 @@ static const alloc_prof_hooks_t hooks = {
     .next_sample = hook_next_sample,
     .sampling = prof_sampling_now,
     .sampled = hook_sampled,
+    .sampled_foreign = hook_sampled_foreign,
     .sampled_free = hook_sampled_free,
 };
 
@@ -375,6 +384,15 @@ hs_prof_alloc_event(void *ptr, size_t size, unsigned domain)
     else if (rec != NULL && displaced != NULL)
         site_record_free(displaced);
     tsd_reentrancy_exit();
+}
+
+HS_API uint64_t
+hs_prof_foreign_gap(void)
+{
+    /* Off or idle: look again after a long stretch. */
+    if (!enabled || !prof_sampling_now())
+        return (uint64_t)64 << 20;
+    return sample_next_gap_foreign();
 }
 
 HS_API void

@@ -9,10 +9,13 @@
  *
  * The PyMem wrappers.  pymalloc serves requests of up to 512 bytes from
  * its own arenas and passes bigger ones to the raw domain, which is
- * malloc.  Preloaded, heapsight already samples malloc, so the wrappers of
- * the object and mem domains report only what pymalloc itself serves
- * (size <= 512), as domain "pymalloc", and the raw domain is not wrapped:
- * nothing is counted twice.  Not preloaded, malloc is the C library's, so
+ * malloc.  Preloaded over plain pymalloc, heapsight already samples
+ * malloc, so the object and mem domains get the fast wrappers (below):
+ * they count down what pymalloc itself serves (size <= 512) and have
+ * heapsight's malloc serve the crossing request as a sampled block of
+ * domain "pymalloc"; the raw domain is not wrapped: nothing is counted
+ * twice.  Preloaded over pymalloc with debug hooks or someone else's
+ * wrappers, the event wrappers below report what pymalloc serves.  Not preloaded, malloc is the C library's, so
  * every request of every domain is reported: "pymalloc" for the object
  * and mem domains, "pymem_raw" for the raw domain.  When the object and
  * mem domains are malloc themselves (PYTHONMALLOC=malloc), there is no
@@ -48,6 +51,8 @@ typedef struct hs_fns_s {
     unsigned (*prof_domain)(const char *);
     void (*alloc_event)(void *, size_t, unsigned);
     void (*free_event)(void *, unsigned);
+    uint64_t (*foreign_gap)(void);
+    void *(*malloc_sampled)(size_t, unsigned);
     int (*ctl)(const char *, void *, size_t *, void *, size_t);
     int (*dump_hook_add)(void (*)(const char *, void *), void *);
 } hs_fns_t;
@@ -76,6 +81,8 @@ resolve(void *h)
     GET(prof_domain, "hs_prof_domain");
     GET(alloc_event, "hs_prof_alloc_event");
     GET(free_event, "hs_prof_free_event");
+    GET(foreign_gap, "hs_prof_foreign_gap");
+    GET(malloc_sampled, "hs_prof_malloc_sampled");
     GET(ctl, "hs_ctl");
     GET(dump_hook_add, "hs_dump_hook_add");
 #undef GET
@@ -370,6 +377,116 @@ wrap_domain(PyMemAllocatorDomain d, const char *label, bool all_sizes)
     wrapped[d] = true;
 }
 
+/* ---- the fast wrappers: preloaded, over pymalloc ---- */
+
+/*
+ * The countdown lives here, in initial-exec TLS (8 bytes of the static
+ * TLS surplus glibc keeps for modules loaded later): between samples an
+ * allocation costs a subtraction and a branch on top of pymalloc.  The
+ * allocation that crosses the sample point is served by heapsight's
+ * malloc (hs_prof_malloc_sampled) instead of pymalloc; pymalloc's free
+ * and realloc pass pointers outside its arenas to the raw domain, which
+ * is heapsight, which knows the block is sampled.  So free is pymalloc's
+ * own, unwrapped, and ctx is pymalloc's: the wrappers keep their state in
+ * statics, one set per domain.  A realloc counts as an allocation of its
+ * new size (as heapsight's own realloc does); one that crosses the sample
+ * point is done by pymalloc first, then moved into a sampled block (its
+ * new size is known to hold the contents), so the old size, which only
+ * pymalloc knows, is never needed.
+ */
+static PyMemAllocatorEx fast_old[3];
+static unsigned fast_domain;
+static __thread __attribute__((tls_model("initial-exec"))) int64_t fast_left;
+static __thread __attribute__((tls_model("initial-exec"))) bool fast_armed;
+
+static int64_t
+fast_gap(void)
+{
+    uint64_t g = fns.foreign_gap();
+    return g > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)g;
+}
+
+/* The countdown ran out at an allocation of size bytes: whether it is
+ * sampled (an unarmed thread starts its first gap here instead). */
+static __attribute__((noinline)) bool
+fast_crossed(size_t size)
+{
+    if (!fast_armed) {
+        fast_armed = true;
+        fast_left = fast_gap() - (int64_t)size;
+        if (fast_left > 0)
+            return false;
+    }
+    fast_left = fast_gap();
+    return true;
+}
+
+static inline bool
+fast_take(size_t size)
+{
+    fast_left -= (int64_t)size;
+    return __builtin_expect(fast_left > 0, 1) ? false : fast_crossed(size);
+}
+
+static void *
+fast_sampled(size_t size, bool zero)
+{
+    void *p = fns.malloc_sampled(size, fast_domain);
+    if (p != NULL && zero)
+        memset(p, 0, size);
+    return p;
+}
+
+/* A realloc that crossed the sample point: pymalloc resizes, then the
+ * block moves into a sampled one (its new size bytes are the contents). */
+static void *
+fast_moved(const PyMemAllocatorEx *old, void *ctx, void *p, size_t size)
+{
+    void *q = old->realloc(ctx, p, size);
+    if (q == NULL)
+        return NULL;
+    void *s = fns.malloc_sampled(size, fast_domain);
+    if (s == NULL)
+        return q;
+    memcpy(s, q, size);
+    old->free(ctx, q);
+    return s;
+}
+
+#define FAST_WRAPPERS(dom, D)                                                  \
+    static void *fast_malloc_##dom(void *ctx, size_t size)                     \
+    {                                                                          \
+        if (size <= PYMALLOC_MAX && fast_take(size))                           \
+            return fast_sampled(size, false);                                  \
+        return fast_old[D].malloc(ctx, size);                                  \
+    }                                                                          \
+    static void *fast_calloc_##dom(void *ctx, size_t n, size_t elsize)         \
+    {                                                                          \
+        size_t size;                                                           \
+        if (!__builtin_mul_overflow(n, elsize, &size) &&                       \
+            size <= PYMALLOC_MAX && fast_take(size))                           \
+            return fast_sampled(size, true);                                   \
+        return fast_old[D].calloc(ctx, n, elsize);                             \
+    }                                                                          \
+    static void *fast_realloc_##dom(void *ctx, void *p, size_t size)           \
+    {                                                                          \
+        if (size > PYMALLOC_MAX || size == 0 || !fast_take(size))              \
+            return fast_old[D].realloc(ctx, p, size);                          \
+        return fast_moved(&fast_old[D], ctx, p, size);                         \
+    }
+FAST_WRAPPERS(obj, PYMEM_DOMAIN_OBJ)
+FAST_WRAPPERS(mem, PYMEM_DOMAIN_MEM)
+
+static void
+fast_wrap(PyMemAllocatorDomain d, void *(*m)(void *, size_t),
+          void *(*c)(void *, size_t, size_t), void *(*r)(void *, void *, size_t))
+{
+    PyMem_GetAllocator(d, &fast_old[d]);
+    PyMemAllocatorEx a = {fast_old[d].ctx, m, c, r, fast_old[d].free};
+    PyMem_SetAllocator(d, &a);
+    wrapped[d] = true;
+}
+
 /* Whether the object and mem domains end in malloc rather than pymalloc
  * (PYTHONMALLOC=malloc or malloc_debug), asked before wrapping: CPython
  * names its own allocators, and anything else (NULL) is taken as
@@ -379,6 +496,15 @@ domains_are_malloc(void)
 {
     const char *name = _PyMem_GetCurrentAllocatorName();
     return name != NULL && strncmp(name, "malloc", 6) == 0;
+}
+
+/* Plain pymalloc (no debug hooks, no other wrapper): the fast wrappers
+ * may rely on its free passing foreign pointers to the raw domain. */
+static bool
+domains_are_pymalloc(void)
+{
+    const char *name = _PyMem_GetCurrentAllocatorName();
+    return name != NULL && strcmp(name, "pymalloc") == 0;
 }
 
 /* wrap_pymem(): wraps the domains as the header comment says. */
@@ -399,6 +525,14 @@ mod_wrap_pymem(PyObject *self, PyObject *args)
             wrap_domain(PYMEM_DOMAIN_MEM, "pymem_raw", true);
             wrap_domain(PYMEM_DOMAIN_RAW, "pymem_raw", true);
         }
+        Py_RETURN_NONE;
+    }
+    if (preloaded && domains_are_pymalloc()) {
+        fast_domain = fns.prof_domain("pymalloc");
+        fast_wrap(PYMEM_DOMAIN_OBJ, fast_malloc_obj, fast_calloc_obj,
+                  fast_realloc_obj);
+        fast_wrap(PYMEM_DOMAIN_MEM, fast_malloc_mem, fast_calloc_mem,
+                  fast_realloc_mem);
         Py_RETURN_NONE;
     }
     wrap_domain(PYMEM_DOMAIN_OBJ, "pymalloc", !preloaded);
