@@ -927,6 +927,37 @@ def case_domain_sampled():
     print("tp-pool estimates %r, truth %r" % (t, want))
 
 
+def case_domain_fast_exact():
+    run_case(ARGS.hooks, "domain_fast_exact", prefix_opts("prof_sample:1"))
+    prof = load(os.path.join(TMP, "domain-fast.pb.gz"))
+    if prof is None:
+        return
+    ss = [s for s in prof["samples"]
+          if s["labels"].get("allocator") == "tp-fast-pool"]
+    t = totals(ss)
+    check(t == [200, 200 * 64, 150, 150 * 64], "tp-fast-pool values %r" % t)
+    for s in ss:
+        fns = [short(f) for f in fn_frames(s)]
+        check(fns[:2] == ["tp_fast_alloc", "tp_fast_site"],
+              "tp-fast-pool stack %r" % fn_frames(s)[:4])
+    print("tp-fast-pool: %r in %d samples" % (t, len(ss)))
+
+
+def case_domain_fast_sampled():
+    run_case(ARGS.hooks, "domain_fast_sampled", prefix_opts("prof_sample:4k"))
+    prof = load(os.path.join(TMP, "domain-fast-sampled.pb.gz"), sym=False)
+    if prof is None:
+        return
+    ss = [s for s in prof["samples"]
+          if s["labels"].get("allocator") == "tp-fast-pool"]
+    t = totals(ss)
+    want = [200000, 200000 * 64, 100000, 100000 * 64]
+    for i, name in enumerate(VALUES):
+        check(abs(t[i] - want[i]) <= 0.10 * want[i],
+              "%s: estimate %d, truth %d" % (name, t[i], want[i]))
+    print("tp-fast-pool estimates %r, truth %r" % (t, want))
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 

@@ -10,6 +10,10 @@
  *                  reports 200 objects of 64 bytes and frees 50; the
  *                  driver reads domain.pb.gz: allocator=tp-pool, 200
  *                  allocated, 150 live, stacks tp_pool_alloc <- tp_pool_site;
+ *   domain_fast_exact / domain_fast_sampled  the same through the fast
+ *                  way (hs_prof_foreign_gap, hs_prof_malloc_sampled):
+ *                  the pool keeps the countdown, heapsight serves the
+ *                  crossing object and free() recognises it
  *   domain_sampled at prof_sample:4k: 200,000 pool objects, every other
  *                  one freed; the driver checks the estimates of
  *                  domain-sampled.pb.gz within 10 % (sqrt(R/B) is 1.8 %
@@ -285,5 +289,75 @@ HS_TEST(domain_exact)
 }
 
 HS_TEST(domain_sampled) { domain_body(POOL_MAX, 2, "domain-sampled.pb.gz"); }
+
+/* ---- the fast way: a countdown in the pool, sampled blocks from malloc */
+
+static int64_t fast_left;
+static bool fast_armed;
+static unsigned fast_domain;
+
+/* Pool objects of POOL_OBJ bytes, the crossing one from heapsight. */
+NOINLINE void *
+tp_fast_alloc(void)
+{
+    if (!fast_armed) {
+        fast_armed = true;
+        fast_left = (int64_t)hs_prof_foreign_gap();
+    }
+    fast_left -= POOL_OBJ;
+    if (fast_left > 0) {
+        if (pool_used == POOL_MAX)
+            return NULL;
+        return pool + POOL_OBJ * pool_used++;
+    }
+    fast_left = (int64_t)hs_prof_foreign_gap();
+    return hs_prof_malloc_sampled(POOL_OBJ, fast_domain);
+}
+
+/* Frees: pool objects need nothing, heapsight's blocks go to free(). */
+NOINLINE void
+tp_fast_free(void *p)
+{
+    if ((unsigned char *)p < pool ||
+        (unsigned char *)p >= pool + sizeof(pool))
+        free(p);
+}
+
+NOINLINE void
+tp_fast_site(int n)
+{
+    for (int i = 0; i < n; i++)
+        pool_objs[i] = tp_fast_alloc();
+}
+
+static void
+fast_body(int n, int free_every, const char *dump)
+{
+    pool_used = 0;
+    fast_domain = hs_prof_domain("tp-fast-pool");
+    HS_EXPECT_NE_INT(fast_domain, 0);
+    tp_fast_site(n);
+    for (int i = 0; i < n; i++) {
+        HS_ASSERT_NOT_NULL(pool_objs[i]);
+        memset(pool_objs[i], 0x5a, POOL_OBJ);
+    }
+    for (int i = 0; i < n; i++)
+        if (i % free_every == 0)
+            tp_fast_free(pool_objs[i]);
+    HS_EXPECT_EQ_INT(tp_dump_named(dump), 0);
+}
+
+HS_TEST(domain_fast_exact)
+{
+    /* prof_sample:1: every object is a sampled block from heapsight. */
+    fast_body(200, 4, "domain-fast.pb.gz");
+    HS_EXPECT_EQ_U64(pool_used, 0);
+}
+
+HS_TEST(domain_fast_sampled)
+{
+    fast_body(POOL_MAX, 2, "domain-fast-sampled.pb.gz");
+    HS_EXPECT_GT_U64(pool_used, POOL_MAX / 2);
+}
 
 HS_TEST_MAIN()
