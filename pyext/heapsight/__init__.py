@@ -26,10 +26,8 @@ Example::
 """
 
 import atexit
-import contextlib
 import os
 import sys
-import warnings
 
 from . import _heapsight as _c
 
@@ -97,6 +95,7 @@ def _ensure_library(sample):
             del os.environ["HEAPSIGHT"]
         else:
             os.environ["HEAPSIGHT"] = old
+    import warnings  # only here: a program that is preloaded never needs it
     warnings.warn(
         "heapsight: libheapsight.so is not preloaded, so only allocations "
         "made through Python's allocators are profiled; for native ones "
@@ -173,15 +172,22 @@ def active():
         return False
 
 
-@contextlib.contextmanager
-def profile(path, sample="512k"):
+class profile:
     """``with heapsight.profile("out.pb.gz"):`` samples the block and
-    writes its profile to ``path`` when the block ends."""
-    start(sample=sample, path=path)
-    try:
-        yield
-    finally:
+    writes its profile to ``path`` when the block ends.  (A class rather
+    than a contextlib generator: importing heapsight at every Python
+    start-up under ``heapsight run`` should cost next to nothing.)"""
+
+    def __init__(self, path, sample="512k"):
+        self.path, self.sample = path, sample
+
+    def __enter__(self):
+        start(sample=self.sample, path=self.path)
+        return self
+
+    def __exit__(self, *exc):
         stop()
+        return False
 
 
 def _autostart():

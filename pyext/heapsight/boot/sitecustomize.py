@@ -2,7 +2,6 @@
 interpreter: turns heapsight's Python frame hook on before the program
 starts, then runs the sitecustomize this one hides, if there is one."""
 
-import importlib.util
 import os
 import sys
 
@@ -22,24 +21,45 @@ def _heapsight_boot():
 
 
 def _chain():
+    """Runs the next sitecustomize on sys.path (Debian has one), as a
+    module of that name; a plain file is compiled and run directly
+    (importing importlib for it would cost milliseconds at every
+    start-up), a package goes through importlib."""
     here = os.path.dirname(os.path.abspath(__file__))
-    saved = sys.path[:]
     me = sys.modules.get("sitecustomize")
-    sys.path[:] = [p for p in sys.path
-                   if os.path.abspath(p or os.curdir) != here]
-    try:
-        sys.modules.pop("sitecustomize", None)
-        spec = importlib.util.find_spec("sitecustomize")
-        if spec is not None and spec.loader is not None:
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-    except Exception as e:
-        print("heapsight: the next sitecustomize failed: %s" % e,
-              file=sys.stderr)
-    finally:
-        sys.path[:] = saved
-        if me is not None:
-            sys.modules["sitecustomize"] = me
+    for entry in sys.path:
+        d = os.path.abspath(entry or os.curdir)
+        if d == here:
+            continue
+        path = os.path.join(d, "sitecustomize.py")
+        try:
+            if os.path.exists(path):
+                import types
+                mod = types.ModuleType("sitecustomize")
+                mod.__file__ = path
+                with open(path, "rb") as f:
+                    code = compile(f.read(), path, "exec")
+                sys.modules["sitecustomize"] = mod
+                exec(code, mod.__dict__)
+                return
+            if os.path.isdir(os.path.join(d, "sitecustomize")):
+                import importlib
+                saved = sys.path[:]
+                sys.path[:] = [p for p in sys.path
+                               if os.path.abspath(p or os.curdir) != here]
+                try:
+                    sys.modules.pop("sitecustomize", None)
+                    importlib.import_module("sitecustomize")
+                finally:
+                    sys.path[:] = saved
+                return
+        except Exception as e:
+            print("heapsight: the next sitecustomize failed: %s" % e,
+                  file=sys.stderr)
+            return
+        finally:
+            if me is not None:
+                sys.modules["sitecustomize"] = me
 
 
 _heapsight_boot()
