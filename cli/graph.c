@@ -74,8 +74,13 @@ const cmd_t cmd_graph = {
         "Small parts are pruned as pprof does: functions whose cum is below\n"
         "F of the total, all but the N largest by cum, then edges below\n"
         "F of the total.  A dashed arrow joins a caller to a callee it\n"
-        "reached only through pruned functions.  The legend box says what\n"
-        "was dropped.\n"
+        "reached only through pruned functions; it is left out when other\n"
+        "arrows already lead from the one to the other.  To keep the graph\n"
+        "readable and quick to lay out, a function shows at most its 6\n"
+        "heaviest incoming arrows, and the graph at most 3 arrows per\n"
+        "function, but never so few that a function loses its heaviest\n"
+        "caller or the graph falls apart.  The legend box says what was\n"
+        "dropped.\n"
         "\n"
         "options:\n"
         "  -o, --output OUT       where to write; the format comes from the\n"
@@ -210,8 +215,14 @@ graph_parse(int argc, char **argv, graph_args_t *a)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (graph_args_t){.cg = {CALLGRAPH_NODE_FRACTION, CALLGRAPH_EDGE_FRACTION,
-                               CALLGRAPH_MAX_NODES}};
+    *a = (graph_args_t){0};
+    a->cg = (callgraph_opts_t){
+        .node_fraction = CALLGRAPH_NODE_FRACTION,
+        .edge_fraction = CALLGRAPH_EDGE_FRACTION,
+        .max_nodes = CALLGRAPH_MAX_NODES,
+        .max_in_edges = CALLGRAPH_MAX_IN_EDGES,
+        .edges_per_node = CALLGRAPH_EDGES_PER_NODE,
+    };
     int c, status = -1;
     cmd_getopt_reset();
     while (status < 0 &&

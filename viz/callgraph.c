@@ -9,6 +9,12 @@
  * stack into edges, found through an open-addressing table keyed by
  * (from, to) and counted once per sample with the same kind of stamp.
  *
+ * Thinning (steps 5 to 8) marks a state per edge (dropped, kept, held)
+ * and compacts the edges at the end, so that their order stays.  Step 5
+ * searches breadth first over the out-edges of each node (an index built
+ * once, skipping the edges dropped since); step 6 is a union-find over
+ * the nodes.
+ *
  * Sums saturate at INT64_MIN/INT64_MAX instead of overflowing: a corrupt
  * profile can carry any value.
  *
@@ -294,6 +300,202 @@ cg_choose_edges(const callgraph_input_t *in, const callgraph_opts_t *o,
     return e;
 }
 
+/* ---- building: thinning the edges ---- */
+
+enum { CG_DROPPED, CG_KEPT, CG_HELD };
+
+/* Steps 5 to 8's scratch. */
+typedef struct cg_thin_s {
+    unsigned char *state; /* per edge: CG_DROPPED, CG_KEPT or CG_HELD */
+    size_t *first;        /* per node + 1: node n's out-edges are */
+    uint32_t *out;        /*   out[first[n], first[n + 1]) */
+    uint32_t *queue;      /* per node: the search's queue */
+    size_t *seen;         /* per node: the number of the last search */
+    uint32_t *parent;     /* per node: union-find */
+    size_t *count;        /* per node: in-edges kept */
+} cg_thin_t;
+
+static void
+cg_thin_free(cg_thin_t *t)
+{
+    free(t->state);
+    free(t->first);
+    free(t->out);
+    free(t->queue);
+    free(t->seen);
+    free(t->parent);
+    free(t->count);
+}
+
+/* Allocates t and indexes the out-edges of g; every edge kept. */
+static int
+cg_thin_init(const callgraph_t *g, cg_thin_t *t)
+{
+    size_t n = g->nnodes, m = g->nedges;
+    *t = (cg_thin_t){
+        .state = malloc(m + 1),
+        .first = calloc(n + 1, sizeof(size_t)),
+        .out = malloc((m + 1) * sizeof(uint32_t)),
+        .queue = malloc((n + 1) * sizeof(uint32_t)),
+        .seen = calloc(n + 1, sizeof(size_t)),
+        .parent = malloc((n + 1) * sizeof(uint32_t)),
+        .count = calloc(n + 1, sizeof(size_t)),
+    };
+    if (!t->state || !t->first || !t->out || !t->queue || !t->seen ||
+        !t->parent || !t->count)
+        return ENOMEM;
+    memset(t->state, CG_KEPT, m);
+    /* A counting sort by caller, with count as each node's next slot. */
+    for (size_t i = 0; i < m; i++)
+        t->first[g->edges[i].from + 1]++;
+    for (size_t k = 0; k < n; k++) {
+        t->first[k + 1] += t->first[k];
+        t->count[k] = t->first[k];
+        t->parent[k] = (uint32_t)k;
+    }
+    for (size_t i = 0; i < m; i++)
+        t->out[t->count[g->edges[i].from]++] = (uint32_t)i;
+    memset(t->count, 0, n * sizeof(size_t));
+    return 0;
+}
+
+/*
+ * Whether node to is reached from node from through the edges not
+ * dropped, edge skip aside; stamp numbers the search (non-zero, new).
+ */
+static bool
+cg_reaches(const callgraph_t *g, cg_thin_t *t, uint32_t from, uint32_t to,
+           size_t skip, size_t stamp)
+{
+    size_t head = 0, tail = 0;
+    t->queue[tail++] = from;
+    t->seen[from] = stamp;
+    while (head < tail) {
+        uint32_t n = t->queue[head++];
+        for (size_t k = t->first[n]; k < t->first[n + 1]; k++) {
+            size_t i = t->out[k];
+            uint32_t m = g->edges[i].to;
+            if (i == skip || t->state[i] == CG_DROPPED)
+                continue;
+            if (m == to)
+                return true;
+            if (t->seen[m] != stamp) {
+                t->seen[m] = stamp;
+                t->queue[tail++] = m;
+            }
+        }
+    }
+    return false;
+}
+
+/* Step 5. */
+static void
+cg_drop_redundant(callgraph_t *g, cg_thin_t *t)
+{
+    for (size_t i = g->nedges; i-- > 0;) {
+        const callgraph_edge_t *e = &g->edges[i];
+        if (e->residual && cg_reaches(g, t, e->from, e->to, i, i + 1)) {
+            t->state[i] = CG_DROPPED;
+            g->dropped_redundant++;
+        }
+    }
+}
+
+static uint32_t
+cg_root(uint32_t *parent, uint32_t n)
+{
+    while (parent[n] != n) {
+        parent[n] = parent[parent[n]]; /* path halving */
+        n = parent[n];
+    }
+    return n;
+}
+
+/* Joins the pieces of edge i's ends; false when they were one already. */
+static bool
+cg_join(const callgraph_t *g, cg_thin_t *t, size_t i)
+{
+    uint32_t a = cg_root(t->parent, g->edges[i].from);
+    uint32_t b = cg_root(t->parent, g->edges[i].to);
+    t->parent[a] = b;
+    return a != b;
+}
+
+/* Step 6; t->count[n] = the held in-edges of node n. */
+static void
+cg_hold(const callgraph_t *g, cg_thin_t *t)
+{
+    for (size_t i = 0; i < g->nedges; i++) {
+        const callgraph_edge_t *e = &g->edges[i];
+        if (t->state[i] == CG_KEPT && e->from != e->to &&
+            t->count[e->to] == 0) {
+            t->state[i] = CG_HELD;
+            t->count[e->to] = 1;
+            cg_join(g, t, i);
+        }
+    }
+    for (size_t i = 0; i < g->nedges; i++) {
+        if (t->state[i] == CG_KEPT && cg_join(g, t, i)) {
+            t->state[i] = CG_HELD;
+            t->count[g->edges[i].to]++;
+        }
+    }
+}
+
+/* Steps 7 and 8, over t->count from step 6. */
+static void
+cg_cap(callgraph_t *g, cg_thin_t *t)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < g->nedges; i++)
+        total += t->state[i] == CG_HELD;
+    for (size_t i = 0; i < g->nedges; i++) {
+        if (t->state[i] != CG_KEPT)
+            continue;
+        size_t *in = &t->count[g->edges[i].to];
+        if (g->max_in_edges != 0 && *in >= g->max_in_edges) {
+            t->state[i] = CG_DROPPED;
+            g->dropped_fanin++;
+        } else {
+            ++*in;
+        }
+    }
+    for (size_t i = 0; i < g->nedges; i++) {
+        if (t->state[i] != CG_KEPT)
+            continue;
+        if (g->max_edges != 0 && total >= g->max_edges) {
+            t->state[i] = CG_DROPPED;
+            g->dropped_excess++;
+        } else {
+            total++;
+        }
+    }
+}
+
+/* Steps 5 to 8 on g->edges. */
+static int
+cg_thin_edges(const callgraph_opts_t *o, callgraph_t *g)
+{
+    g->max_in_edges = o->max_in_edges;
+    if (o->edges_per_node != 0 &&
+        __builtin_mul_overflow(o->edges_per_node, g->nnodes, &g->max_edges))
+        g->max_edges = SIZE_MAX;
+    cg_thin_t t;
+    int e = cg_thin_init(g, &t);
+    if (e == 0) {
+        cg_drop_redundant(g, &t);
+        cg_hold(g, &t);
+        cg_cap(g, &t);
+        size_t n = 0;
+        for (size_t i = 0; i < g->nedges; i++)
+            if (t.state[i] != CG_DROPPED)
+                g->edges[n++] = g->edges[i];
+        g->nedges = n;
+    }
+    cg_thin_free(&t);
+    return e;
+}
+
 static bool
 cg_opts_valid(const callgraph_input_t *in, const callgraph_opts_t *o)
 {
@@ -319,6 +521,8 @@ callgraph_build(const callgraph_input_t *in, const callgraph_opts_t *o,
         e = cg_choose_nodes(in, o, acc, rank, r_g);
     if (e == 0)
         e = cg_choose_edges(in, o, rank, r_g);
+    if (e == 0)
+        e = cg_thin_edges(o, r_g);
     free(acc);
     free(rank);
     return e;
@@ -563,6 +767,33 @@ cg_functions(size_t n)
     return n == 1 ? "function" : "functions";
 }
 
+static const char *
+cg_edges(size_t n)
+{
+    return n == 1 ? "edge" : "edges";
+}
+
+/* The legend's lines for steps 5 to 8. */
+static void
+cg_dot_legend_thinned(const callgraph_t *g, strbuf_t *out)
+{
+    if (g->dropped_redundant > 0)
+        strbuf_printf(out,
+                      "Dropped %zu dashed %s (the caller reaches the "
+                      "callee through other edges)\\l",
+                      g->dropped_redundant, cg_edges(g->dropped_redundant));
+    if (g->dropped_fanin > 0)
+        strbuf_printf(out,
+                      "Dropped %zu %s past the %zu heaviest into a "
+                      "function\\l",
+                      g->dropped_fanin, cg_edges(g->dropped_fanin),
+                      g->max_in_edges);
+    if (g->dropped_excess > 0)
+        strbuf_printf(out, "Dropped %zu %s over the limit of %zu\\l",
+                      g->dropped_excess, cg_edges(g->dropped_excess),
+                      g->max_edges);
+}
+
 static void
 cg_dot_legend(const callgraph_t *g, const callgraph_legend_t *lg, strbuf_t *out)
 {
@@ -594,10 +825,11 @@ cg_dot_legend(const callgraph_t *g, const callgraph_legend_t *lg, strbuf_t *out)
                       g->nnodes);
     if (g->dropped_edges > 0) {
         strbuf_printf(out, "Dropped %zu %s (< ", g->dropped_edges,
-                      g->dropped_edges == 1 ? "edge" : "edges");
+                      cg_edges(g->dropped_edges));
         cg_value(out, lg, g->edge_cutoff);
         strbuf_puts(out, ")\\l");
     }
+    cg_dot_legend_thinned(g, out);
     strbuf_puts(out, "\"]\n");
 }
 

@@ -30,6 +30,7 @@ prints what it checked; a failure prints FAIL lines and exits 1.
 import argparse
 import difflib
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -117,14 +118,19 @@ def fx_diamond(path):
 
 
 def fx_pruned(path):
-    """rare_path (0.3% of the total) falls below the node fraction (0.5%)
-    while big_leaf stays: main -> big_leaf must stay, dashed (0.3% is above
-    the edge fraction, 0.1%).  tiny_leaf (0.05%) goes without a trace."""
+    """rare_a and rare_b (0.3% of the total each) fall below the node
+    fraction (0.5%) while side_leaf (0.6%) stays: main -> side_leaf must
+    stay, dashed (0.6% is above the edge fraction, 0.1%).  rare_path goes
+    too, and main -> big_leaf over it (0.3%) would be dashed, but main
+    reaches big_leaf through hot_path: that edge is dropped as redundant.
+    tiny_leaf (0.05%) goes without a trace."""
     p = Profile()
     sample(p, ["big_leaf", "hot_path", "main"], 99000)
     sample(p, ["big_leaf", "rare_path", "main"], 300)
     sample(p, ["mid_leaf", "hot_path", "main"], 650)
     sample(p, ["tiny_leaf", "hot_path", "main"], 50)
+    sample(p, ["side_leaf", "rare_a", "main"], 300)
+    sample(p, ["side_leaf", "rare_b", "main"], 300)
     return p.write(path)
 
 
@@ -170,6 +176,63 @@ def fx_names(path):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+DENSE_FAMILIES, DENSE_MIDS = 6, 12
+
+
+def fx_dense(path):
+    """2,000 random stacks over 300 functions (seed fixed), dense enough
+    that every thinning rule of viz/callgraph.h has edges to drop.  Most
+    are random walks over a call graph of 212 functions, ten callees each,
+    drawn with weights falling as 1/sqrt(rank): a tangle of calls among the
+    functions kept, and hundreds of dashed edges over the functions
+    dropped.  Besides, calling into the tangle's 48 largest functions by
+    cum (all kept):
+    - six side families, main -> top_K -> one of twelve mid_K_J ->
+      leaf_K, each mid_K_J too small to keep, so that top_K -> leaf_K is
+      a dashed edge no other path repeats;
+    - wide_mid, called once from each of the 48, and calling wide_leaf,
+      which the largest also calls: kept for its cum, but each edge into
+      it lighter than the edges kept, and joined to the rest through
+      wide_leaf already, so that only the rule holding each function's
+      heaviest in-edge keeps it a caller;
+    - ring_a <-> ring_b, entered from 24 of the 48: each other's heaviest
+      caller, so that the edges held first make a cycle apart from the
+      rest, joined to it by an edge held in the second round only.
+    Returns the path and the samples as (stack of names, leaf first;
+    inuse bytes)."""
+    rnd = random.Random(20240917)
+    n = 300 - DENSE_FAMILIES * (2 + DENSE_MIDS) - 4
+    funcs = ["fn_%03d" % i for i in range(n)]
+    weights = [1.0 / (i + 1) ** 0.5 for i in range(n)]
+    callees = [rnd.choices(range(n), weights, k=10) for _ in range(n)]
+    samples = []
+    for _ in range(2000 - DENSE_FAMILIES * DENSE_MIDS - 48 - 1 - 24):
+        walk = [rnd.choices(range(n), weights)[0]]
+        for _ in range(rnd.randrange(4, 20)):
+            walk.append(rnd.choice(callees[walk[-1]]))
+        samples.append(([funcs[i] for i in reversed(walk)] + ["main"],
+                        int(2 ** rnd.uniform(4, 14))))
+    cum = {f: 0 for f in funcs}
+    for stack, inuse in samples:
+        for f in set(stack) - {"main"}:
+            cum[f] += inuse
+    big = sorted(funcs, key=lambda f: (-cum[f], f))[:48]
+    for k in range(DENSE_FAMILIES):
+        for j in range(DENSE_MIDS):
+            samples.append((["leaf_%d" % k, "mid_%d_%d" % (k, j),
+                             "top_%d" % k, "main"], 32768))
+    for f in big:
+        samples.append((["wide_leaf", "wide_mid", f, "main"], 12288))
+    samples.append((["wide_leaf", big[0], "main"], 131072))
+    for f in big[:24]:
+        samples.append((["ring_b", "ring_a", "ring_b", "ring_a", f, "main"],
+                        16384))
+    p = Profile()
+    for stack, inuse in samples:
+        sample(p, stack, inuse)
+    return p.write(path), samples
 
 
 # case: (fixture, profile name, extra arguments)
@@ -326,15 +389,19 @@ def sem_diamond(d):
 
 def sem_pruned(d):
     c = "pruned"
-    expect_nodes(c, d, ["main", "hot_path", "big_leaf", "mid_leaf"])
+    expect_nodes(c, d, ["main", "hot_path", "big_leaf", "mid_leaf",
+                        "side_leaf"])
     expect_edges(c, d, {
         ("main", "hot_path"): ("97.4 KiB", False),
         ("hot_path", "big_leaf"): ("96.7 KiB", False),
         ("hot_path", "mid_leaf"): ("650 B", False),
-        ("main", "big_leaf"): ("300 B", True),  # over rare_path
+        ("main", "side_leaf"): ("600 B", True),  # over rare_a and rare_b
+        # main -> big_leaf over rare_path: redundant with hot_path
     })
-    check("Dropped 2 functions (cum < 500 B)" in d.legend,
-          "pruned: legend %r" % d.legend)
+    for want in ("Dropped 4 functions (cum < 503 B)",
+                 "Dropped 1 dashed edge (the caller reaches the callee "
+                 "through other edges)"):
+        check(want in d.legend, "pruned: no %r in %r" % (want, d.legend))
 
 
 def sem_nodes(d):
@@ -343,10 +410,12 @@ def sem_nodes(d):
     expect_edges(c, d, {
         ("main", "work"): ("6.84 KiB", False),
         ("work", "a1"): ("3.91 KiB", False),
-        ("main", "a1"): ("500 B", True),  # over other, past --nodes
+        # main -> a1 over other (past --nodes): redundant with work
     })
-    check("Dropped 4 functions past the 3 largest by cum" in d.legend,
-          "nodes: legend %r" % d.legend)
+    for want in ("Dropped 4 functions past the 3 largest by cum",
+                 "Dropped 1 dashed edge (the caller reaches the callee "
+                 "through other edges)"):
+        check(want in d.legend, "nodes: no %r in %r" % (want, d.legend))
 
 
 def sem_fractions(d):
@@ -427,6 +496,167 @@ def case_golden_names():
     case_golden("names", sem_names)
 
 
+# ---- thinning a dense graph -------------------------------------------------
+
+# viz/callgraph.h's CALLGRAPH_MAX_IN_EDGES and CALLGRAPH_EDGES_PER_NODE.
+MAX_IN_EDGES, EDGES_PER_NODE = 6, 3
+CALLGRAPH_EDGE_FRACTION = 0.001
+
+THINNED_RE = (
+    ("cutoff", r"Dropped (\d+) edges? \(< "),
+    ("redundant", r"Dropped (\d+) dashed edges? \(the caller reaches the "
+                  r"callee through other edges\)$"),
+    ("fanin", r"Dropped (\d+) edges? past the (\d+) heaviest into a "
+              r"function$"),
+    ("excess", r"Dropped (\d+) edges? over the limit of (\d+)$"),
+)
+
+
+def model_edges(samples, kept):
+    """The edges over the kept functions before any is dropped, built as
+    viz/callgraph.c builds them (step 3 of callgraph.h): {(caller, callee):
+    [value, residual]}; each sample counts once per edge, and an edge is
+    residual when no sample went straight from its caller to its callee."""
+    edges = {}
+    for stack, value in samples:
+        counted = set()
+        parent, skipped = None, False
+        for f in reversed(stack):
+            if f not in kept:
+                skipped = True
+                continue
+            if parent is not None:
+                e = edges.setdefault((parent, f), [0, True])
+                if (parent, f) not in counted:
+                    counted.add((parent, f))
+                    e[0] += value
+                if not skipped:
+                    e[1] = False
+            parent, skipped = f, False
+    return edges
+
+
+def reaches(adj, a, c, skip=None):
+    """Whether c is reached from a over adj's edges, the edge skip aside."""
+    seen, todo = {a}, [a]
+    while todo:
+        n = todo.pop()
+        for m in adj.get(n, ()):
+            if (n, m) == skip:
+                continue
+            if m == c:
+                return True
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return False
+
+
+def thinned_counts(legend):
+    """{rule: (dropped, limit or None)} from the legend lines."""
+    counts = {}
+    for rule, pat in THINNED_RE:
+        for line in legend:
+            m = re.match(pat, line)
+            if m:
+                counts[rule] = (int(m.group(1)), int(m.group(2))
+                                if m.re.groups > 1 else None)
+    return counts
+
+
+def dense_check_drops(d, edges, above, counts):
+    """What the legend says was dropped, against the model."""
+    n = len(d.names)
+    for rule in ("cutoff", "redundant", "fanin", "excess"):
+        check(counts.get(rule, (0,))[0] > 0,
+              "dense: nothing dropped by %s: %r" % (rule, d.legend))
+    check(counts.get("fanin", (0, 0))[1] == MAX_IN_EDGES and
+          counts.get("excess", (0, 0))[1] == EDGES_PER_NODE * n,
+          "dense: limits %r" % counts)
+    check(counts.get("cutoff", (0,))[0] == len(edges) - len(above),
+          "dense: %d edges below the cutoff, legend %r"
+          % (len(edges) - len(above), counts))
+    thinned = sum(counts.get(r, (0,))[0]
+                  for r in ("redundant", "fanin", "excess"))
+    check(thinned == len(above) - len(d.edges),
+          "dense: %d thinned, %d above the cutoff, %d shown"
+          % (thinned, len(above), len(d.edges)))
+
+
+def dense_check_shape(d, above):
+    """Each shown edge is one of the model's, dashed when residual; the
+    caps hold; the graph is one piece; no dashed edge is redundant; each
+    function keeps its heaviest in-edge when that edge is solid."""
+    n, names = len(d.names), list(d.names.values())
+    for (a, b), (_, dashed) in sorted(d.edges.items()):
+        check((a, b) in above and above[(a, b)][1] == dashed,
+              "dense: %s -> %s (dashed %s) is not %r"
+              % (a, b, dashed, above.get((a, b))))
+    check(len(d.edges) <= EDGES_PER_NODE * n, "dense: %d edges for %d nodes"
+          % (len(d.edges), n))
+    into = {}
+    for a, b in d.edges:
+        into[b] = into.get(b, 0) + 1
+    check(max(into.values()) <= MAX_IN_EDGES, "dense: in-edges %r"
+          % sorted(into.items(), key=lambda kv: -kv[1])[:3])
+    undirected, adj = {}, {}
+    for a, b in d.edges:
+        undirected.setdefault(a, []).append(b)
+        undirected.setdefault(b, []).append(a)
+        adj.setdefault(a, []).append(b)
+    joined = [f for f in names if f == "main" or reaches(undirected, "main",
+                                                         f)]
+    check(len(joined) == n, "dense: %d of %d functions joined to main"
+          % (len(joined), n))
+    redundant = [e for e, (_, dashed) in d.edges.items()
+                 if dashed and reaches(adj, e[0], e[1], skip=e)]
+    check(not redundant, "dense: redundant dashed edges %r" % redundant)
+    index = {f: i for i, f in enumerate(names)}
+    heaviest = {}
+    for (a, b), (v, residual) in sorted(
+            above.items(), key=lambda kv: (-kv[1][0], index[kv[0][0]],
+                                           index[kv[0][1]])):
+        if a != b:
+            heaviest.setdefault(b, (a, residual))
+    for b, (a, residual) in sorted(heaviest.items()):
+        check(residual or (a, b) in d.edges,
+              "dense: %s lost its heaviest caller %s" % (b, a))
+
+
+def case_dense():
+    """The thinning of the edges (steps 5 to 8 of viz/callgraph.h) on a
+    dense profile, checked against the edges the profile has over the
+    functions kept: counts and structure, never times."""
+    prof, samples = fx_dense(os.path.join(TMP, "dense.pb.gz"))
+    out = os.path.join(TMP, "dense.dot")
+    rc, _, err = hs("graph", prof, "-o", out)
+    if not check(rc == 0 and not err, "dense: exit %d, stderr %r"
+                 % (rc, err)):
+        return
+    with open(out, encoding="utf-8") as f:
+        text = f.read()
+    rc, _, _ = hs("graph", prof, "-o", out)
+    with open(out, encoding="utf-8") as f:
+        check(rc == 0 and f.read() == text, "dense: two runs differ")
+    d = Dot(text)
+    edges = model_edges(samples, set(d.names.values()))
+    total = sum(v for _, v in samples)
+    cutoff = int(CALLGRAPH_EDGE_FRACTION * total)
+    above = {e: v for e, v in edges.items() if v[0] >= cutoff}
+    counts = thinned_counts(d.legend)
+    dense_check_drops(d, edges, above, counts)
+    dense_check_shape(d, above)
+    for k in range(DENSE_FAMILIES):
+        e = ("top_%d" % k, "leaf_%d" % k)
+        check(d.edges.get(e, ("", False))[1], "dense: no dashed %s -> %s: %r"
+              % (e[0], e[1], d.edges.get(e)))
+    print("dense: %d functions, %d edges over them, %d above the cutoff, "
+          "%d shown (%d dashed); dropped %s"
+          % (len(d.names), len(edges), len(above), len(d.edges),
+             sum(dashed for _, dashed in d.edges.values()),
+             ", ".join("%s %d" % (r, c[0]) for r, c in sorted(counts.items()))))
+
+
 # ---- rendered formats --------------------------------------------------------
 
 def render(fx, name, fmt, *extra, env=None):
@@ -457,7 +687,7 @@ def case_svg():
             (fx_diamond, "diamond.pb.gz",
              ["main", "left", "right", "leaf", "left_only"]),
             (fx_pruned, "pruned.pb.gz",
-             ["main", "hot_path", "big_leaf", "mid_leaf"])):
+             ["main", "hot_path", "big_leaf", "mid_leaf", "side_leaf"])):
         data = render(fx, name, "svg")
         if data is None:
             continue
@@ -671,6 +901,7 @@ CASES = {
     "golden_fractions": case_golden_fractions,
     "golden_filters": case_golden_filters,
     "golden_names": case_golden_names,
+    "dense": case_dense,
     "svg": case_svg,
     "png_pdf": case_png_pdf,
     "no_plugin_config": case_no_plugin_config,
