@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "outfile.h"
 #include "model.h"
 #include "viz/flamegraph.h"
 
@@ -111,47 +112,6 @@ flamegraph_add_model(flame_tree_t *t, const model_t *m,
 }
 
 /* ---- writing ------------------------------------------------------------ */
-
-/* The mode for a new or replaced path: its own, else 0666 less umask. */
-static mode_t
-flamegraph_mode(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        return st.st_mode & 07777;
-    mode_t mask = umask(022);
-    umask(mask);
-    return 0666 & ~mask;
-}
-
-/* Writes data to path through a temporary file renamed over it; 0 or an
- * errno value (and no temporary file left). */
-static int
-flamegraph_write(const char *path, const char *data, size_t len)
-{
-    char *tmp;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-        return ENOMEM;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    int e = fd < 0 ? errno : 0;
-    if (e == 0 && fchmod(fd, flamegraph_mode(path)) != 0)
-        e = errno;
-    for (size_t done = 0; e == 0 && done < len;) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno != EINTR)
-            e = errno;
-        else if (n > 0)
-            done += (size_t)n;
-    }
-    if (fd >= 0 && close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(tmp, path) != 0)
-        e = errno;
-    if (e != 0 && fd >= 0)
-        unlink(tmp);
-    free(tmp);
-    return e;
-}
 
 /* ---- rendering ---------------------------------------------------------- */
 
@@ -256,7 +216,7 @@ flamegraph_render(flamegraph_run_t *r)
         cmd_error("flamegraph: %s: %s", r->profile, strerror(e));
         return CMD_EXIT_FAIL;
     }
-    e = flamegraph_write(r->out, r->text.s, r->text.len);
+    e = outfile_write(r->out, r->text.s, r->text.len);
     if (e != 0) {
         cmd_error("%s: cannot write: %s", r->out, strerror(e));
         return CMD_EXIT_FAIL;

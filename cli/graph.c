@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "outfile.h"
 #include "gvc_render.h"
 #include "hmap.h"
 #include "model.h"
@@ -380,55 +381,11 @@ graph_dot(const graph_args_t *a, const model_t *m, const model_filter_t *flt,
 
 /* ---- the output file ---- */
 
-/* The mode for path: its current one, else 0666 minus the umask. */
-static mode_t
-graph_mode_for(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return st.st_mode & 07777;
-    mode_t mask = umask(022);
-    umask(mask);
-    return 0666 & ~mask;
-}
-
-static int
-graph_write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return fsync(fd) != 0 ? errno : 0;
-}
-
-/* Writes data to path through a temporary file renamed over it. */
+/* Writes data to path atomically (outfile.h); returns the exit status. */
 static int
 graph_write(const char *path, const char *data, size_t len)
 {
-    char *temp = NULL;
-    int fd = -1;
-    if (asprintf(&temp, "%s.tmp.XXXXXX", path) < 0)
-        temp = NULL;
-    else
-        fd = mkostemp(temp, O_CLOEXEC);
-    int e = temp == NULL ? ENOMEM : fd < 0 ? errno : 0;
-    if (e == 0 && fchmod(fd, graph_mode_for(path)) != 0)
-        e = errno;
-    if (e == 0)
-        e = graph_write_all(fd, data, len);
-    if (fd >= 0 && close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(temp, path) != 0)
-        e = errno;
-    if (e != 0 && fd >= 0)
-        unlink(temp);
-    free(temp);
+    int e = outfile_write(path, data, len);
     if (e != 0)
         cmd_error("%s: cannot write: %s", path, strerror(e));
     return e == 0 ? CMD_EXIT_OK : CMD_EXIT_FAIL;

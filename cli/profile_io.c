@@ -11,6 +11,8 @@
  */
 #include "profile_io.h"
 
+#include "outfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -777,33 +779,6 @@ profile_encode(const profile_t *p, uint8_t **r_gz, size_t *r_len)
     return 0;
 }
 
-static int
-profile_write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return fsync(fd) != 0 ? errno : 0;
-}
-
-/* The mode for path: its current one, else 0666 minus the umask. */
-static mode_t
-profile_mode_for(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return st.st_mode & 07777;
-    mode_t mask = umask(022);
-    umask(mask);
-    return 0666 & ~mask;
-}
-
 int
 profile_write(const profile_t *p, const char *path, char *err, size_t errlen)
 {
@@ -815,24 +790,7 @@ profile_write(const profile_t *p, const char *path, char *err, size_t errlen)
                  strerror(e));
         return e;
     }
-    char *temp_path = NULL;
-    int fd = -1;
-    if (asprintf(&temp_path, "%s.tmp.XXXXXX", path) < 0)
-        temp_path = NULL;
-    else
-        fd = mkostemp(temp_path, O_CLOEXEC);
-    e = temp_path == NULL ? ENOMEM : fd < 0 ? errno : 0;
-    if (e == 0 && fchmod(fd, profile_mode_for(path)) != 0)
-        e = errno;
-    if (e == 0)
-        e = profile_write_all(fd, gz, len);
-    if (fd >= 0 && close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && rename(temp_path, path) != 0)
-        e = errno;
-    if (e != 0 && fd >= 0)
-        unlink(temp_path);
-    free(temp_path);
+    e = outfile_write(path, gz, len);
     free(gz);
     if (e != 0)
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "outfile.h"
 #include "model.h"
 #include "stats.h"
 #include "viz/plot.h"
@@ -459,12 +460,9 @@ trend_write_plot(const trend_opts_t *o, const trend_series_t *se,
         cmd_error("trend: out of memory");
         status = CMD_EXIT_FAIL;
     } else {
-        FILE *f = fopen(o->plot, "w");
-        bool ok = f != NULL && fwrite(b.s, 1, b.len, f) == b.len;
-        if (f != NULL && fclose(f) != 0)
-            ok = false;
-        if (!ok) {
-            cmd_error("trend: cannot write %s: %s", o->plot, strerror(errno));
+        int e = outfile_write(o->plot, b.s, b.len);
+        if (e != 0) {
+            cmd_error("trend: cannot write %s: %s", o->plot, strerror(e));
             status = CMD_EXIT_FAIL;
         }
     }
