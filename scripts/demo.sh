@@ -7,9 +7,11 @@
 #   2. /usr/bin/python3 examples/workload.py under LD_PRELOAD, statistics
 #      printed at exit (HEAPSIGHT=stats_print:true)
 #   3. the C example hs_example_churn (examples/churn.c, which leaks a few
-#      blocks on purpose) profiled with `heapsight run --leaks`: the leak
-#      report on stderr, a symbolized profile in build/demo-profiles/, and
-#      its top allocation sites through `go tool pprof`
+#      blocks on purpose) profiled with `heapsight run --leaks
+#      --flamegraph`: the leak report on stderr, a symbolized profile and
+#      an interactive flame graph in build/demo-profiles/, then `heapsight
+#      leaks` and `heapsight top` of it and its top sites through
+#      `go tool pprof`
 #   4. the same Python script profiled with `heapsight run`: one sampled
 #      stack through go tool pprof -traces, the Python functions (file and
 #      line) merged with the native frames of SQLite below them
@@ -50,12 +52,22 @@ banner "C, profiled: threads allocating mixed sizes, a small leak on purpose"
 HS="$ROOT/build/bin/heapsight"
 OUT="$ROOT/build/demo-profiles"
 rm -rf "$OUT" && mkdir -p "$OUT"
-printf '$ build/bin/heapsight run --sample 64k --leaks --out %s -- %s\n' \
-    "${OUT#"$ROOT"/}" "${CHURN#"$ROOT"/}"
-"$HS" run --sample 64k --leaks --out "$OUT" -- "$CHURN" || status=$?
+FLAME="$OUT/churn-flamegraph.html"
+printf '$ build/bin/heapsight run --sample 64k --leaks --flamegraph %s --out %s -- %s\n' \
+    "${FLAME#"$ROOT"/}" "${OUT#"$ROOT"/}" "${CHURN#"$ROOT"/}"
+"$HS" run --sample 64k --leaks --flamegraph "$FLAME" --out "$OUT" -- "$CHURN" ||
+    status=$?
 PROFILE=$(ls "$OUT"/*.pb.gz 2>/dev/null | head -1)
+if [ -n "$PROFILE" ]; then
+    banner "what was still live at exit: heapsight leaks -n 3"
+    "$HS" leaks -n 3 "$PROFILE" || status=$?
+    banner "top allocation sites: heapsight top --sample-index alloc_space"
+    "$HS" top --sample-index alloc_space -n 10 "$PROFILE" || status=$?
+    [ -s "$FLAME" ] && printf '\nflame graph (open it in a browser): %s\n' \
+        "${FLAME#"$ROOT"/}"
+fi
 if [ -n "$PROFILE" ] && command -v go >/dev/null; then
-    banner "top allocation sites (go tool pprof -top -sample_index=alloc_space)"
+    banner "the same profile in go tool pprof -top -sample_index=alloc_space"
     GOTMP=$(mktemp -d)
     HOME=$GOTMP GOCACHE=$GOTMP/cache GOPATH=$GOTMP/path \
         go tool pprof -symbolize=none -top -nodecount=12 \
