@@ -182,9 +182,8 @@ hs_prof_malloc_sampled(size_t size, unsigned domain)
     if (h == NULL || tsd == NULL || tsd_reentrant() || usize == 0)
         return malloc(size);
     req_t req = {.arena = -1};
-    void *p = usize <= SZ_SMALL_MAX
-                  ? promote(tsd, tsd->arena, usize, req)
-                  : large_malloc(tsd->arena, usize, 0, false);
+    void *p = usize <= SZ_SMALL_MAX ? promote(tsd, tsd->arena, usize, req)
+                                    : large_malloc(tsd->arena, usize, 0, false);
     if (p == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -299,8 +298,7 @@ HS_INLINE unsigned
 checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
 {
     unsigned ind = emap_entry_szind(ent);
-    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
-                 UINT32_MAX))
+    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) == UINT32_MAX))
         bad_pointer(fn, p, ent);
     if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
         double_free(fn, p, ind);

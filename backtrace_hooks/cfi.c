@@ -217,8 +217,7 @@ row_reg(row_t *row, const cie_t *cie, uint64_t reg)
 }
 
 static void
-set_reg(row_t *row, const cie_t *cie, uint64_t reg, reg_how_t how,
-        int64_t off)
+set_reg(row_t *row, const cie_t *cie, uint64_t reg, reg_how_t how, int64_t off)
 {
     reg_rule_t *rr = row_reg(row, cie, reg);
     if (rr != NULL)

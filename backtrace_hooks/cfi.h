@@ -55,8 +55,8 @@ typedef enum {
 
 typedef struct cfi_rule_s {
     cfi_kind_t kind;
-    bool cfa_rbp;    /* CFA is rbp + cfa_off (else rsp + cfa_off) */
-    bool rbp_saved;  /* rbp is saved at CFA + rbp_off (else unchanged) */
+    bool cfa_rbp;   /* CFA is rbp + cfa_off (else rsp + cfa_off) */
+    bool rbp_saved; /* rbp is saved at CFA + rbp_off (else unchanged) */
     int32_t cfa_off;
     int32_t rbp_off;
 } cfi_rule_t;

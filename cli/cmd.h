@@ -47,7 +47,7 @@ typedef struct cmd_entry_s {
 /* Registers a subcommand (at file scope, once per command). */
 #define CMD_REGISTER(c, ord)                                                   \
     __attribute__((used, section("hs_cmds"),                                   \
-                   aligned(8))) static const cmd_entry_t cmd_entry_##c = {    \
+                   aligned(8))) static const cmd_entry_t cmd_entry_##c = {     \
         &(c), (ord)}
 
 /* The places in --help of the commands that exist. */

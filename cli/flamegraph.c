@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "outfile.h"
 #include "model.h"
+#include "outfile.h"
 #include "viz/flamegraph.h"
 
 typedef enum {

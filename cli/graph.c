@@ -33,10 +33,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "outfile.h"
 #include "gvc_render.h"
 #include "hmap.h"
 #include "model.h"
+#include "outfile.h"
 #include "viz/callgraph.h"
 #include "viz/strbuf.h"
 

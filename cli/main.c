@@ -41,8 +41,8 @@ cmd_table_init(void)
 {
     const cmd_entry_t *e[CMD_MAX];
     size_t n = 0;
-    for (const cmd_entry_t *p = __start_hs_cmds; p < __stop_hs_cmds && n < CMD_MAX;
-         p++)
+    for (const cmd_entry_t *p = __start_hs_cmds;
+         p < __stop_hs_cmds && n < CMD_MAX; p++)
         e[n++] = p;
     qsort(e, n, sizeof(e[0]), cmd_entry_cmp);
     for (size_t i = 0; i < n; i++)

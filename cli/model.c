@@ -47,8 +47,9 @@ int
 model_select(model_t *m, const char *sample_index, char *err, size_t errlen)
 {
     if (m->ntypes == 0)
-        return model_err(err, errlen, EINVAL, "%s: the profile has no sample "
-                                              "types",
+        return model_err(err, errlen, EINVAL,
+                         "%s: the profile has no sample "
+                         "types",
                          m->path);
     if (sample_index == NULL || sample_index[0] == '\0') {
         /* pprof: default_sample_type when set, else the last type. */
@@ -470,8 +471,7 @@ model_fmt_value(char *buf, size_t size, double v, const char *unit, bool sign)
     if (k == 0)
         snprintf(buf, size, "%s%.0f%s%s", s, a, bytes ? " " : "", u);
     else
-        snprintf(buf, size, "%s%.*f %s", s, a < 10 ? 2 : a < 100 ? 1 : 0, a,
-                 u);
+        snprintf(buf, size, "%s%.*f %s", s, a < 10 ? 2 : a < 100 ? 1 : 0, a, u);
 }
 
 unsigned
@@ -522,8 +522,7 @@ model_fit(char *dst, size_t size, const char *src, unsigned width)
 }
 
 void
-model_frame_name(char *dst, size_t size, const model_frame_t *f,
-                 bool with_line)
+model_frame_name(char *dst, size_t size, const model_frame_t *f, bool with_line)
 {
     if (!with_line || f->file[0] == '\0')
         snprintf(dst, size, "%s", f->func);
@@ -554,5 +553,6 @@ model_progress(const char *what, size_t done, size_t total)
         return;
     last = now;
     shown = true;
-    fprintf(stderr, "\r%s: %3.0f%%", what, 100.0 * (double)done / (double)total);
+    fprintf(stderr, "\r%s: %3.0f%%", what,
+            100.0 * (double)done / (double)total);
 }

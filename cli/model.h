@@ -65,15 +65,15 @@ typedef struct model_s {
     size_t nframes;
     model_sample_t *samples;
     size_t nsamples;
-    int64_t period;          /* mean sample interval (bytes for heaps) */
-    int64_t time_nanos;      /* when the profile was taken; 0 unknown */
+    int64_t period;     /* mean sample interval (bytes for heaps) */
+    int64_t time_nanos; /* when the profile was taken; 0 unknown */
     int64_t duration_nanos;
 } model_t;
 
 typedef struct model_opts_s {
-    const char *sample_index;       /* a name or a number; NULL: default */
-    bool no_symbolize;              /* keep unsymbolized locations as is */
-    const char *const *debug_dirs;  /* for on-the-fly symbolization */
+    const char *sample_index;      /* a name or a number; NULL: default */
+    bool no_symbolize;             /* keep unsymbolized locations as is */
+    const char *const *debug_dirs; /* for on-the-fly symbolization */
     size_t ndebug_dirs;
 } model_opts_t;
 
@@ -117,8 +117,8 @@ typedef struct model_filter_s {
 
 /* Compiles the regular expressions (POSIX extended; NULL: none).  0, or
  * EINVAL with a line in err naming the bad expression. */
-int model_filter_init(model_filter_t *f, const char *focus,
-                      const char *ignore, char *err, size_t errlen);
+int model_filter_init(model_filter_t *f, const char *focus, const char *ignore,
+                      char *err, size_t errlen);
 void model_filter_free(model_filter_t *f);
 /* Whether a sample is kept: some frame matches focus (when given) and
  * none matches ignore (when given). */

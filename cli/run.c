@@ -76,8 +76,8 @@
 #define RUN_EVERY_MAX_MS 86400000ULL
 
 typedef struct run_opts_s {
-    uint64_t sample;   /* 0: not given */
-    unsigned every_ms; /* --every; 0: not given */
+    uint64_t sample;        /* 0: not given */
+    unsigned every_ms;      /* --every; 0: not given */
     const char *flamegraph; /* --flamegraph; NULL: none */
     const char *out;
     bool leaks;
@@ -287,7 +287,8 @@ run_find_pydir(void)
                 char *found = run_usable(cand, &why);
                 free(cand);
                 if (found != NULL) {
-                    /* .../python/heapsight/boot/sitecustomize.py -> .../python */
+                    /* .../python/heapsight/boot/sitecustomize.py -> .../python
+                     */
                     for (int up = 0; up < 3; up++)
                         *strrchr(found, '/') = '\0';
                     return found;
@@ -488,8 +489,7 @@ run_pick_dump(char **names, size_t n, long pid)
 /* Symbolizes this run's dumps in place and prints where they are; with
  * --flamegraph, renders the one run_pick_dump chooses. */
 static void
-run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o,
-            long pid)
+run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o, long pid)
 {
     size_t n;
     char **names = run_list_dumps(dir, seen, &n);

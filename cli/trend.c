@@ -37,8 +37,8 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "outfile.h"
 #include "model.h"
+#include "outfile.h"
 #include "stats.h"
 #include "viz/plot.h"
 #include "viz/strbuf.h"

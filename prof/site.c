@@ -198,17 +198,16 @@ site_snapshot(prof_site_snap_t **r_snaps)
         for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next) {
             if (!site_nonzero(s))
                 continue;
-            out[n++] = (prof_site_snap_t){
-                .frames = s->frames,
-                .nframes = s->nframes,
-                .usize = s->usize,
-                .thread_label = s->thread_label,
-                .domain = s->domain,
-                .extra = s->extra,
-                .alloc_objects = s->alloc_objects,
-                .alloc_space = s->alloc_space,
-                .inuse_objects = s->inuse_objects,
-                .inuse_space = s->inuse_space};
+            out[n++] = (prof_site_snap_t){.frames = s->frames,
+                                          .nframes = s->nframes,
+                                          .usize = s->usize,
+                                          .thread_label = s->thread_label,
+                                          .domain = s->domain,
+                                          .extra = s->extra,
+                                          .alloc_objects = s->alloc_objects,
+                                          .alloc_space = s->alloc_space,
+                                          .inuse_objects = s->inuse_objects,
+                                          .inuse_space = s->inuse_space};
         }
     }
     hs_mutex_unlock(&table.mtx);

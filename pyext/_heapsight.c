@@ -15,15 +15,15 @@
  * heapsight's malloc serve the crossing request as a sampled block of
  * domain "pymalloc"; the raw domain is not wrapped: nothing is counted
  * twice.  Preloaded over pymalloc with debug hooks or someone else's
- * wrappers, the event wrappers below report what pymalloc serves.  Not preloaded, malloc is the C library's, so
- * every request of every domain is reported: "pymalloc" for the object
- * and mem domains, "pymem_raw" for the raw domain.  When the object and
- * mem domains are malloc themselves (PYTHONMALLOC=malloc), there is no
- * pymalloc: preloaded, nothing is wrapped; not preloaded, all three
- * domains are reported as "pymem_raw".  A wrapper calls the
- * allocator it replaced, then hs_prof_alloc_event (a countdown between
- * samples); frees report hs_prof_free_event (a flag test unless a sampled
- * object is live); a realloc is a free and an allocation.  The wrappers
+ * wrappers, the event wrappers below report what pymalloc serves.  Not
+ * preloaded, malloc is the C library's, so every request of every domain is
+ * reported: "pymalloc" for the object and mem domains, "pymem_raw" for the raw
+ * domain.  When the object and mem domains are malloc themselves
+ * (PYTHONMALLOC=malloc), there is no pymalloc: preloaded, nothing is wrapped;
+ * not preloaded, all three domains are reported as "pymem_raw".  A wrapper
+ * calls the allocator it replaced, then hs_prof_alloc_event (a countdown
+ * between samples); frees report hs_prof_free_event (a flag test unless a
+ * sampled object is live); a realloc is a free and an allocation.  The wrappers
  * stay installed once installed (stop() only makes sampling idle): memory
  * allocated through them must be freed through them for sampled objects
  * to leave the profile.
@@ -293,14 +293,13 @@ mod_hook_info(PyObject *self, PyObject *args)
     (void)self, (void)args;
     py_hook_info_t in;
     py_hook_get_info(&in);
-    return Py_BuildValue(
-        "{s:O,s:K,s:K,s:K,s:K,s:I,s:s,s:s}", "installed",
-        py_hook_installed() ? Py_True : Py_False, "eval_lo",
-        (unsigned long long)in.eval_lo, "eval_hi",
-        (unsigned long long)in.eval_hi, "cold_lo",
-        (unsigned long long)in.cold_lo, "cold_hi",
-        (unsigned long long)in.cold_hi, "trimmed", in.ntrim, "symtab",
-        in.symtab, "python", py_frames_version);
+    return Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:I,s:s,s:s}", "installed",
+                         py_hook_installed() ? Py_True : Py_False, "eval_lo",
+                         (unsigned long long)in.eval_lo, "eval_hi",
+                         (unsigned long long)in.eval_hi, "cold_lo",
+                         (unsigned long long)in.cold_lo, "cold_hi",
+                         (unsigned long long)in.cold_hi, "trimmed", in.ntrim,
+                         "symtab", in.symtab, "python", py_frames_version);
 }
 
 /* ---- the PyMem wrappers ---- */
@@ -479,7 +478,8 @@ FAST_WRAPPERS(mem, PYMEM_DOMAIN_MEM)
 
 static void
 fast_wrap(PyMemAllocatorDomain d, void *(*m)(void *, size_t),
-          void *(*c)(void *, size_t, size_t), void *(*r)(void *, void *, size_t))
+          void *(*c)(void *, size_t, size_t),
+          void *(*r)(void *, void *, size_t))
 {
     PyMem_GetAllocator(d, &fast_old[d]);
     PyMemAllocatorEx a = {fast_old[d].ctx, m, c, r, fast_old[d].free};
@@ -546,7 +546,8 @@ static PyObject *
 mod_pymem_wrapped(PyObject *self, PyObject *args)
 {
     (void)self, (void)args;
-    return Py_BuildValue("(OOO)", wrapped[PYMEM_DOMAIN_RAW] ? Py_True : Py_False,
+    return Py_BuildValue("(OOO)",
+                         wrapped[PYMEM_DOMAIN_RAW] ? Py_True : Py_False,
                          wrapped[PYMEM_DOMAIN_MEM] ? Py_True : Py_False,
                          wrapped[PYMEM_DOMAIN_OBJ] ? Py_True : Py_False);
 }

@@ -21,7 +21,10 @@ typedef struct strbuf_s {
     bool failed; /* an allocation failed; the contents are incomplete */
 } strbuf_t;
 
-#define STRBUF_INIT {NULL, 0, 0, false}
+#define STRBUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0, false                                                      \
+    }
 
 void strbuf_free(strbuf_t *b);
 void strbuf_add(strbuf_t *b, const char *s, size_t n);

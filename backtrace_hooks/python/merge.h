@@ -80,8 +80,8 @@ typedef bool (*py_frame_pred_t)(hs_frame_t ip, void *arg);
  * in_interp may be NULL.  Both get arg.
  */
 py_merge_t py_merge(hs_frame_t *frames, unsigned *nframes, unsigned max,
-                    bool native_truncated, const py_frame_t *py,
-                    unsigned npy, bool py_truncated, py_frame_pred_t is_eval,
+                    bool native_truncated, const py_frame_t *py, unsigned npy,
+                    bool py_truncated, py_frame_pred_t is_eval,
                     py_frame_pred_t in_interp, void *arg);
 
 /* "exact", "truncated", "degraded" or "none". */

@@ -25,7 +25,8 @@
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x030b0000 || PY_VERSION_HEX >= 0x030c0000
-#error "heapsight's Python frame reader supports CPython 3.11 only: this is a different version (see backtrace_hooks/python/pyframes.h)"
+#error                                                                         \
+    "heapsight's Python frame reader supports CPython 3.11 only: this is a different version (see backtrace_hooks/python/pyframes.h)"
 #endif
 
 #include <internal/pycore_frame.h>
@@ -124,8 +125,8 @@ copy_str(const PyObject *o, char *buf, size_t size)
     if (size == 0)
         return;
     size_t pos = 0;
-    if (o != NULL && Py_IS_TYPE(o, &PyUnicode_Type) &&
-        PyUnicode_IS_READY(o) && PyUnicode_IS_COMPACT(o)) {
+    if (o != NULL && Py_IS_TYPE(o, &PyUnicode_Type) && PyUnicode_IS_READY(o) &&
+        PyUnicode_IS_COMPACT(o)) {
         Py_ssize_t len = PyUnicode_GET_LENGTH(o);
         int kind = PyUnicode_KIND(o);
         const void *data = PyUnicode_DATA(o);
@@ -173,8 +174,7 @@ read_svarint(const uint8_t **p, const uint8_t *end)
 }
 
 unsigned
-py_linetable_line(const uint8_t *table, size_t len, int firstlineno,
-                  int offset)
+py_linetable_line(const uint8_t *table, size_t len, int firstlineno, int offset)
 {
     if (offset < 0)
         return firstlineno > 0 ? (unsigned)firstlineno : 0;

@@ -60,8 +60,8 @@ bool py_code_id(const void *code, py_code_id_t *r_id);
  * buffers of the given sizes (cut to fit, always terminated); false when
  * code is not a code object.
  */
-bool py_code_names(const void *code, char *name, size_t name_size,
-                   char *file, size_t file_size);
+bool py_code_names(const void *code, char *name, size_t name_size, char *file,
+                   size_t file_size);
 
 /* The line of the instruction at byte offset in code, from its location
  * table; the first line for offset -1; 0 when it has none. */

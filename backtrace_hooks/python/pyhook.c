@@ -192,8 +192,8 @@ find_code(void)
     void *hot = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
     Dl_info di;
     const ElfW(Sym) *sym = NULL;
-    if (hot == NULL ||
-        !dladdr1(hot, &di, (void **)&sym, RTLD_DL_SYMENT) || sym == NULL)
+    if (hot == NULL || !dladdr1(hot, &di, (void **)&sym, RTLD_DL_SYMENT) ||
+        sym == NULL)
         return;
     info.eval_lo = (uintptr_t)hot;
     info.eval_hi = (uintptr_t)hot + sym->st_size;

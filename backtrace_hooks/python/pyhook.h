@@ -41,8 +41,8 @@ typedef struct py_hs_api_s {
 } py_hs_api_t;
 
 typedef struct py_hook_info_s {
-    uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
-    uintptr_t cold_lo, cold_hi; /* its .cold part; 0, 0 if not found */
+    uintptr_t eval_lo, eval_hi;     /* _PyEval_EvalFrameDefault */
+    uintptr_t cold_lo, cold_hi;     /* its .cold part; 0, 0 if not found */
     uintptr_t interp_lo, interp_hi; /* the interpreter's code segment */
     unsigned ntrim;                 /* allocator entry functions found */
     char symtab[512];               /* where the full symbols came from */

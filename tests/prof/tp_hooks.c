@@ -318,8 +318,7 @@ tp_fast_alloc(void)
 NOINLINE void
 tp_fast_free(void *p)
 {
-    if ((unsigned char *)p < pool ||
-        (unsigned char *)p >= pool + sizeof(pool))
+    if ((unsigned char *)p < pool || (unsigned char *)p >= pool + sizeof(pool))
         free(p);
 }
 

@@ -18,8 +18,8 @@
 #include <Python.h>
 
 #include <execinfo.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../backtrace_hooks/python/pyframes.h"
 #include "../../backtrace_hooks/python/pyhook.h"
@@ -49,8 +49,7 @@ fake_symbolic(const char *function, const char *file, unsigned line)
             return HS_FRAME_SYMBOLIC_BIT | i;
     if (nsyms == MAX_SYMS)
         return 0;
-    snprintf(syms[nsyms].function, sizeof syms[nsyms].function, "%s",
-             function);
+    snprintf(syms[nsyms].function, sizeof syms[nsyms].function, "%s", function);
     snprintf(syms[nsyms].file, sizeof syms[nsyms].file, "%s", file);
     syms[nsyms].line = line;
     return HS_FRAME_SYMBOLIC_BIT | nsyms++;
@@ -236,8 +235,8 @@ expect_python_stack(int line, const char *const *want, unsigned n)
         for (unsigned i = 0; i < k && pos < sizeof buf - 300; i++)
             pos += (size_t)snprintf(buf + pos, sizeof buf - pos, " %s", got[i]);
         buf[pos] = '\0';
-        hs_test_fail(__FILE__, line, "python frames:%s (want %s first)",
-                     buf, want[0]);
+        hs_test_fail(__FILE__, line, "python frames:%s (want %s first)", buf,
+                     want[0]);
     }
     HS_EXPECT_EQ_U64(eval_frames_left(), 0);
     HS_EXPECT_EQ_STR(cap.label, "");
@@ -246,8 +245,7 @@ expect_python_stack(int line, const char *const *want, unsigned n)
 #define EXPECT_STACK(...)                                                      \
     do {                                                                       \
         static const char *const want_[] = {__VA_ARGS__};                      \
-        expect_python_stack(__LINE__, want_,                                   \
-                            sizeof want_ / sizeof want_[0]);                   \
+        expect_python_stack(__LINE__, want_, sizeof want_ / sizeof want_[0]);  \
     } while (0)
 
 /* ---- tests ---- */
@@ -267,69 +265,69 @@ HS_TEST(hook_installs_and_finds_the_eval_loop)
 HS_TEST(plain_calls)
 {
     cap = (capture_t){0};
-    run_py("import probe\n"           /* 1 */
-           "def inner():\n"           /* 2 */
-           "    probe.capture()\n"    /* 3 */
-           "def outer():\n"           /* 4 */
-           "    x = 1\n"              /* 5 */
-           "    inner()\n"            /* 6 */
-           "outer()\n");              /* 7 */
+    run_py("import probe\n"        /* 1 */
+           "def inner():\n"        /* 2 */
+           "    probe.capture()\n" /* 3 */
+           "def outer():\n"        /* 4 */
+           "    x = 1\n"           /* 5 */
+           "    inner()\n"         /* 6 */
+           "outer()\n");           /* 7 */
     EXPECT_STACK("inner:3", "outer:6", "<module>:7");
 }
 
 HS_TEST(c_calls_back_into_python)
 {
     cap = (capture_t){0};
-    run_py("import probe\n"                                /* 1 */
-           "def key(v):\n"                                 /* 2 */
-           "    if v == 2:\n"                              /* 3 */
-           "        probe.capture()\n"                     /* 4 */
-           "    return v\n"                                /* 5 */
-           "def sort_them():\n"                            /* 6 */
-           "    return sorted([3, 1, 2], key=key)\n"       /* 7 */
-           "sort_them()\n");                               /* 8 */
+    run_py("import probe\n"                          /* 1 */
+           "def key(v):\n"                           /* 2 */
+           "    if v == 2:\n"                        /* 3 */
+           "        probe.capture()\n"               /* 4 */
+           "    return v\n"                          /* 5 */
+           "def sort_them():\n"                      /* 6 */
+           "    return sorted([3, 1, 2], key=key)\n" /* 7 */
+           "sort_them()\n");                         /* 8 */
     EXPECT_STACK("key:4", "sort_them:7", "<module>:8");
 }
 
 HS_TEST(generators_and_coroutines)
 {
     cap = (capture_t){0};
-    run_py("import probe\n"                  /* 1 */
-           "def gen():\n"                    /* 2 */
-           "    yield 1\n"                   /* 3 */
-           "    probe.capture()\n"           /* 4 */
-           "    yield 2\n"                   /* 5 */
-           "def use():\n"                    /* 6 */
-           "    g = gen()\n"                 /* 7 */
-           "    next(g)\n"                   /* 8 */
-           "    next(g)\n"                   /* 9 */
-           "use()\n");                       /* 10 */
+    run_py("import probe\n"        /* 1 */
+           "def gen():\n"          /* 2 */
+           "    yield 1\n"         /* 3 */
+           "    probe.capture()\n" /* 4 */
+           "    yield 2\n"         /* 5 */
+           "def use():\n"          /* 6 */
+           "    g = gen()\n"       /* 7 */
+           "    next(g)\n"         /* 8 */
+           "    next(g)\n"         /* 9 */
+           "use()\n");             /* 10 */
     EXPECT_STACK("gen:4", "use:9", "<module>:10");
     cap = (capture_t){0};
-    run_py("import probe\n"                         /* 1 */
-           "async def leaf():\n"                    /* 2 */
-           "    probe.capture()\n"                  /* 3 */
-           "async def coro():\n"                    /* 4 */
-           "    await leaf()\n"                     /* 5 */
-           "def drive():\n"                         /* 6 */
-           "    c = coro()\n"                       /* 7 */
-           "    try:\n"                             /* 8 */
-           "        c.send(None)\n"                 /* 9 */
-           "    except StopIteration:\n"            /* 10 */
-           "        pass\n"                         /* 11 */
-           "drive()\n");                            /* 12 */
+    run_py("import probe\n"              /* 1 */
+           "async def leaf():\n"         /* 2 */
+           "    probe.capture()\n"       /* 3 */
+           "async def coro():\n"         /* 4 */
+           "    await leaf()\n"          /* 5 */
+           "def drive():\n"              /* 6 */
+           "    c = coro()\n"            /* 7 */
+           "    try:\n"                  /* 8 */
+           "        c.send(None)\n"      /* 9 */
+           "    except StopIteration:\n" /* 10 */
+           "        pass\n"              /* 11 */
+           "drive()\n");                 /* 12 */
     EXPECT_STACK("leaf:3", "coro:5", "drive:9", "<module>:12");
 }
 
 HS_TEST(thread_of_its_own)
 {
     cap = (capture_t){0};
-    run_py("import probe, threading\n"                       /* 1 */
-           "def worker():\n"                                 /* 2 */
-           "    probe.capture()\n"                           /* 3 */
-           "t = threading.Thread(target=worker)\n"           /* 4 */
-           "t.start()\n"                                     /* 5 */
-           "t.join()\n");                                    /* 6 */
+    run_py("import probe, threading\n"             /* 1 */
+           "def worker():\n"                       /* 2 */
+           "    probe.capture()\n"                 /* 3 */
+           "t = threading.Thread(target=worker)\n" /* 4 */
+           "t.start()\n"                           /* 5 */
+           "t.join()\n");                          /* 6 */
     /* The thread's stack ends in threading's bootstrap, not <module>. */
     EXPECT_STACK("worker:3", "Thread.run");
 }
@@ -528,12 +526,19 @@ HS_TEST(location_table_edge_cases)
     /* Long form with a negative delta, a no-location entry, one-line
      * forms; offsets in bytes, two per code unit. */
     static const uint8_t t[] = {
-        0x80 | (13 << 3) | 1, 2 << 1,       /* units 0-1: line 10+2 */
-        0x80 | (11 << 3) | 0, 0, 0,         /* unit 2: +1 -> 13 */
-        0x80 | (15 << 3) | 0,               /* unit 3: none */
-        0x80 | (14 << 3) | 2, (3 << 1) | 1, /* units 4-6: -3 -> 10 */
-        0, 1, 2,                            /* long form's three varints */
-        0x80 | (5 << 3) | 0, 7,             /* unit 7: short, same line */
+        0x80 | (13 << 3) | 1,
+        2 << 1, /* units 0-1: line 10+2 */
+        0x80 | (11 << 3) | 0,
+        0,
+        0,                    /* unit 2: +1 -> 13 */
+        0x80 | (15 << 3) | 0, /* unit 3: none */
+        0x80 | (14 << 3) | 2,
+        (3 << 1) | 1, /* units 4-6: -3 -> 10 */
+        0,
+        1,
+        2, /* long form's three varints */
+        0x80 | (5 << 3) | 0,
+        7, /* unit 7: short, same line */
     };
     HS_EXPECT_EQ_U64(py_linetable_line(t, sizeof t, 10, 0), 12);
     HS_EXPECT_EQ_U64(py_linetable_line(t, sizeof t, 10, 2), 12);

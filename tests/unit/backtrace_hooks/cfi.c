@@ -236,8 +236,7 @@ HS_TEST(garbage_walks_end_without_fault)
     uintptr_t code[] = {(uintptr_t)dlsym(RTLD_DEFAULT, "qsort") + 1,
                         (uintptr_t)dlsym(RTLD_DEFAULT, "memcpy") + 3,
                         (uintptr_t)fp_function_body_pc(),
-                        (uintptr_t)recurse + 9,
-                        (uintptr_t)capture_both + 20};
+                        (uintptr_t)recurse + 9, (uintptr_t)capture_both + 20};
     uint64_t x = 0x9e3779b97f4a7c15u;
     unsigned walks = 0;
     for (int round = 0; round < 2000; round++) {

@@ -138,8 +138,7 @@ run_case(const mcase_t *c, hs_frame_t *buf, unsigned *r_n)
         memcpy(buf, c->native, c->nnative * sizeof(hs_frame_t));
     *r_n = c->nnative;
     return py_merge(buf, r_n, c->max, c->native_truncated, c->py, c->npy,
-                    c->py_truncated, is_eval, c->in_interp,
-                    (void *)c->ranges);
+                    c->py_truncated, is_eval, c->in_interp, (void *)c->ranges);
 }
 
 static bool
@@ -514,7 +513,7 @@ HS_TEST(chain_not_ending_in_entry_frame)
     /* Fewer eval frames: the innermost pairs, the unpaired outer segment
      * follows the native frames. */
     hs_frame_t native1[] = {nat(0), ev(0), interp(0), nat(1)};
-    hs_frame_t want1[] = {nat(0),    pyf(4), pyf(3), interp(0),
+    hs_frame_t want1[] = {nat(0), pyf(4), pyf(3), interp(0),
                           nat(1), pyf(2), pyf(1)};
     c = mcase(native1, COUNT_OF(native1), py, COUNT_OF(py));
     EXPECT_MERGE(&c, want1, PY_MERGE_DEGRADED);
@@ -534,7 +533,7 @@ HS_TEST(python_chain_cut_by_its_reader)
     EXPECT_MERGE(&c, want, PY_MERGE_TRUNCATED);
     /* Cut right after an entry frame: no doubtful tail, truncated. */
     py_frame_t py2[] = {mid(3), entry(2)};
-    hs_frame_t want2[] = {nat(0), pyf(3), pyf(2),    interp(1),
+    hs_frame_t want2[] = {nat(0), pyf(3),    pyf(2), interp(1),
                           ev(0),  interp(0), nat(1)};
     c = mcase(native, COUNT_OF(native), py2, COUNT_OF(py2));
     c.py_truncated = true;
@@ -542,7 +541,7 @@ HS_TEST(python_chain_cut_by_its_reader)
     /* As many segments as eval frames is still truncated: the chain may
      * have gone on. */
     py_frame_t py3[] = {mid(3), entry(2), entry(1)};
-    hs_frame_t want3[] = {nat(0), pyf(3), pyf(2),    interp(1),
+    hs_frame_t want3[] = {nat(0), pyf(3),    pyf(2), interp(1),
                           pyf(1), interp(0), nat(1)};
     c = mcase(native, COUNT_OF(native), py3, COUNT_OF(py3));
     c.py_truncated = true;
