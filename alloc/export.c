@@ -144,10 +144,45 @@ keep_promoted_page(edata_t *e, void *p)
     return true;
 }
 
-/* The allocation crossing the sample point: an extent of its own, then
- * reported to the profiler, which returns the record the extent keeps. */
+/*
+ * The profiler's hooks on a sampled block, under the reentrancy guard.
+ * Unwinders probe memory with system calls that fail by design; the
+ * program must not see their errno (Python checks errno after calls that
+ * allocate).
+ */
 static void *
-alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
+prof_sampled(void *p, size_t size, size_t usize, unsigned domain)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (h == NULL)
+        return NULL;
+    int saved = errno;
+    tsd_reentrancy_enter();
+    void *rec = h->sampled(p, size, usize, domain);
+    tsd_reentrancy_exit();
+    errno = saved;
+    return rec;
+}
+
+static void
+prof_sampled_free(void *p, size_t usize, void *rec)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    if (rec == NULL || h == NULL)
+        return;
+    int saved = errno;
+    tsd_reentrancy_enter();
+    h->sampled_free(p, usize, rec);
+    tsd_reentrancy_exit();
+    errno = saved;
+}
+
+/* The allocation crossing the sample point (or hs_prof_malloc_sampled's
+ * block for domain): an extent of its own, then reported to the
+ * profiler, which returns the record the extent keeps. */
+static void *
+alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req,
+              unsigned domain)
 {
     tsd->prof_pending = false;
     void *p = usize <= SZ_SMALL_MAX
@@ -156,18 +191,8 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
     if (p == NULL)
         return NULL;
     hand_out(p);
-    const alloc_prof_hooks_t *h = alloc_prof_hooks;
-    if (h != NULL) {
-        /* Unwinders probe memory with system calls that fail by design;
-         * the program must not see their errno (Python checks errno after
-         * calls that allocate). */
-        int saved = errno;
-        tsd_reentrancy_enter();
-        void *rec = h->sampled(p, size, usize);
-        tsd_reentrancy_exit();
-        errno = saved;
-        emap_entry_edata(emap_lookup(p))->prof_rec = rec;
-    }
+    emap_entry_edata(emap_lookup(p))->prof_rec =
+        prof_sampled(p, size, usize, domain);
     return p;
 }
 
@@ -176,26 +201,18 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req)
 HS_API void *
 hs_prof_malloc_sampled(size_t size, unsigned domain)
 {
-    const alloc_prof_hooks_t *h = alloc_prof_hooks;
     tsd_t *tsd = hs_boot() ? tsd_fetch_slow() : NULL;
     size_t usize = sz_s2u(size == 0 ? 1 : size);
-    if (h == NULL || tsd == NULL || tsd_reentrant() || usize == 0)
+    if (alloc_prof_hooks == NULL || tsd == NULL || tsd_reentrant() ||
+        usize == 0)
         return malloc(size);
-    req_t req = {.arena = -1};
-    void *p = usize <= SZ_SMALL_MAX ? promote(tsd, tsd->arena, usize, req)
-                                    : large_malloc(tsd->arena, usize, 0, false);
+    void *p = alloc_sampled(tsd, tsd->arena, size, usize, (req_t){.arena = -1},
+                            domain);
     if (p == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    hand_out(p);
     tsd->allocated += usize;
-    int saved = errno;
-    tsd_reentrancy_enter();
-    void *rec = h->sampled_foreign(p, size, domain);
-    tsd_reentrancy_exit();
-    errno = saved;
-    emap_entry_edata(emap_lookup(p))->prof_rec = rec;
     return p;
 }
 
@@ -219,7 +236,7 @@ alloc_slow(size_t size, req_t req)
     void *p;
     bool use_tcache = !req.no_tcache && req.arena < 0;
     if (unlikely(tsd->prof_pending)) {
-        p = alloc_sampled(tsd, a, size, usize, req);
+        p = alloc_sampled(tsd, a, size, usize, req, 0);
     } else if (usize <= SZ_SMALL_MAX) {
         p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
         if (p != NULL && req.zero)
@@ -328,14 +345,7 @@ free_sampled(void *p, size_t usize, edata_t *e)
 {
     void *rec = e->prof_rec;
     e->prof_rec = NULL;
-    const alloc_prof_hooks_t *h = alloc_prof_hooks;
-    if (rec != NULL && h != NULL) {
-        int saved = errno;
-        tsd_reentrancy_enter();
-        h->sampled_free(p, usize, rec);
-        tsd_reentrancy_exit();
-        errno = saved;
-    }
+    prof_sampled_free(p, usize, rec);
     if (e->szind < SZ_NBINS && keep_promoted_page(e, p))
         return;
     large_dalloc(e);
@@ -439,28 +449,13 @@ static void
 sample_in_place(tsd_t *tsd, void *p, size_t size, size_t old, size_t usize)
 {
     edata_t *e = emap_entry_edata(emap_lookup(p));
-    const alloc_prof_hooks_t *h = alloc_prof_hooks;
-    if (e->prof_rec != NULL) {
-        void *rec = e->prof_rec;
-        e->prof_rec = NULL;
-        int saved = errno;
-        tsd_reentrancy_enter();
-        if (h != NULL)
-            h->sampled_free(p, old, rec);
-        tsd_reentrancy_exit();
-        errno = saved;
-    }
+    void *rec = e->prof_rec;
+    e->prof_rec = NULL;
+    prof_sampled_free(p, old, rec);
     if (!tsd->prof_pending)
         return;
     tsd->prof_pending = false;
-    if (h == NULL)
-        return;
-    int saved = errno;
-    tsd_reentrancy_enter();
-    void *rec = h->sampled(p, size, usize);
-    tsd_reentrancy_exit();
-    errno = saved;
-    e->prof_rec = rec;
+    e->prof_rec = prof_sampled(p, size, usize, 0);
 }
 
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */

@@ -29,12 +29,11 @@ typedef struct alloc_prof_hooks_s {
      * thread.prof.active): when not, the crossing allocation is made as
      * usual, not promoted, and the next point is drawn. */
     bool (*sampling)(void);
-    /* A sampled allocation of size bytes (usize usable) at ptr; returns
-     * the record to keep with it, or NULL to keep nothing. */
-    void *(*sampled)(void *ptr, size_t size, size_t usize);
-    /* hs_prof_malloc_sampled's block at ptr, for size bytes of another
-     * allocator's domain; returns the record to keep, or NULL. */
-    void *(*sampled_foreign)(void *ptr, size_t size, unsigned domain);
+    /* A sampled allocation of size bytes (usize usable) at ptr: a malloc
+     * (domain 0) or hs_prof_malloc_sampled's block for size bytes of
+     * another allocator's domain; returns the record to keep with it, or
+     * NULL to keep nothing. */
+    void *(*sampled)(void *ptr, size_t size, size_t usize, unsigned domain);
     /* The sampled allocation at ptr, with record rec, is being freed. */
     void (*sampled_free)(void *ptr, size_t usize, void *rec);
 } alloc_prof_hooks_t;

@@ -94,14 +94,6 @@ const cmd_t cmd_convert = {
 };
 CMD_REGISTER(cmd_convert, CMD_ORDER_CONVERT);
 
-/* acc += v, wrapping as pprof's int64 sums do: the values come from the
- * file, and a sum of hostile ones must not be undefined behaviour. */
-static inline void
-convert_add(int64_t *acc, int64_t v)
-{
-    *acc = (int64_t)((uint64_t)*acc + (uint64_t)v);
-}
-
 /* ---- collapsed ---------------------------------------------------------- */
 
 /* Appends a function name with ';' → ':' and control characters → ' '. */
@@ -137,7 +129,7 @@ convert_add_stack(convert_stacks_t *t, const strbuf_t *text, int64_t v)
 {
     uint64_t id;
     if (hmap_get(&t->ids, text->s, text->len, &id)) {
-        convert_add(&t->s[id].value, v);
+        model_add(&t->s[id].value, v);
         return 0;
     }
     if (t->n == t->cap) {

@@ -89,14 +89,6 @@ const cmd_t cmd_leaks = {
 };
 CMD_REGISTER(cmd_leaks, CMD_ORDER_LEAKS);
 
-/* acc += v, wrapping as pprof's int64 sums do: the values come from the
- * file, and a sum of hostile ones must not be undefined behaviour. */
-static inline void
-leaks_add(int64_t *acc, int64_t v)
-{
-    *acc = (int64_t)((uint64_t)*acc + (uint64_t)v);
-}
-
 /* ---- sites -------------------------------------------------------------- */
 
 /* The index of the site of s, added if new; SIZE_MAX if out of memory. */
@@ -130,8 +122,8 @@ static void
 leaks_site_add(leaks_site_t *site, const model_sample_t *s, int64_t bytes,
                int64_t objects)
 {
-    leaks_add(&site->bytes, bytes);
-    leaks_add(&site->objects, objects);
+    model_add(&site->bytes, bytes);
+    model_add(&site->objects, objects);
     if (s->bytes <= 0)
         return;
     if (site->size_max == 0 || s->bytes < site->size_min)
@@ -156,8 +148,8 @@ leaks_sum(leaks_report_t *r, const model_t *m)
             break;
         }
         leaks_site_add(&r->s[i], s, bytes, objects);
-        leaks_add(&r->bytes_total, bytes);
-        leaks_add(&r->objects_total, objects);
+        model_add(&r->bytes_total, bytes);
+        model_add(&r->objects_total, objects);
     }
     strbuf_free(&key);
     return e;

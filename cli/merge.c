@@ -103,14 +103,6 @@ const cmd_t cmd_merge = {
 };
 CMD_REGISTER(cmd_merge, CMD_ORDER_MERGE);
 
-/* acc += v, wrapping as pprof's int64 sums do: the values come from the
- * file, and a sum of hostile ones must not be undefined behaviour. */
-static inline void
-merge_add(int64_t *acc, int64_t v)
-{
-    *acc = (int64_t)((uint64_t)*acc + (uint64_t)v);
-}
-
 /* Grows *arr (elements of size sz) to hold n + 1; false if no memory. */
 static bool
 merge_reserve(void **arr, size_t *cap, size_t n, size_t sz)
@@ -255,7 +247,7 @@ merge_header(merge_t *m, merge_in_t *in)
     }
     if (src->time_nanos != 0) {
         int64_t end = src->time_nanos;
-        merge_add(&end, src->duration_nanos);
+        model_add(&end, src->duration_nanos);
         if (!m->have_time || src->time_nanos < m->start)
             m->start = src->time_nanos;
         if (!m->have_time || end > m->end)
@@ -550,7 +542,7 @@ merge_one_sample(merge_t *m, merge_in_t *in, const merge_sample_t *src)
     uint64_t at;
     if (hmap_get(&m->samples, m->key.s, m->key.len, &at)) {
         for (size_t k = 0; k < s->n_value; k++)
-            merge_add(&pb->sample[at]->value[k], s->value[k]);
+            model_add(&pb->sample[at]->value[k], s->value[k]);
         perftools__profiles__sample__free_unpacked(s, NULL);
         return 0;
     }

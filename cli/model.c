@@ -34,13 +34,10 @@ model_err(char *err, size_t errlen, int e, const char *fmt, ...)
 int64_t
 model_total(const model_t *m)
 {
-    /* Summed in unsigned arithmetic: values come from the file, and their
-     * sum may overflow; it wraps, as pprof's int64 sums do, instead of
-     * being undefined. */
-    uint64_t t = 0;
+    int64_t t = 0;
     for (size_t i = 0; i < m->nsamples; i++)
-        t += (uint64_t)model_value(m, &m->samples[i]);
-    return (int64_t)t;
+        model_add(&t, model_value(m, &m->samples[i]));
+    return t;
 }
 
 int

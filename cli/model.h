@@ -105,7 +105,15 @@ model_unit(const model_t *m)
     return m->type_units[m->vi];
 }
 
-/* The sum of the chosen value over all samples. */
+/* acc += v, wrapping as pprof's int64 sums do: the values come from the
+ * file, and a sum of hostile ones must not be undefined behaviour. */
+static inline void
+model_add(int64_t *acc, int64_t v)
+{
+    *acc = (int64_t)((uint64_t)*acc + (uint64_t)v);
+}
+
+/* The sum of the chosen value over all samples (wrapping, model_add). */
 int64_t model_total(const model_t *m);
 
 /* ---- filters: --focus RE and --ignore RE on function names ---- */

@@ -123,14 +123,6 @@ const cmd_t cmd_top = {
 };
 CMD_REGISTER(cmd_top, CMD_ORDER_TOP);
 
-/* acc += v, wrapping as pprof's int64 sums do: the values come from the
- * file, and a sum of hostile ones must not be undefined behaviour. */
-static inline void
-top_add(int64_t *acc, int64_t v)
-{
-    *acc = (int64_t)((uint64_t)*acc + (uint64_t)v);
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
 static void
@@ -216,17 +208,17 @@ top_add_frames(top_report_t *r, const model_sample_t *s, size_t k, int64_t v)
                                        TOP_NO_STACK);
         if (id == UINT32_MAX)
             return ENOMEM;
-        top_add(&t->e[id].flat, v);
-        top_add(&t->e[id].cum, v);
+        model_add(&t->e[id].flat, v);
+        model_add(&t->e[id].cum, v);
         t->e[id].touched = true;
         return 0;
     }
-    top_add(&t->e[t->of_frame[s->stack[0]]].flat, v);
+    model_add(&t->e[t->of_frame[s->stack[0]]].flat, v);
     for (uint32_t i = 0; i < s->depth; i++) {
         top_entry_t *e = &t->e[t->of_frame[s->stack[i]]];
         if (e->stamp != k + 1) {
             e->stamp = k + 1;
-            top_add(&e->cum, v);
+            model_add(&e->cum, v);
             e->touched = true;
         }
     }
@@ -271,8 +263,8 @@ top_add_stack(top_report_t *r, const model_sample_t *s, int64_t v,
         if (id == UINT32_MAX)
             return ENOMEM;
     }
-    top_add(&r->t.e[id].flat, v);
-    top_add(&r->t.e[id].cum, v);
+    model_add(&r->t.e[id].flat, v);
+    model_add(&r->t.e[id].cum, v);
     r->t.e[id].touched = true;
     return 0;
 }
@@ -289,10 +281,10 @@ top_sum(top_report_t *r, const model_t *m, const model_filter_t *f, top_by_t by)
     for (size_t k = 0; e == 0 && k < m->nsamples; k++) {
         const model_sample_t *s = &m->samples[k];
         int64_t v = model_value(m, s);
-        top_add(&r->all, v);
+        model_add(&r->all, v);
         if (v == 0 || !model_filter_keeps(m, f, s))
             continue;
-        top_add(&r->total, v);
+        model_add(&r->total, v);
         e = by == TOP_BY_STACK ? top_add_stack(r, s, v, &key, &cap, &name)
                                : top_add_frames(r, s, k, v);
     }

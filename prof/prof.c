@@ -293,20 +293,14 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
     return rec;
 }
 
+/* A malloc is weighed by its usable size; another allocator's block by
+ * the size its own countdown used, as hs_prof_alloc_event does. */
 static void *
-hook_sampled(void *ptr, size_t size, size_t usize)
+hook_sampled(void *ptr, size_t size, size_t usize, unsigned domain)
 {
     if (!prof_sampling_now())
         return NULL;
-    return record_sample(ptr, size, usize, 0);
-}
-
-static void *
-hook_sampled_foreign(void *ptr, size_t size, unsigned domain)
-{
-    if (!prof_sampling_now())
-        return NULL;
-    return record_sample(ptr, size, size, domain);
+    return record_sample(ptr, size, domain == 0 ? usize : size, domain);
 }
 
 static void
@@ -320,7 +314,6 @@ static const alloc_prof_hooks_t hooks = {
     .next_sample = hook_next_sample,
     .sampling = prof_sampling_now,
     .sampled = hook_sampled,
-    .sampled_foreign = hook_sampled_foreign,
     .sampled_free = hook_sampled_free,
 };
 

@@ -384,8 +384,8 @@ flame_kid_cmp(const void *a, const void *b)
 typedef struct flame_walk_s {
     const flame_tree_t *t;
     double min_value;
-    flame_item_t *todo; /* items still to visit, next on top */
-    size_t ntodo, cap_todo;
+    flame_item_t *pending; /* items still to visit, next on top */
+    size_t npending, cap_pending;
     flame_kid_t *kids;
     size_t cap_kids;
 } flame_walk_t;
@@ -393,10 +393,10 @@ typedef struct flame_walk_s {
 static int
 flame_push(flame_walk_t *w, const flame_item_t *it)
 {
-    if (flame_reserve((void **)&w->todo, &w->cap_todo, w->ntodo, sizeof(*it)) !=
-        0)
+    if (flame_reserve((void **)&w->pending, &w->cap_pending, w->npending,
+                      sizeof(*it)) != 0)
         return ENOMEM;
-    w->todo[w->ntodo++] = *it;
+    w->pending[w->npending++] = *it;
     return 0;
 }
 
@@ -457,8 +457,8 @@ flame_layout(const flame_tree_t *t, double min_share, flame_layout_t *r)
                          .base = t->nodes[0].base,
                          .children = t->nodes[0].child != 0};
     int e = flame_push(&w, &root);
-    while (e == 0 && w.ntodo > 0) {
-        flame_item_t it = w.todo[--w.ntodo];
+    while (e == 0 && w.npending > 0) {
+        flame_item_t it = w.pending[--w.npending];
         e = flame_reserve((void **)&r->items, &r->cap, r->n, sizeof(it));
         if (e != 0)
             break;
@@ -468,7 +468,7 @@ flame_layout(const flame_tree_t *t, double min_share, flame_layout_t *r)
         if (it.merged == 0)
             e = flame_push_children(&w, &it);
     }
-    free(w.todo);
+    free(w.pending);
     free(w.kids);
     if (e != 0) {
         free(r->items);

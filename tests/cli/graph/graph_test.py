@@ -538,9 +538,9 @@ def model_edges(samples, kept):
 
 def reaches(adj, a, c, skip=None):
     """Whether c is reached from a over adj's edges, the edge skip aside."""
-    seen, todo = {a}, [a]
-    while todo:
-        n = todo.pop()
+    seen, pending = {a}, [a]
+    while pending:
+        n = pending.pop()
         for m in adj.get(n, ()):
             if (n, m) == skip:
                 continue
@@ -548,7 +548,7 @@ def reaches(adj, a, c, skip=None):
                 return True
             if m not in seen:
                 seen.add(m)
-                todo.append(m)
+                pending.append(m)
     return False
 
 
