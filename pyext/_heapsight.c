@@ -407,7 +407,7 @@ fast_gap(void)
 
 /* The countdown ran out at an allocation of size bytes: whether it is
  * sampled (an unarmed thread starts its first gap here instead). */
-static __attribute__((noinline)) bool
+static bool
 fast_crossed(size_t size)
 {
     if (!fast_armed) {
@@ -420,11 +420,18 @@ fast_crossed(size_t size)
     return true;
 }
 
+/* The wrappers' fast path is a countdown and a tail call: built without a
+ * frame-pointer frame (the CFI unwinder does not need one), it costs two
+ * loads, a subtraction and a jump.  Crossing the sample point goes to the
+ * out-of-line slow_* functions. */
+#define HS_FRAMELESS __attribute__((optimize("omit-frame-pointer")))
+
 static inline bool
 fast_take(size_t size)
 {
-    fast_left -= (int64_t)size;
-    return __builtin_expect(fast_left > 0, 1) ? false : fast_crossed(size);
+    int64_t left = fast_left - (int64_t)size;
+    fast_left = left;
+    return __builtin_expect(left <= 0, 0);
 }
 
 static void *
@@ -452,26 +459,50 @@ fast_moved(const PyMemAllocatorEx *old, void *ctx, void *p, size_t size)
     return s;
 }
 
+/* size bytes took the countdown to zero or below (size <= PYMALLOC_MAX). */
 #define FAST_WRAPPERS(dom, D)                                                  \
-    static void *fast_malloc_##dom(void *ctx, size_t size)                     \
+    static __attribute__((noinline)) void *slow_malloc_##dom(void *ctx,       \
+                                                             size_t size)      \
     {                                                                          \
-        if (size <= PYMALLOC_MAX && fast_take(size))                           \
+        if (fast_crossed(size))                                                \
             return fast_sampled(size, false);                                  \
         return fast_old[D].malloc(ctx, size);                                  \
     }                                                                          \
-    static void *fast_calloc_##dom(void *ctx, size_t n, size_t elsize)         \
+    static __attribute__((noinline)) void *slow_calloc_##dom(                  \
+        void *ctx, size_t n, size_t elsize, size_t size)                       \
+    {                                                                          \
+        if (fast_crossed(size))                                                \
+            return fast_sampled(size, true);                                   \
+        return fast_old[D].calloc(ctx, n, elsize);                             \
+    }                                                                          \
+    static __attribute__((noinline)) void *slow_realloc_##dom(                 \
+        void *ctx, void *p, size_t size)                                       \
+    {                                                                          \
+        if (fast_crossed(size))                                                \
+            return fast_moved(&fast_old[D], ctx, p, size);                     \
+        return fast_old[D].realloc(ctx, p, size);                              \
+    }                                                                          \
+    static HS_FRAMELESS void *fast_malloc_##dom(void *ctx, size_t size)        \
+    {                                                                          \
+        if (size <= PYMALLOC_MAX && fast_take(size))                           \
+            return slow_malloc_##dom(ctx, size);                               \
+        return fast_old[D].malloc(ctx, size);                                  \
+    }                                                                          \
+    static HS_FRAMELESS void *fast_calloc_##dom(void *ctx, size_t n,           \
+                                                size_t elsize)                 \
     {                                                                          \
         size_t size;                                                           \
         if (!__builtin_mul_overflow(n, elsize, &size) &&                       \
             size <= PYMALLOC_MAX && fast_take(size))                           \
-            return fast_sampled(size, true);                                   \
+            return slow_calloc_##dom(ctx, n, elsize, size);                    \
         return fast_old[D].calloc(ctx, n, elsize);                             \
     }                                                                          \
-    static void *fast_realloc_##dom(void *ctx, void *p, size_t size)           \
+    static HS_FRAMELESS void *fast_realloc_##dom(void *ctx, void *p,           \
+                                                 size_t size)                  \
     {                                                                          \
-        if (size > PYMALLOC_MAX || size == 0 || !fast_take(size))              \
-            return fast_old[D].realloc(ctx, p, size);                          \
-        return fast_moved(&fast_old[D], ctx, p, size);                         \
+        if (size - 1 < PYMALLOC_MAX && fast_take(size))                        \
+            return slow_realloc_##dom(ctx, p, size);                           \
+        return fast_old[D].realloc(ctx, p, size);                              \
     }
 FAST_WRAPPERS(obj, PYMEM_DOMAIN_OBJ)
 FAST_WRAPPERS(mem, PYMEM_DOMAIN_MEM)

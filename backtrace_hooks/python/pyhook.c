@@ -136,8 +136,27 @@ add_trim(uintptr_t lo, uintptr_t hi)
     }
 }
 
+/* Whether nm (a symbol name, maybe with the compiler's suffixes:
+ * ".lto_priv.0", ".isra.0", ".cold") is one of trim_names: the name before
+ * the first dot counts.  All of them start with "_P" or "Py", which
+ * rejects most of a large symbol table at the first two bytes. */
+static bool
+is_trim_name(const char *nm)
+{
+    if (!((nm[0] == '_' && nm[1] == 'P') || (nm[0] == 'P' && nm[1] == 'y')))
+        return false;
+    size_t base = strcspn(nm, ".");
+    for (unsigned k = 0; k < NTRIM_NAMES; k++)
+        if (strncmp(nm, trim_names[k], base) == 0 &&
+            trim_names[k][base] == '\0')
+            return true;
+    return false;
+}
+
 /* Reads the symbol table of path (if it has one) for the names above;
- * true when it had a symbol table. */
+ * true when it had a symbol table.  The file is mapped, not read: a debug
+ * file is tens of megabytes and only its symbol and string tables are
+ * touched. */
 static bool
 scan_symtab(const char *path, uintptr_t bias)
 {
@@ -146,7 +165,7 @@ scan_symtab(const char *path, uintptr_t bias)
         return false;
     bool had = false;
     elf_version(EV_CURRENT);
-    Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     for (Elf_Scn *scn = NULL; e != NULL && (scn = elf_nextscn(e, scn));) {
         GElf_Shdr sh;
         if (gelf_getshdr(scn, &sh) == NULL || sh.sh_type != SHT_SYMTAB)
@@ -162,20 +181,15 @@ scan_symtab(const char *path, uintptr_t bias)
                 GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value == 0)
                 continue;
             const char *nm = elf_strptr(e, sh.sh_link, sym.st_name);
-            if (nm == NULL)
+            if (nm == NULL || (nm[0] != '_' && nm[0] != 'P'))
                 continue;
             uintptr_t lo = bias + sym.st_value, hi = lo + sym.st_size;
             if (strcmp(nm, cold_name) == 0) {
                 info.cold_lo = lo;
                 info.cold_hi = hi;
             }
-            /* Local copies carry the compiler's suffixes (".lto_priv.0",
-             * ".isra.0", ".cold"): the name before the first dot counts. */
-            size_t base = strcspn(nm, ".");
-            for (unsigned k = 0; k < NTRIM_NAMES; k++)
-                if (strlen(trim_names[k]) == base &&
-                    strncmp(nm, trim_names[k], base) == 0)
-                    add_trim(lo, hi);
+            if (is_trim_name(nm))
+                add_trim(lo, hi);
         }
     }
     if (e != NULL)
@@ -203,15 +217,9 @@ find_code(void)
         info.interp_lo = o.text_lo;
         info.interp_hi = o.text_hi;
     }
-    /* The exported entry functions, from the dynamic symbols. */
-    for (unsigned k = 0; k < NTRIM_NAMES; k++) {
-        void *fn = dlsym(RTLD_DEFAULT, trim_names[k]);
-        const ElfW(Sym) *s = NULL;
-        if (fn != NULL && dladdr1(fn, &di, (void **)&s, RTLD_DL_SYMENT) &&
-            s != NULL)
-            add_trim((uintptr_t)fn, (uintptr_t)fn + s->st_size);
-    }
-    if (o.found && !scan_symtab(o.path, o.bias) && o.build_id_len > 1) {
+    bool symtab = false;
+    if (o.found && !(symtab = scan_symtab(o.path, o.bias)) &&
+        o.build_id_len > 1) {
         char path[600];
         int k = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/",
                          o.build_id[0]);
@@ -219,8 +227,19 @@ find_code(void)
             k += snprintf(path + k, sizeof path - (size_t)k, "%02x",
                           o.build_id[i]);
         snprintf(path + k, sizeof path - (size_t)k, ".debug");
-        scan_symtab(path, o.bias);
+        symtab = scan_symtab(path, o.bias);
     }
+    /* Without a full symbol table, the exported entry functions from the
+     * dynamic symbols (dladdr1 searches them one by one: skipped when the
+     * symbol table has given them all). */
+    if (!symtab)
+        for (unsigned k = 0; k < NTRIM_NAMES; k++) {
+            void *fn = dlsym(RTLD_DEFAULT, trim_names[k]);
+            const ElfW(Sym) *s = NULL;
+            if (fn != NULL &&
+                dladdr1(fn, &di, (void **)&s, RTLD_DL_SYMENT) && s != NULL)
+                add_trim((uintptr_t)fn, (uintptr_t)fn + s->st_size);
+        }
     info.ntrim = atomic_load(&ntrims);
     found = true;
 }
