@@ -12,7 +12,7 @@
 _Atomic(arena_t *) arenas[ARENAS_MAX];
 unsigned narenas_total;
 static hs_mutex_t arenas_mtx;
-static int64_t arena_decay_ms_default;
+static int64_t arena_dirty_ms_default, arena_muzzy_ms_default;
 
 static arena_t *
 arena_new(unsigned ind)
@@ -23,18 +23,19 @@ arena_new(unsigned ind)
     a->ind = ind;
     for (unsigned i = 0; i < SZ_NBINS; i++)
         bin_init(&a->bins[i]);
-    pa_shard_init(&a->pa, ind, arena_decay_ms_default);
+    pa_shard_init(&a->pa, ind, arena_dirty_ms_default, arena_muzzy_ms_default);
     return a;
 }
 
 bool
-arenas_boot(unsigned narenas, int64_t dirty_decay_ms)
+arenas_boot(unsigned narenas, int64_t dirty_decay_ms, int64_t muzzy_decay_ms)
 {
     hs_mutex_init(&arenas_mtx, HS_RANK_CTL);
     narenas_total = narenas > ARENAS_MAX ? ARENAS_MAX : narenas;
     if (narenas_total == 0)
         narenas_total = 1;
-    arena_decay_ms_default = dirty_decay_ms;
+    arena_dirty_ms_default = dirty_decay_ms;
+    arena_muzzy_ms_default = muzzy_decay_ms;
     return arena_get(0) != NULL;
 }
 
@@ -110,7 +111,13 @@ arena_bin_fill(arena_t *a, unsigned ind, void **out, unsigned n)
 size_t
 arena_purge(arena_t *a)
 {
-    return pac_decay(&a->pa.pac, pac_now_ns(), true);
+    return pac_purge_all(&a->pa.pac);
+}
+
+size_t
+arena_decay(arena_t *a)
+{
+    return pac_decay(&a->pa.pac, pac_now_ns());
 }
 
 void

@@ -39,7 +39,8 @@ typedef struct arena_s {
 extern _Atomic(arena_t *) arenas[ARENAS_MAX];
 extern unsigned narenas_total; /* read-only after boot */
 
-bool arenas_boot(unsigned narenas, int64_t dirty_decay_ms);
+bool arenas_boot(unsigned narenas, int64_t dirty_decay_ms,
+                 int64_t muzzy_decay_ms);
 /* Arena ind, created on first use; NULL on OOM or ind out of range. */
 arena_t *arena_get(unsigned ind);
 /* The least loaded arena, for a new thread. */
@@ -54,8 +55,12 @@ unsigned arena_bin_fill(arena_t *a, unsigned ind, void **out, unsigned n);
  * reorders ptrs. */
 void arena_bin_flush(unsigned ind, void **ptrs, unsigned n);
 
-/* Forces decay of every arena's dirty pages (malloc_trim, purge). */
+/* Purges all of a's dirty and muzzy pages to retained (malloc_trim,
+ * arena.<i>.purge); returns the pages purged. */
 size_t arena_purge(arena_t *a);
+/* Brings a's free pages down to their decay curves now (arena.<i>.decay);
+ * returns the pages purged. */
+size_t arena_decay(arena_t *a);
 void arena_decay_tick(arena_t *a);
 /* arena_decay_tick on every arena that exists. */
 void arena_decay_tick_all(void);

@@ -14,6 +14,7 @@
 #include <sys/auxv.h>
 
 #include "arena.h"
+#include "background.h"
 #include "extent/base.h"
 #include "extent/edata.h"
 #include "extent/rtree.h"
@@ -65,6 +66,7 @@ static void
 postfork_child(void)
 {
     hs_mutex_postfork_child();
+    background_postfork_child();
     tsd_postfork_child();
 }
 
@@ -77,10 +79,11 @@ boot_modules(void)
     edata_cache_boot();
     rtree_boot();
     unsigned n = opt_narenas != 0 ? opt_narenas : 4 * ncpus();
-    if (!arenas_boot(n, opt_dirty_decay_ms))
+    if (!arenas_boot(n, opt_dirty_decay_ms, opt_muzzy_decay_ms))
         return false;
     tcache_boot();
     stats_boot();
+    background_boot();
     boot_free_mark_key = random_key();
     return tsd_boot();
 }

@@ -16,6 +16,7 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
+#include "background.h"
 #include "boot.h"
 #include "ctl.h"
 #include "opts.h"
@@ -95,6 +96,38 @@ node_stats(const ctl_args_t *a, size_t off)
     stats_last(&s);
     size_t v;
     memcpy(&v, (const char *)&s + off, sizeof(v));
+    return ctl_readonly(a, &v, sizeof(v));
+}
+
+static int
+node_background_thread(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    bool old = background_running();
+    if (a->newp != NULL || a->newlen != 0) {
+        bool on;
+        if (a->newp == NULL || a->newlen != sizeof(on))
+            return EINVAL;
+        memcpy(&on, a->newp, sizeof(on));
+        int err = background_set(on);
+        if (err != 0)
+            return err;
+    }
+    return ctl_read(a, &old, sizeof(old));
+}
+
+/* stats.background_thread.*: num_threads (size_t), num_runs and
+ * run_interval (uint64_t, nanoseconds). */
+static int
+node_bg_stats(const ctl_args_t *a, size_t which)
+{
+    background_stats_t st;
+    background_stats(&st);
+    if (which == 0) {
+        size_t v = st.num_threads;
+        return ctl_readonly(a, &v, sizeof(v));
+    }
+    uint64_t v = which == 1 ? st.num_runs : st.run_interval_ns;
     return ctl_readonly(a, &v, sizeof(v));
 }
 
@@ -217,6 +250,11 @@ static const ctl_node_t nodes[] = {
     {"stats.retained", node_stats, offsetof(stats_snapshot_t, retained)},
     {"stats.metadata", node_stats, offsetof(stats_snapshot_t, metadata)},
     {"stats.dirty", node_stats, offsetof(stats_snapshot_t, dirty)},
+    {"stats.muzzy", node_stats, offsetof(stats_snapshot_t, muzzy)},
+    {"background_thread", node_background_thread, 0},
+    {"stats.background_thread.num_threads", node_bg_stats, 0},
+    {"stats.background_thread.num_runs", node_bg_stats, 1},
+    {"stats.background_thread.run_interval", node_bg_stats, 2},
     {"arenas.narenas", node_narenas, 0},
     {"thread.arena", node_thread_arena, 0},
     {"thread.tcache.flush", node_thread_tcache_flush, 0},
@@ -276,24 +314,112 @@ ctl_ext_find(const char *name)
     return NULL;
 }
 
-/* arena.<i>.purge: purges arena i's dirty pages now. */
+/* arena.<i>.<what>, i an arena index or HS_ARENAS_ALL (purge and decay
+ * only):
+ *   purge           purge every dirty and muzzy page now (no value)
+ *   decay           purge what the decay curves allow now (no value)
+ *   dirty_decay_ms, muzzy_decay_ms   read/write (ssize_t; -1 .. 86400000)
+ */
 static int
 ctl_arena_node(const char *name, const ctl_args_t *a)
 {
     const char *p = name + strlen("arena.");
     char *end;
+    if (*p < '0' || *p > '9')
+        return ENOENT;
     unsigned long i = strtoul(p, &end, 10);
-    if (end == p || strcmp(end, ".purge") != 0)
+    if (end == p || *end != '.')
         return ENOENT;
-    if (i >= narenas_total)
+    const char *what = end + 1;
+    bool all = i == HS_ARENAS_ALL;
+    if (!all && i >= narenas_total)
         return ENOENT;
-    int err = ctl_no_value(a);
-    if (err != 0)
-        return err;
+    bool purge = strcmp(what, "purge") == 0,
+         decay = strcmp(what, "decay") == 0;
+    if (purge || decay) {
+        int err = ctl_no_value(a);
+        if (err != 0)
+            return err;
+        for (unsigned k = all ? 0 : (unsigned)i;
+             k < (all ? narenas_total : (unsigned)i + 1); k++) {
+            arena_t *ar =
+                atomic_load_explicit(&arenas[k], memory_order_acquire);
+            if (ar != NULL)
+                (void)(purge ? arena_purge(ar) : arena_decay(ar));
+        }
+        return 0;
+    }
+    bool dirty = strcmp(what, "dirty_decay_ms") == 0,
+         muzzy = strcmp(what, "muzzy_decay_ms") == 0;
+    if ((!dirty && !muzzy) || all)
+        return ENOENT;
+    arena_t *ar = arena_get((unsigned)i);
+    if (ar == NULL)
+        return EAGAIN;
+    pac_t *pac = &ar->pa.pac;
+    ssize_t old = (ssize_t)atomic_load_explicit(
+        dirty ? &pac->dirty_decay_ms : &pac->muzzy_decay_ms,
+        memory_order_relaxed);
+    if (a->newp != NULL || a->newlen != 0) {
+        ssize_t ms;
+        if (a->newp == NULL || a->newlen != sizeof(ms))
+            return EINVAL;
+        memcpy(&ms, a->newp, sizeof(ms));
+        if (ms < -1 || ms > 86400000)
+            return EINVAL;
+        if (dirty)
+            pac_set_dirty_decay_ms(pac, ms);
+        else
+            pac_set_muzzy_decay_ms(pac, ms);
+    }
+    return ctl_read(a, &old, sizeof(old));
+}
+
+/* stats.arenas.<i>.<field>: the page counters of arena i (zero for an
+ * arena not created yet). */
+static int
+ctl_arena_stats_node(const char *name, const ctl_args_t *a)
+{
+    const char *p = name + strlen("stats.arenas.");
+    char *end;
+    if (*p < '0' || *p > '9')
+        return ENOENT;
+    unsigned long i = strtoul(p, &end, 10);
+    if (end == p || *end != '.' || i >= narenas_total)
+        return ENOENT;
+    const char *what = end + 1;
+    arena_stats_t st = {0};
     arena_t *ar = atomic_load_explicit(&arenas[i], memory_order_acquire);
     if (ar != NULL)
-        arena_purge(ar);
-    return 0;
+        arena_stats(ar, &st);
+    const struct {
+        const char *name;
+        size_t v;
+    } sizes[] = {
+        {"pdirty", st.pa.dirty / PAGE},
+        {"pmuzzy", st.pa.muzzy / PAGE},
+        {"mapped", st.pa.mapped},
+        {"retained", st.pa.retained},
+        {"pactive", st.active / PAGE},
+    };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        if (strcmp(what, sizes[k].name) == 0)
+            return ctl_readonly(a, &sizes[k].v, sizeof(size_t));
+    const struct {
+        const char *name;
+        uint64_t v;
+    } counts[] = {
+        {"dirty_npurge", st.pa.dirty_purge.npurge},
+        {"dirty_nmadvise", st.pa.dirty_purge.nmadvise},
+        {"dirty_purged", st.pa.dirty_purge.purged},
+        {"muzzy_npurge", st.pa.muzzy_purge.npurge},
+        {"muzzy_nmadvise", st.pa.muzzy_purge.nmadvise},
+        {"muzzy_purged", st.pa.muzzy_purge.purged},
+    };
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        if (strcmp(what, counts[k].name) == 0)
+            return ctl_readonly(a, &counts[k].v, sizeof(uint64_t));
+    return ENOENT;
 }
 
 HS_API int
@@ -312,5 +438,7 @@ hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
         return ext->fn(oldp, oldlenp, newp, newlen);
     if (strncmp(name, "arena.", 6) == 0)
         return ctl_arena_node(name, &a);
+    if (strncmp(name, "stats.arenas.", 13) == 0)
+        return ctl_arena_stats_node(name, &a);
     return ENOENT;
 }

@@ -28,9 +28,11 @@
 
 #include "../include/heapsight.h"
 #include "arena.h"
+#include "background.h"
 #include "boot.h"
 #include "extent/emap.h"
 #include "large.h"
+#include "opts.h"
 #include "prof_hooks.h"
 #include "sz.h"
 #include "tcache.h"
@@ -686,4 +688,15 @@ hs_sallocx(const void *p, int flags)
 {
     (void)flags;
     return usable_size_of(p);
+}
+
+/* The background_thread option: the thread is started once the C library
+ * is up (this constructor runs after libc's), never from inside a malloc
+ * that may run while the dynamic loader is still initializing it.  Part
+ * of the shared library only: unit tests boot with their own options. */
+__attribute__((constructor)) static void
+start_background_thread(void)
+{
+    if (hs_boot() && opt_background_thread)
+        background_set(true);
 }

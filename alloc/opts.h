@@ -27,8 +27,14 @@
     X(UINT, narenas, 0, 0, 1024,                                               \
       "number of arenas threads are spread over; 0 means four per CPU")        \
     X(MS, dirty_decay_ms, 10000, -1, 86400000,                                 \
-      "milliseconds a freed page may stay resident before it is purged "       \
-      "(0: at once, -1: never)")                                               \
+      "milliseconds over which freed pages are purged lazily (MADV_FREE), "    \
+      "on a smooth curve (0: at once, -1: never)")                             \
+    X(MS, muzzy_decay_ms, 10000, -1, 86400000,                                 \
+      "milliseconds over which lazily purged pages are purged for good "       \
+      "(MADV_DONTNEED; 0: at once, -1: never)")                                \
+    X(BOOL, background_thread, false, 0, 1,                                    \
+      "purge from a background thread that sleeps until purging is due, "      \
+      "instead of from allocating threads")                                    \
     X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
       "sample from the start (false: armed but idle until prof.active)")       \

@@ -38,6 +38,7 @@ compute(stats_snapshot_t *s)
         arena_stats(a, &as);
         s->active += as.active;
         s->dirty += as.pa.dirty;
+        s->muzzy += as.pa.muzzy;
         s->retained += as.pa.retained;
         reserved += as.pa.mapped;
         s->nlarge_malloc += as.nlarge_malloc;
@@ -51,7 +52,8 @@ compute(stats_snapshot_t *s)
     if (s->allocated > s->active)
         s->allocated = s->active; /* counters read while threads run */
     s->metadata = base_allocated();
-    s->resident = s->active + s->dirty + s->metadata;
+    /* Muzzy pages stay resident until the kernel reclaims them. */
+    s->resident = s->active + s->dirty + s->muzzy + s->metadata;
     s->mapped = reserved - s->retained + base_mapped();
     if (s->mapped < s->resident)
         s->mapped = s->resident;
@@ -100,14 +102,17 @@ stats_print(int fd)
     stats_snapshot_t s;
     stats_refresh(&s);
     hs_dprintf(fd, "___ heapsight %s statistics ___\n", HS_VERSION);
-    hs_dprintf(fd, "options: narenas:%u tcache:%s dirty_decay_ms:%zd\n",
+    hs_dprintf(fd,
+               "options: narenas:%u tcache:%s dirty_decay_ms:%zd "
+               "muzzy_decay_ms:%zd background_thread:%s\n",
                narenas_total, opt_tcache ? "true" : "false",
-               opt_dirty_decay_ms);
+               opt_dirty_decay_ms, opt_muzzy_decay_ms,
+               opt_background_thread ? "true" : "false");
     hs_dprintf(fd,
                "allocated: %zu, active: %zu, metadata: %zu, resident: %zu, "
-               "mapped: %zu, retained: %zu, dirty: %zu\n",
+               "mapped: %zu, retained: %zu, dirty: %zu, muzzy: %zu\n",
                s.allocated, s.active, s.metadata, s.resident, s.mapped,
-               s.retained, s.dirty);
+               s.retained, s.dirty, s.muzzy);
     hs_dprintf(fd,
                "large: %llu allocations, %llu frees; purges: %llu "
                "(%llu madvise calls)\n",
@@ -122,9 +127,10 @@ stats_print(int fd)
         arena_stats(a, &as);
         hs_dprintf(fd,
                    "arena %u: threads %u, small %zu B, large %zu B, "
-                   "dirty %zu B, retained %zu B\n",
+                   "dirty %zu B, muzzy %zu B, retained %zu B\n",
                    i, atomic_load(&a->nthreads), as.small_allocated,
-                   as.large_allocated, as.pa.dirty, as.pa.retained);
+                   as.large_allocated, as.pa.dirty, as.pa.muzzy,
+                   as.pa.retained);
         print_bins(fd, a);
     }
     hs_dprintf(fd, "___ end of heapsight statistics ___\n");

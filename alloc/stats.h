@@ -21,6 +21,7 @@ typedef struct stats_snapshot_s {
     size_t mapped;    /* bytes mapped and not purged (excludes retained) */
     size_t retained;  /* bytes of address space kept, purged */
     size_t dirty;     /* bytes of free pages not yet purged */
+    size_t muzzy;     /* bytes of free pages purged lazily */
     uint64_t nlarge_malloc, nlarge_dalloc, npurges, nmadvise;
 } stats_snapshot_t;
 

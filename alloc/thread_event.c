@@ -5,6 +5,7 @@
 #include "thread_event.h"
 
 #include "arena.h"
+#include "background.h"
 #include "opts.h"
 #include "prof_hooks.h"
 #include "tcache.h"
@@ -24,7 +25,8 @@ static void
 te_decay(tsd_t *tsd)
 {
     (void)tsd;
-    arena_decay_tick_all();
+    if (!background_running())
+        arena_decay_tick_all();
 }
 
 /* The allocation being made crosses the sample point: mark it, unless the

@@ -60,11 +60,23 @@ size_t hs_sallocx(const void *ptr, int flags);
  *
  * Nodes: version (const char *), epoch (uint64_t; a write refreshes the
  * stats.* snapshot), stats.allocated, stats.active, stats.resident,
- * stats.mapped, stats.retained, stats.metadata (size_t), arenas.narenas
- * (unsigned), thread.arena (unsigned, read/write), thread.tcache.flush
- * (no value), thread.allocated, thread.deallocated (uint64_t),
- * arena.<i>.purge (no value), and opt.<name> for every option.
+ * stats.mapped, stats.retained, stats.metadata, stats.dirty, stats.muzzy
+ * (size_t), arenas.narenas (unsigned), thread.arena (unsigned,
+ * read/write), thread.tcache.flush (no value), thread.allocated,
+ * thread.deallocated (uint64_t), arena.<i>.purge and arena.<i>.decay (no
+ * value; i may be HS_ARENAS_ALL), arena.<i>.dirty_decay_ms and
+ * arena.<i>.muzzy_decay_ms (ssize_t, read/write), background_thread (bool,
+ * read/write: starts or stops the purging thread),
+ * stats.background_thread.num_threads (size_t), .num_runs and
+ * .run_interval (uint64_t, ns), stats.arenas.<i>.pdirty, .pmuzzy,
+ * .pactive (pages), .mapped, .retained (bytes, size_t),
+ * stats.arenas.<i>.{dirty,muzzy}_{npurge,nmadvise,purged} (uint64_t), and
+ * opt.<name> for every option.
  */
+/* The arena index of arena.<i>.purge and arena.<i>.decay meaning "every
+ * arena" (jemalloc's MALLCTL_ARENAS_ALL). */
+#define HS_ARENAS_ALL 4096
+
 int hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
            size_t newlen);
 

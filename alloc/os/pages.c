@@ -56,3 +56,15 @@ pages_purge_forced(void *addr, size_t size)
 {
     return madvise(addr, size, MADV_DONTNEED) == 0;
 }
+
+bool
+pages_purge_lazy(void *addr, size_t size)
+{
+#ifdef MADV_FREE
+    return madvise(addr, size, MADV_FREE) == 0;
+#else
+    (void)addr;
+    (void)size;
+    return false;
+#endif
+}

@@ -19,4 +19,9 @@ void pages_unmap(void *addr, size_t size);
  * MADV_DONTNEED on private anonymous memory).  True when purged. */
 bool pages_purge_forced(void *addr, size_t size);
 
+/* Lets the OS take the pages when it needs memory (MADV_FREE); until then
+ * they keep their contents, and afterwards read as zero.  False when the
+ * kernel cannot (then purge forcibly). */
+bool pages_purge_lazy(void *addr, size_t size);
+
 #endif /* HS_PAGES_H */

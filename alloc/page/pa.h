@@ -17,7 +17,8 @@ typedef struct pa_shard_s {
     pai_t pac_pai;
 } pa_shard_t;
 
-void pa_shard_init(pa_shard_t *s, unsigned arena_ind, int64_t dirty_decay_ms);
+void pa_shard_init(pa_shard_t *s, unsigned arena_ind, int64_t dirty_decay_ms,
+                   int64_t muzzy_decay_ms);
 
 static inline edata_t *
 pa_alloc(pa_shard_t *s, size_t size, size_t alignment, bool zero)
@@ -49,12 +50,20 @@ pa_time_until_deferred_work(pa_shard_t *s, uint64_t now_ns)
     return s->pac_pai.ops->time_until_deferred_work(s->pac_pai.impl, now_ns);
 }
 
+/* Counters of one purge stage (see pac.h). */
+typedef struct pa_purge_stats_s {
+    uint64_t npurge, nmadvise, purged;
+} pa_purge_stats_t;
+
 /* Page counters of the shard. */
 typedef struct pa_stats_s {
     size_t mapped;   /* bytes reserved from the OS */
-    size_t dirty;    /* bytes free and possibly resident */
-    size_t retained; /* bytes free and purged */
-    uint64_t npurges, nmadvise, purged_pages;
+    size_t dirty;    /* bytes free and resident */
+    size_t muzzy;    /* bytes free, purged lazily (resident until reclaimed) */
+    size_t retained; /* bytes free and purged: address space only */
+    pa_purge_stats_t dirty_purge; /* dirty -> muzzy or retained */
+    pa_purge_stats_t muzzy_purge; /* muzzy -> retained */
+    uint64_t npurges, nmadvise, purged_pages; /* both stages */
 } pa_stats_t;
 
 void pa_stats(pa_shard_t *s, pa_stats_t *r_stats);

@@ -26,21 +26,53 @@ pac_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The callback told when new deferred work appears (the background
+ * thread's), or NULL. */
+static void (*_Atomic deferred_cb)(uint64_t due_ns);
+
 void
-pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms)
+pac_set_deferred_cb(void (*cb)(uint64_t due_ns))
+{
+    atomic_store_explicit(&deferred_cb, cb, memory_order_release);
+}
+
+static void
+tell_deferred(uint64_t now_ns, int64_t ms)
+{
+    void (*cb)(uint64_t) =
+        atomic_load_explicit(&deferred_cb, memory_order_acquire);
+    if (cb != NULL && ms > 0)
+        cb(now_ns + (uint64_t)ms * 1000000);
+}
+
+static void
+purge_stats_init(pac_purge_stats_t *st)
+{
+    atomic_init(&st->npurge, 0);
+    atomic_init(&st->nmadvise, 0);
+    atomic_init(&st->purged, 0);
+}
+
+void
+pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
+         int64_t muzzy_decay_ms)
 {
     pac->arena_ind = arena_ind;
     ecache_init(&pac->dirty, EXTENT_DIRTY, arena_ind);
+    ecache_init(&pac->muzzy, EXTENT_MUZZY, arena_ind);
     ecache_init(&pac->retained, EXTENT_RETAINED, arena_ind);
     hs_mutex_init(&pac->grow_mtx, HS_RANK_GROW);
     hs_mutex_init(&pac->decay_mtx, HS_RANK_DECAY);
     pac->grow_next = PAC_GROW_MIN;
+    uint64_t now = pac_now_ns();
+    decay_init(&pac->dirty_decay, dirty_decay_ms, now, 0);
+    decay_init(&pac->muzzy_decay, muzzy_decay_ms, now, 0);
     atomic_init(&pac->dirty_decay_ms, dirty_decay_ms);
-    atomic_init(&pac->next_decay_ns, 0);
+    atomic_init(&pac->muzzy_decay_ms, muzzy_decay_ms);
+    atomic_init(&pac->next_tick_ns, 0);
     atomic_init(&pac->mapped, 0);
-    atomic_init(&pac->npurges, 0);
-    atomic_init(&pac->nmadvise, 0);
-    atomic_init(&pac->purged_pages, 0);
+    purge_stats_init(&pac->dirty_stats);
+    purge_stats_init(&pac->muzzy_stats);
 }
 
 /* Reserves a new chunk, aligned to alignment (and to a hugepage), and
@@ -90,6 +122,8 @@ pac_alloc_impl(void *impl, size_t size, size_t alignment, bool zero)
     pac_t *pac = impl;
     edata_t *e = ecache_alloc(&pac->dirty, size, alignment);
     if (e == NULL)
+        e = ecache_alloc(&pac->muzzy, size, alignment);
+    if (e == NULL)
         e = ecache_alloc(&pac->retained, size, alignment);
     if (e == NULL) {
         hs_mutex_lock(&pac->grow_mtx);
@@ -115,11 +149,25 @@ pac_expand_impl(void *impl, edata_t *e, size_t new_size, bool zero)
     size_t old_size = e->size;
     bool zeroed;
     if (!ecache_expand(&pac->dirty, e, new_size, &zeroed) &&
+        !ecache_expand(&pac->muzzy, e, new_size, &zeroed) &&
         !ecache_expand(&pac->retained, e, new_size, &zeroed))
         return false;
     if (zero && !zeroed)
         memset((char *)e->addr + old_size, 0, new_size - old_size);
     return true;
+}
+
+/* Pages just entered the dirty set: purged at once with dirty_decay_ms 0,
+ * else new deferred work. */
+static void
+freed_dirty(pac_t *pac, uint64_t now_ns)
+{
+    int64_t ms =
+        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
+    if (ms == 0)
+        pac_decay(pac, now_ns);
+    else
+        tell_deferred(now_ns, ms);
 }
 
 static bool
@@ -129,8 +177,7 @@ pac_shrink_impl(void *impl, edata_t *e, size_t new_size)
     uint64_t now = pac_now_ns();
     if (!ecache_shrink(&pac->dirty, e, new_size, now))
         return false;
-    if (atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed) == 0)
-        pac_decay(pac, now, false);
+    freed_dirty(pac, now);
     return true;
 }
 
@@ -141,26 +188,13 @@ pac_dalloc_impl(void *impl, edata_t *e)
     uint64_t now = pac_now_ns();
     e->zeroed = false;
     ecache_dalloc(&pac->dirty, e, now);
-    if (atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed) == 0)
-        pac_decay(pac, now, false);
+    freed_dirty(pac, now);
 }
 
 static uint64_t
 pac_time_until_deferred_work(void *impl, uint64_t now_ns)
 {
-    pac_t *pac = impl;
-    int64_t ms =
-        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
-    if (ms < 0)
-        return UINT64_MAX;
-    hs_mutex_lock(&pac->dirty.mtx);
-    edata_t *oldest = eset_oldest(&pac->dirty.eset);
-    uint64_t due =
-        oldest == NULL ? UINT64_MAX : oldest->dirty_ns + (uint64_t)ms * 1000000;
-    hs_mutex_unlock(&pac->dirty.mtx);
-    if (due == UINT64_MAX)
-        return UINT64_MAX;
-    return due > now_ns ? due - now_ns : 0;
+    return pac_ns_until_purge(impl, now_ns, PAC_DEFER_MIN_PAGES);
 }
 
 static const pai_ops_t pac_ops = {
@@ -177,61 +211,171 @@ pac_pai(pac_t *pac)
     return (pai_t){.ops = &pac_ops, .impl = pac};
 }
 
-size_t
-pac_decay(pac_t *pac, uint64_t now_ns, bool all)
+static void
+count_purge(pac_purge_stats_t *st, size_t pages, uint64_t nmadvise)
 {
-    int64_t ms =
-        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
-    if (ms < 0 && !all)
-        return 0;
-    uint64_t age = ms > 0 ? (uint64_t)ms * 1000000 : 0;
-    uint64_t before = all ? UINT64_MAX : (now_ns >= age ? now_ns - age : 0);
-    if (!all && now_ns < age)
-        return 0;
-    hs_mutex_lock(&pac->decay_mtx);
+    atomic_fetch_add_explicit(&st->nmadvise, nmadvise, memory_order_relaxed);
+    if (pages != 0) {
+        atomic_fetch_add_explicit(&st->npurge, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->purged, pages, memory_order_relaxed);
+    }
+}
+
+/* Moves the oldest members of from into to, purging each (lazily when
+ * lazy, else forcibly), until from holds at most limit pages.  Whole
+ * extents move, so the last one may take the set below limit.  decay_mtx
+ * held; each extent is private while its pages are purged. */
+static size_t
+purge_down(pac_t *pac, ecache_t *from, size_t limit, bool lazy,
+           pac_purge_stats_t *st, uint64_t now_ns)
+{
     size_t purged = 0;
+    uint64_t nmadvise = 0;
     edata_t *e;
-    while ((e = ecache_evict(&pac->dirty, before)) != NULL) {
-        /* Purged outside any ecache lock: e is private meanwhile. */
-        atomic_fetch_add_explicit(&pac->nmadvise, 1, memory_order_relaxed);
-        if (!pages_purge_forced(e->addr, e->size)) {
-            /* Still resident: back to dirty, to be tried again later. */
-            ecache_dalloc(&pac->dirty, e, now_ns);
+    while (ecache_npages(from) > limit &&
+           (e = ecache_evict(from, UINT64_MAX)) != NULL) {
+        nmadvise++;
+        /* Read before the extent joins a set: it may merge there. */
+        size_t pages = e->size / PAGE;
+        if (lazy && pages_purge_lazy(e->addr, e->size)) {
+            e->zeroed = false;
+            ecache_dalloc(&pac->muzzy, e, now_ns);
+        } else if (pages_purge_forced(e->addr, e->size)) {
+            e->zeroed = true;
+            ecache_dalloc(&pac->retained, e, now_ns);
+        } else {
+            /* Still resident: back where it was, tried again later. */
+            ecache_dalloc(from, e, e->dirty_ns);
             break;
         }
-        purged += e->size / PAGE;
-        e->zeroed = true;
-        ecache_dalloc(&pac->retained, e, now_ns);
+        purged += pages;
     }
-    if (purged != 0) {
-        atomic_fetch_add_explicit(&pac->npurges, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&pac->purged_pages, purged,
-                                  memory_order_relaxed);
-    }
+    count_purge(st, purged, nmadvise);
+    return purged;
+}
+
+/* One stage brought down to its curve; decay_mtx held. */
+static size_t
+decay_stage(pac_t *pac, decay_t *d, ecache_t *from, bool lazy,
+            pac_purge_stats_t *st, uint64_t now_ns)
+{
+    size_t n = ecache_npages(from);
+    decay_advance(d, now_ns, n);
+    size_t purged = 0;
+    if (n > decay_limit(d, n))
+        purged = purge_down(pac, from, decay_limit(d, n), lazy, st, now_ns);
+    if (purged != 0)
+        decay_purged(d, ecache_npages(from));
+    return purged;
+}
+
+/* decay_mtx held. */
+static size_t
+decay_locked(pac_t *pac, uint64_t now_ns)
+{
+    /* Muzzy first: the pages dirty sends there now are new to its curve. */
+    size_t purged = decay_stage(pac, &pac->muzzy_decay, &pac->muzzy, false,
+                                &pac->muzzy_stats, now_ns);
+    bool lazy = pac->muzzy_decay.ms != 0;
+    size_t moved = decay_stage(pac, &pac->dirty_decay, &pac->dirty, lazy,
+                               &pac->dirty_stats, now_ns);
+    if (moved != 0 && lazy)
+        tell_deferred(now_ns, pac->muzzy_decay.ms);
+    return purged + moved;
+}
+
+size_t
+pac_decay(pac_t *pac, uint64_t now_ns)
+{
+    hs_mutex_lock(&pac->decay_mtx);
+    size_t purged = decay_locked(pac, now_ns);
     hs_mutex_unlock(&pac->decay_mtx);
     return purged;
+}
+
+size_t
+pac_purge_all(pac_t *pac)
+{
+    uint64_t now = pac_now_ns();
+    hs_mutex_lock(&pac->decay_mtx);
+    size_t purged = purge_down(pac, &pac->dirty, 0, false, &pac->dirty_stats,
+                               now) +
+                    purge_down(pac, &pac->muzzy, 0, false, &pac->muzzy_stats,
+                               now);
+    decay_purged(&pac->dirty_decay, ecache_npages(&pac->dirty));
+    decay_purged(&pac->muzzy_decay, ecache_npages(&pac->muzzy));
+    hs_mutex_unlock(&pac->decay_mtx);
+    return purged;
+}
+
+static uint64_t
+tick_step(int64_t ms)
+{
+    return ms > 0 ? (uint64_t)ms * 1000000 / DECAY_NSTEPS : UINT64_MAX;
 }
 
 void
 pac_decay_tick(pac_t *pac, uint64_t now_ns)
 {
     uint64_t next =
-        atomic_load_explicit(&pac->next_decay_ns, memory_order_relaxed);
+        atomic_load_explicit(&pac->next_tick_ns, memory_order_relaxed);
     if (now_ns < next)
         return;
-    int64_t ms =
-        atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
-    /* Check again after a tenth of the decay time (at least 1 ms), so the
-     * oldest dirty pages outlive dirty_decay_ms by at most 10%. */
-    uint64_t step = ms > 10 ? (uint64_t)ms * 100000 : 1000000;
-    atomic_store_explicit(&pac->next_decay_ns, now_ns + step,
+    /* At most once an epoch of the faster curve, and at most every
+     * millisecond. */
+    uint64_t a = tick_step(atomic_load_explicit(&pac->dirty_decay_ms,
+                                                memory_order_relaxed)),
+             b = tick_step(atomic_load_explicit(&pac->muzzy_decay_ms,
+                                                memory_order_relaxed));
+    uint64_t step = a < b ? a : b;
+    if (step < 1000000)
+        step = 1000000;
+    atomic_store_explicit(&pac->next_tick_ns,
+                          step == UINT64_MAX ? UINT64_MAX : now_ns + step,
                           memory_order_relaxed);
-    pac_decay(pac, now_ns, false);
+    if (!hs_mutex_trylock(&pac->decay_mtx))
+        return; /* someone is purging already */
+    decay_locked(pac, now_ns);
+    hs_mutex_unlock(&pac->decay_mtx);
+}
+
+uint64_t
+pac_ns_until_purge(pac_t *pac, uint64_t now_ns, size_t min_pages)
+{
+    hs_mutex_lock(&pac->decay_mtx);
+    uint64_t d = decay_ns_until_purge(&pac->dirty_decay, now_ns,
+                                      ecache_npages(&pac->dirty), min_pages);
+    uint64_t m = decay_ns_until_purge(&pac->muzzy_decay, now_ns,
+                                      ecache_npages(&pac->muzzy), min_pages);
+    hs_mutex_unlock(&pac->decay_mtx);
+    return d < m ? d : m;
+}
+
+static void
+set_decay_ms(pac_t *pac, decay_t *d, ecache_t *c, _Atomic(int64_t) *copy,
+             int64_t ms)
+{
+    hs_mutex_lock(&pac->decay_mtx);
+    uint64_t now = pac_now_ns();
+    decay_init(d, ms, now, ecache_npages(c));
+    atomic_store_explicit(copy, ms, memory_order_relaxed);
+    atomic_store_explicit(&pac->next_tick_ns, 0, memory_order_relaxed);
+    if (ms == 0)
+        decay_locked(pac, now);
+    hs_mutex_unlock(&pac->decay_mtx);
+    tell_deferred(now, ms);
 }
 
 void
 pac_set_dirty_decay_ms(pac_t *pac, int64_t ms)
 {
-    atomic_store_explicit(&pac->dirty_decay_ms, ms, memory_order_relaxed);
-    atomic_store_explicit(&pac->next_decay_ns, 0, memory_order_relaxed);
+    set_decay_ms(pac, &pac->dirty_decay, &pac->dirty, &pac->dirty_decay_ms,
+                 ms);
+}
+
+void
+pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms)
+{
+    set_decay_ms(pac, &pac->muzzy_decay, &pac->muzzy, &pac->muzzy_decay_ms,
+                 ms);
 }

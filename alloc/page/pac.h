@@ -1,19 +1,26 @@
 /*
  * pac.h — the classic page allocator: extents carved from address space
  * reserved in hugepage-aligned chunks, reused through ecaches, purged by
- * time-based decay.
+ * time-based decay in two stages.
  *
- * Owns: one arena's dirty and retained ecaches, its address-space growth,
- * its decay schedule and its page counters.  Freed extents enter the dirty
- * set; a dirty extent older than dirty_decay_ms is purged (MADV_DONTNEED)
- * and moves to the retained set, which keeps the address space for reuse
- * (nothing is ever unmapped).  Allocation prefers dirty (resident, cheap),
- * then retained, then grows.
+ * Owns: one arena's three ecaches, its address-space growth, its two decay
+ * curves and its page counters.  A freed extent enters the dirty set.
+ * Decay moves pages along dirty -> muzzy -> retained:
+ *   dirty     free, resident; reused first (no fault on reuse)
+ *   muzzy     purged lazily (MADV_FREE): the kernel takes the pages when it
+ *             needs memory; reuse may find old contents or zeros
+ *   retained  purged forcibly (MADV_DONTNEED): not resident, read as zero;
+ *             the address space is kept for reuse (nothing is unmapped)
+ * Each stage follows its decay curve (decay.h) over dirty_decay_ms and
+ * muzzy_decay_ms: 0 purges at once (muzzy_decay_ms 0 sends purged dirty
+ * pages straight to retained), -1 never.  Allocation prefers dirty, then
+ * muzzy, then retained, then grows.
  *
  * Locking: grow_mtx (HS_RANK_GROW) serializes growth; decay_mtx
- * (HS_RANK_DECAY) lets one thread purge at a time; each ecache has its own.
- * Invariant: mapped == active + dirty + retained bytes of this PAC, where
- * active counts extents handed out by pac_alloc and not yet returned.
+ * (HS_RANK_DECAY) guards both curves and lets one thread purge at a time;
+ * each ecache has its own.
+ * Invariant: mapped == active + dirty + muzzy + retained bytes of this PAC,
+ * where active counts extents handed out by pac_alloc and not returned.
  */
 #ifndef HS_PAC_H
 #define HS_PAC_H
@@ -24,32 +31,65 @@
 
 #include "../extent/ecache.h"
 #include "../util/mutex.h"
+#include "decay.h"
 #include "pai.h"
+
+/* time_until_deferred_work waits until this many pages (or all there are)
+ * can be purged: a background thread wakes for batches, not single pages. */
+#define PAC_DEFER_MIN_PAGES 64
+
+/* Counters of one purge stage (atomics). */
+typedef struct pac_purge_stats_s {
+    _Atomic(uint64_t) npurge;   /* decay passes that purged something */
+    _Atomic(uint64_t) nmadvise; /* madvise calls */
+    _Atomic(uint64_t) purged;   /* pages purged */
+} pac_purge_stats_t;
 
 typedef struct pac_s {
     unsigned arena_ind;
     ecache_t dirty;
+    ecache_t muzzy;
     ecache_t retained;
     hs_mutex_t grow_mtx;
     size_t grow_next; /* guarded by grow_mtx */
     hs_mutex_t decay_mtx;
-    _Atomic(int64_t) dirty_decay_ms;  /* atomic; -1 never, 0 at once */
-    _Atomic(uint64_t) next_decay_ns;  /* atomic; earliest useful check */
-    _Atomic(size_t) mapped;           /* atomic; bytes reserved */
-    _Atomic(uint64_t) npurges;        /* atomic; purge passes */
-    _Atomic(uint64_t) nmadvise;       /* atomic; madvise calls */
-    _Atomic(uint64_t) purged_pages;   /* atomic */
+    decay_t dirty_decay; /* guarded by decay_mtx */
+    decay_t muzzy_decay; /* guarded by decay_mtx */
+    /* Copies of the curves' times, read without the lock. */
+    _Atomic(int64_t) dirty_decay_ms;
+    _Atomic(int64_t) muzzy_decay_ms;
+    _Atomic(uint64_t) next_tick_ns; /* earliest useful decay tick */
+    _Atomic(size_t) mapped;         /* bytes reserved */
+    pac_purge_stats_t dirty_stats;  /* dirty -> muzzy or retained */
+    pac_purge_stats_t muzzy_stats;  /* muzzy -> retained */
 } pac_t;
 
-void pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms);
+void pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
+              int64_t muzzy_decay_ms);
 /* The PAI view of pac. */
 pai_t pac_pai(pac_t *pac);
-/* Purges the dirty extents whose decay time has passed (all of them when
- * all is true).  Returns the pages purged. */
-size_t pac_decay(pac_t *pac, uint64_t now_ns, bool all);
-/* Cheap check, for allocation ticks: runs pac_decay when due. */
+
+/* Brings both stages down to their curves at now_ns.  Returns the pages
+ * purged (each page counted once per stage it left). */
+size_t pac_decay(pac_t *pac, uint64_t now_ns);
+/* Purges every dirty and muzzy page to retained at once; returns the
+ * pages purged. */
+size_t pac_purge_all(pac_t *pac);
+/* Cheap check for allocation ticks: pac_decay at most once an epoch, and
+ * not at all when another thread is purging. */
 void pac_decay_tick(pac_t *pac, uint64_t now_ns);
+/* Nanoseconds until either stage has at least min_pages to purge (all it
+ * holds, if less); UINT64_MAX when nothing is pending. */
+uint64_t pac_ns_until_purge(pac_t *pac, uint64_t now_ns, size_t min_pages);
+/* Restarts a stage's curve with a new time; the pages it holds count as
+ * freed now. */
 void pac_set_dirty_decay_ms(pac_t *pac, int64_t ms);
+void pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms);
+
+/* cb (the background thread's) learns that new deferred work may be due
+ * at due_ns: called after pages entered the dirty or muzzy set, with no
+ * lock of rank HS_RANK_BACKGROUND or higher held. */
+void pac_set_deferred_cb(void (*cb)(uint64_t due_ns));
 
 /* Monotonic clock in nanoseconds. */
 uint64_t pac_now_ns(void);

@@ -26,6 +26,7 @@ typedef enum {
     HS_RANK_BIN,           /* one arena bin (slabs of one size class) */
     HS_RANK_DECAY,         /* an arena's purge in progress */
     HS_RANK_GROW,          /* a PAC's address-space growth */
+    HS_RANK_BACKGROUND,    /* the background thread's state */
     HS_RANK_ECACHE,        /* one ecache (dirty or retained extents) */
     HS_RANK_EDATA_CACHE,   /* recycled edata structures */
     HS_RANK_TCACHE_POOL,   /* recycled thread caches */
@@ -55,6 +56,13 @@ hs_mutex_lock(hs_mutex_t *m)
             return;
     }
     pthread_mutex_lock(&m->lock);
+}
+
+/* True when m was free and is now held by the caller. */
+static inline bool
+hs_mutex_trylock(hs_mutex_t *m)
+{
+    return pthread_mutex_trylock(&m->lock) == 0;
 }
 
 static inline void

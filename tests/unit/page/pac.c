@@ -2,10 +2,11 @@
  * pac.c — unit tests of alloc/page/pac through its PAI view: alloc/dalloc
  * round trips honour the contract of pai.h (exact size, alignment, emap
  * boundary with szind none and slab false, zero when asked), the page
- * counters keep mapped == active + dirty + retained, decay moves dirty
- * pages to retained (at once with dirty_decay_ms 0; by explicit time; all
- * of them with pac_decay(all)), purged pages read zero, and
- * time_until_deferred_work tracks the oldest dirty extent.
+ * counters keep mapped == active + dirty + muzzy + retained, decay moves
+ * pages dirty -> muzzy -> retained (at once with decay times 0; along the
+ * smoothstep curve by explicit time; all of them with pac_purge_all),
+ * purged pages read zero, and time_until_deferred_work says when a batch
+ * is due.
  *
  * Time: decay is driven with explicit now_ns values derived from a clock
  * reading taken before the frees, so nothing depends on how long the test
@@ -44,7 +45,7 @@ boot_once(void)
 #define MS ((uint64_t)1000000)
 
 typedef struct pacstate_s {
-    size_t mapped, dirty, retained;
+    size_t mapped, dirty, muzzy, retained;
 } pacstate_t;
 
 static pacstate_t
@@ -53,6 +54,7 @@ state_of(pac_t *pac)
     return (pacstate_t){
         .mapped = atomic_load(&pac->mapped),
         .dirty = ecache_npages(&pac->dirty) * PAGE,
+        .muzzy = ecache_npages(&pac->muzzy) * PAGE,
         .retained = ecache_npages(&pac->retained) * PAGE,
     };
 }
@@ -62,7 +64,7 @@ static void
 expect_balanced(pac_t *pac, size_t active)
 {
     pacstate_t s = state_of(pac);
-    HS_EXPECT_EQ_SIZE(s.mapped, active + s.dirty + s.retained);
+    HS_EXPECT_EQ_SIZE(s.mapped, active + s.dirty + s.muzzy + s.retained);
 }
 
 static bool
@@ -99,7 +101,7 @@ HS_TEST(alloc_dalloc_round_trip)
 {
     boot_once();
     pac_t *pac = &pac_rt;
-    pac_init(pac, 100, 10000);
+    pac_init(pac, 100, 10000, 10000);
     pai_t pai = pac_pai(pac);
     HS_EXPECT_EQ_SIZE(atomic_load(&pac->mapped), 0);
     static const size_t npages[] = {1, 2, 5, 8, 64, 513};
@@ -149,7 +151,7 @@ HS_TEST(alignment)
 {
     boot_once();
     pac_t *pac = &pac_align;
-    pac_init(pac, 101, 10000);
+    pac_init(pac, 101, 10000, 10000);
     pai_t pai = pac_pai(pac);
     size_t active = 0;
     edata_t *keep[16];
@@ -182,7 +184,7 @@ HS_TEST(zero_after_reuse)
 {
     boot_once();
     pac_t *pac = &pac_zero;
-    pac_init(pac, 102, 10000);
+    pac_init(pac, 102, 10000, 10000);
     pai_t pai = pac_pai(pac);
     size_t size = 16 * PAGE;
     edata_t *e = pai.ops->alloc(pai.impl, size, PAGE, false);
@@ -218,7 +220,7 @@ HS_TEST(zero_after_shrink)
 {
     boot_once();
     pac_t *pac = &pac_shrink_zero;
-    pac_init(pac, 103, 10000);
+    pac_init(pac, 103, 10000, 10000);
     pai_t pai = pac_pai(pac);
     edata_t *e = pai.ops->alloc(pai.impl, 16 * PAGE, PAGE, false);
     HS_ASSERT_NOT_NULL(e);
@@ -242,7 +244,7 @@ HS_TEST(expand_and_shrink)
 {
     boot_once();
     pac_t *pac = &pac_expand;
-    pac_init(pac, 104, 10000);
+    pac_init(pac, 104, 10000, 10000);
     pai_t pai = pac_pai(pac);
     edata_t *a = pai.ops->alloc(pai.impl, 4 * PAGE, PAGE, false);
     edata_t *b = pai.ops->alloc(pai.impl, 4 * PAGE, PAGE, false);
@@ -283,7 +285,7 @@ HS_TEST(decay_ms_zero_moves_pages_to_retained)
 {
     boot_once();
     pac_t *pac = &pac_decay0;
-    pac_init(pac, 105, 0);
+    pac_init(pac, 105, 0, 0);
     pai_t pai = pac_pai(pac);
     edata_t *e = pai.ops->alloc(pai.impl, 32 * PAGE, PAGE, false);
     HS_ASSERT_NOT_NULL(e);
@@ -292,10 +294,11 @@ HS_TEST(decay_ms_zero_moves_pages_to_retained)
     size_t retained0 = ecache_npages(&pac->retained);
     pai.ops->dalloc(pai.impl, e);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 0);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->retained), retained0 + 32);
-    HS_EXPECT_GE_U64(atomic_load(&pac->npurges), 1);
-    HS_EXPECT_GE_U64(atomic_load(&pac->nmadvise), 1);
-    HS_EXPECT_GE_U64(atomic_load(&pac->purged_pages), 32);
+    HS_EXPECT_GE_U64(atomic_load(&pac->dirty_stats.npurge), 1);
+    HS_EXPECT_GE_U64(atomic_load(&pac->dirty_stats.nmadvise), 1);
+    HS_EXPECT_GE_U64(atomic_load(&pac->dirty_stats.purged), 32);
     /* The pages were purged (still mapped: nothing is unmapped). */
     HS_EXPECT_TRUE(all_bytes(p, 32 * PAGE, 0));
     expect_balanced(pac, 0);
@@ -306,6 +309,45 @@ HS_TEST(decay_ms_zero_moves_pages_to_retained)
     HS_EXPECT_FALSE(e->zeroed);
     HS_EXPECT_TRUE(all_bytes(e->addr, 32 * PAGE, 0));
     pai.ops->dalloc(pai.impl, e);
+}
+
+static pac_t pac_decay0_muzzy;
+
+/* dirty_decay_ms 0 with a muzzy stage: freed pages are purged lazily at
+ * once (MADV_FREE) and wait in the muzzy set; reuse takes them from there;
+ * a purge of everything takes them on to retained. */
+HS_TEST(decay_ms_zero_with_muzzy_stage)
+{
+    boot_once();
+    pac_t *pac = &pac_decay0_muzzy;
+    pac_init(pac, 113, 0, 10000);
+    pai_t pai = pac_pai(pac);
+    edata_t *e = pai.ops->alloc(pai.impl, 16 * PAGE, PAGE, false);
+    HS_ASSERT_NOT_NULL(e);
+    memset(e->addr, 0x31, 16 * PAGE);
+    size_t retained0 = ecache_npages(&pac->retained);
+    pai.ops->dalloc(pai.impl, e);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 16);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->retained), retained0);
+    expect_balanced(pac, 0);
+    /* Not yet due for the muzzy curve. */
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, pac_now_ns()), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 16);
+    /* Reuse prefers muzzy to retained; contents are unspecified there, so
+     * the extent does not claim to be zeroed, but zero asks for zeros. */
+    e = pai.ops->alloc(pai.impl, 16 * PAGE, PAGE, true);
+    HS_ASSERT_NOT_NULL(e);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 0);
+    HS_EXPECT_TRUE(all_bytes(e->addr, 16 * PAGE, 0));
+    memset(e->addr, 0x32, 16 * PAGE);
+    pai.ops->dalloc(pai.impl, e);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 16);
+    HS_EXPECT_EQ_SIZE(pac_purge_all(pac), 16);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->retained), retained0 + 16);
+    HS_EXPECT_GE_U64(atomic_load(&pac->muzzy_stats.purged), 16);
+    expect_balanced(pac, 0);
 }
 
 static pac_t pac_decay0_shrink;
@@ -323,7 +365,7 @@ HS_TEST(decay_ms_zero_purges_shrunk_tail)
 {
     boot_once();
     pac_t *pac = &pac_decay0_shrink;
-    pac_init(pac, 111, 0);
+    pac_init(pac, 111, 0, 0);
     pai_t pai = pac_pai(pac);
     edata_t *e = pai.ops->alloc(pai.impl, 16 * PAGE, PAGE, false);
     HS_ASSERT_NOT_NULL(e);
@@ -342,7 +384,7 @@ HS_TEST(growth_reserves_only_what_is_needed)
 {
     boot_once();
     pac_t *pac = &pac_grow_fit;
-    pac_init(pac, 112, 10000);
+    pac_init(pac, 112, 10000, 10000);
     pai_t pai = pac_pai(pac);
     /* The first chunk is one hugepage; a hugepage-aligned hugepage fits it
      * exactly, carved from its start. */
@@ -374,39 +416,83 @@ HS_TEST(growth_reserves_only_what_is_needed)
     expect_balanced(pac, 0);
 }
 
-static pac_t pac_decay_t;
+static pac_t pac_curve;
 
-HS_TEST(decay_by_explicit_time)
+/*
+ * The two stages along their curves, driven by explicit times: nothing is
+ * purged at the moment of the free; dirty pages leave gradually (about
+ * half by half the decay time, as smoothstep says) and all of them by the
+ * end; the muzzy set fills as dirty empties, then drains to retained over
+ * its own time.  The counts only ever move forward.
+ */
+HS_TEST(decay_follows_the_curve_through_both_stages)
 {
     boot_once();
-    pac_t *pac = &pac_decay_t;
-    int64_t ms = 10000;
-    pac_init(pac, 106, ms);
+    pac_t *pac = &pac_curve;
+    const int64_t ms = 1000;
+    pac_init(pac, 106, ms, ms);
     pai_t pai = pac_pai(pac);
-    edata_t *e = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
-    HS_ASSERT_NOT_NULL(e);
-    memset(e->addr, 0x55, 8 * PAGE);
+    /* Separate extents (not coalesced: a live one between each pair), so
+     * purging can stop close to the curve. */
+    enum { N = 64 };
+    edata_t *keep[N], *gone[N];
+    for (int i = 0; i < N; i++) {
+        gone[i] = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
+        keep[i] = pai.ops->alloc(pai.impl, PAGE, PAGE, false);
+        HS_ASSERT_TRUE(gone[i] != NULL && keep[i] != NULL);
+        memset(gone[i]->addr, 0x44, 8 * PAGE);
+    }
+    size_t retained0 = ecache_npages(&pac->retained);
     uint64_t t0 = pac_now_ns();
-    pai.ops->dalloc(pai.impl, e);
-    uint64_t t1 = pac_now_ns();
-    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 8);
-    /* Freed in [t0, t1]: not due at t0 + ms - 1 ns... */
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0 + (uint64_t)ms * MS - 1, false), 0);
-    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 8);
-    /* ...due at t1 + ms. */
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, t1 + (uint64_t)ms * MS, false), 8);
+    for (int i = 0; i < N; i++)
+        pai.ops->dalloc(pai.impl, gone[i]);
+    const size_t total = 8 * N;
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), total);
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), total);
+    /* The free happened within the first epoch after t0 (the test is far
+     * faster than ms / DECAY_NSTEPS = 5 ms; if it was not, the pages only
+     * count as younger, which the bounds below allow for). */
+    size_t last_dirty = total, last_retained = retained0;
+    bool half_checked = false;
+    for (uint64_t t = t0; t <= t0 + 3 * (uint64_t)ms * MS;
+         t += (uint64_t)ms * MS / 20) {
+        pac_decay(pac, t);
+        size_t d = ecache_npages(&pac->dirty), m = ecache_npages(&pac->muzzy),
+               r = ecache_npages(&pac->retained);
+        HS_EXPECT_LE_SIZE(d, last_dirty);
+        HS_EXPECT_GE_SIZE(r, last_retained);
+        HS_EXPECT_EQ_SIZE(d + m + r, total + retained0);
+        expect_balanced(pac, N * PAGE);
+        if (!half_checked && t >= t0 + (uint64_t)ms * MS / 2) {
+            /* smoothstep(1/2) = 1/2: about half left, within an extent or
+             * two and an epoch either way. */
+            HS_EXPECT_GE_SIZE(d, total / 2 - total / 8);
+            HS_EXPECT_LE_SIZE(d, total / 2 + total / 8);
+            half_checked = true;
+        }
+        if (t >= t0 + (uint64_t)ms * MS + 2 * (uint64_t)ms * MS / DECAY_NSTEPS)
+            HS_EXPECT_EQ_SIZE(d, 0);
+        last_dirty = d;
+        last_retained = r;
+    }
+    HS_EXPECT_TRUE(half_checked);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 0);
-    HS_EXPECT_EQ_U64(atomic_load(&pac->purged_pages), 8);
-    expect_balanced(pac, 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 0);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->retained), retained0 + total);
+    HS_EXPECT_EQ_U64(atomic_load(&pac->dirty_stats.purged), total);
+    HS_EXPECT_EQ_U64(atomic_load(&pac->muzzy_stats.purged), total);
+    for (int i = 0; i < N; i++)
+        pai.ops->dalloc(pai.impl, keep[i]);
 }
 
 static pac_t pac_decay_all;
 
-HS_TEST(decay_all_and_never)
+HS_TEST(purge_all_and_never)
 {
     boot_once();
     pac_t *pac = &pac_decay_all;
-    pac_init(pac, 107, -1);
+    pac_init(pac, 107, -1, -1);
     pai_t pai = pac_pai(pac);
     edata_t *a = pai.ops->alloc(pai.impl, 4 * PAGE, PAGE, false);
     edata_t *b = pai.ops->alloc(pai.impl, 4 * PAGE, PAGE, false);
@@ -416,13 +502,13 @@ HS_TEST(decay_all_and_never)
     pai.ops->dalloc(pai.impl, c); /* not adjacent to a: b sits between */
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 8);
     /* -1: never decays by time, whatever the clock says. */
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, UINT64_MAX / 2, false), 0);
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, UINT64_MAX / 2), 0);
     HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl, 0),
                      UINT64_MAX);
-    /* all: purges everything dirty. */
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, 0, true), 8);
+    /* Purging everything does not wait for the curve. */
+    HS_EXPECT_EQ_SIZE(pac_purge_all(pac), 8);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 0);
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, 0, true), 0);
+    HS_EXPECT_EQ_SIZE(pac_purge_all(pac), 0);
     expect_balanced(pac, 4 * PAGE);
     pai.ops->dalloc(pai.impl, b);
     expect_balanced(pac, 0);
@@ -435,7 +521,7 @@ HS_TEST(time_until_deferred_work)
     boot_once();
     pac_t *pac = &pac_deferred;
     int64_t ms = 10000;
-    pac_init(pac, 108, ms);
+    pac_init(pac, 108, ms, ms);
     pai_t pai = pac_pai(pac);
     HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl, 12345),
                      UINT64_MAX);
@@ -443,17 +529,23 @@ HS_TEST(time_until_deferred_work)
     HS_ASSERT_NOT_NULL(e);
     uint64_t t0 = pac_now_ns();
     pai.ops->dalloc(pai.impl, e);
-    uint64_t t1 = pac_now_ns();
+    /* Fewer pages than a batch: due when the curve lets all of them go,
+     * within the decay time (plus the epoch they joined in). */
     uint64_t wait = pai.ops->time_until_deferred_work(pai.impl, t0);
-    HS_EXPECT_GE_U64(wait, (uint64_t)ms * MS);
-    HS_EXPECT_LE_U64(wait, (uint64_t)ms * MS + (t1 - t0));
-    HS_EXPECT_EQ_U64(
-        pai.ops->time_until_deferred_work(pai.impl, t1 + (uint64_t)ms * MS), 0);
-    pac_set_dirty_decay_ms(pac, -1);
-    HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl, t0),
+    HS_EXPECT_GT_U64(wait, 0);
+    HS_EXPECT_LE_U64(wait, (uint64_t)ms * MS + 2 * (uint64_t)ms * MS /
+                                                  DECAY_NSTEPS);
+    /* Purging at that time takes them all; before it, none. */
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0 + wait - (uint64_t)ms * MS / DECAY_NSTEPS - 1), 0);
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0 + wait), 8);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 8);
+    /* Now the muzzy stage has deferred work. */
+    HS_EXPECT_NE_U64(pai.ops->time_until_deferred_work(pai.impl, t0 + wait),
                      UINT64_MAX);
-    pac_set_dirty_decay_ms(pac, ms);
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, 0, true), 8);
+    pac_set_muzzy_decay_ms(pac, -1);
+    HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl, t0 + wait),
+                     UINT64_MAX);
+    HS_EXPECT_EQ_SIZE(pac_purge_all(pac), 8);
     HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl, t0),
                      UINT64_MAX);
 }
@@ -462,8 +554,7 @@ static pac_t pac_split_age;
 
 /*
  * Deferred work after a partial reuse of dirty pages: the pages left
- * dirty were freed after t0, so purging them is not due before
- * t0 + dirty_decay_ms.
+ * dirty were freed at t0, so nothing is purged at t0.
  *
  * (A regression test. The bug it caught: the remainder of the split dirty
  * extent gets dirty_ns 0 (extent_split uses edata_init), so
@@ -475,7 +566,7 @@ HS_TEST(partial_reuse_keeps_decay_deadline)
     boot_once();
     pac_t *pac = &pac_split_age;
     int64_t ms = 10000;
-    pac_init(pac, 109, ms);
+    pac_init(pac, 109, ms, ms);
     pai_t pai = pac_pai(pac);
     edata_t *e = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
     HS_ASSERT_NOT_NULL(e);
@@ -484,9 +575,8 @@ HS_TEST(partial_reuse_keeps_decay_deadline)
     edata_t *part = pai.ops->alloc(pai.impl, 2 * PAGE, PAGE, false);
     HS_ASSERT_NOT_NULL(part);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 6);
-    HS_EXPECT_GE_U64(pai.ops->time_until_deferred_work(pai.impl, t0),
-                     (uint64_t)ms * MS);
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0, false), 0);
+    HS_EXPECT_GT_U64(pai.ops->time_until_deferred_work(pai.impl, t0), 0);
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0), 0);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 6);
     pai.ops->dalloc(pai.impl, part);
 }
@@ -496,7 +586,7 @@ static pa_shard_t shard;
 HS_TEST(pa_dispatch_and_stats)
 {
     boot_once();
-    pa_shard_init(&shard, 110, 10000);
+    pa_shard_init(&shard, 110, 10000, 10000);
     edata_t *e = pa_alloc(&shard, 5 * PAGE, PAGE, true);
     HS_ASSERT_NOT_NULL(e);
     expect_fresh_extent(e, 5 * PAGE, PAGE);
@@ -508,14 +598,16 @@ HS_TEST(pa_dispatch_and_stats)
     HS_EXPECT_TRUE(pa_shrink(&shard, e, 6 * PAGE));
     pa_dalloc(&shard, e);
     pa_stats(&shard, &st);
-    HS_EXPECT_EQ_SIZE(st.mapped, st.dirty + st.retained);
+    HS_EXPECT_EQ_SIZE(st.mapped, st.dirty + st.muzzy + st.retained);
     HS_EXPECT_GE_SIZE(st.dirty, 6 * PAGE);
     HS_EXPECT_EQ_U64(st.npurges, 0);
     HS_EXPECT_NE_U64(pa_time_until_deferred_work(&shard, 0), UINT64_MAX);
-    HS_EXPECT_EQ_SIZE(pac_decay(&shard.pac, 0, true) * PAGE, st.dirty);
+    HS_EXPECT_EQ_SIZE(pac_purge_all(&shard.pac) * PAGE, st.dirty);
     pa_stats(&shard, &st);
     HS_EXPECT_EQ_SIZE(st.dirty, 0);
+    HS_EXPECT_EQ_SIZE(st.muzzy, 0);
     HS_EXPECT_EQ_U64(st.npurges, 1);
+    HS_EXPECT_EQ_U64(st.dirty_purge.npurge, 1);
     HS_EXPECT_EQ_SIZE(st.mapped, st.retained);
 }
 

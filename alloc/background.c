@@ -1,0 +1,208 @@
+/*
+ * background.c — the background purging thread (see background.h).
+ */
+#include "background.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "arena.h"
+#include "page/pac.h"
+#include "util/mutex.h"
+
+enum { BG_STOPPED, BG_RUNNING, BG_STOPPING };
+
+static hs_mutex_t bg_mtx;
+static pthread_cond_t bg_cond; /* with bg_mtx.lock */
+static pthread_t bg_thread;    /* guarded by bg_mtx */
+static int bg_state;           /* guarded by bg_mtx */
+static bool bg_signaled;       /* guarded by bg_mtx: work came in */
+/* When the sleeping thread wakes by itself: 0 while it is awake (or not
+ * running), UINT64_MAX while it sleeps with no timeout.  CLOCK_MONOTONIC
+ * nanoseconds, as pac_now_ns. */
+static _Atomic(uint64_t) bg_sleep_until;
+static _Atomic(bool) bg_running;
+static _Atomic(uint64_t) bg_runs;
+static _Atomic(uint64_t) bg_first_run_ns, bg_last_run_ns;
+/* Set in the background thread: its own purges need no wake-up. */
+static HS_TLS bool bg_self;
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The page allocators' callback: new deferred work may be due at due_ns.
+ * One atomic load when the thread will wake before then anyway. */
+static void
+deferred(uint64_t due_ns)
+{
+    if (!atomic_load_explicit(&bg_running, memory_order_relaxed) || bg_self)
+        return;
+    uint64_t until =
+        atomic_load_explicit(&bg_sleep_until, memory_order_relaxed);
+    if (until != 0 && until <= due_ns)
+        return;
+    hs_mutex_lock(&bg_mtx);
+    bg_signaled = true;
+    pthread_cond_signal(&bg_cond);
+    hs_mutex_unlock(&bg_mtx);
+}
+
+static void
+cond_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&bg_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void
+background_boot(void)
+{
+    hs_mutex_init(&bg_mtx, HS_RANK_BACKGROUND);
+    cond_init();
+    pac_set_deferred_cb(deferred);
+}
+
+/* One pass: every arena's due work, then the time until the next. */
+static uint64_t
+run_once(void)
+{
+    uint64_t now = pac_now_ns(), wait = UINT64_MAX;
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a == NULL)
+            continue;
+        arena_decay(a);
+        uint64_t w = pa_time_until_deferred_work(&a->pa, now);
+        if (w < wait)
+            wait = w;
+    }
+    uint64_t t = now_ns();
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&bg_first_run_ns, &zero, t);
+    atomic_store_explicit(&bg_last_run_ns, t, memory_order_relaxed);
+    atomic_fetch_add_explicit(&bg_runs, 1, memory_order_relaxed);
+    return wait;
+}
+
+static void *
+bg_main(void *arg)
+{
+    (void)arg;
+    bg_self = true;
+    hs_mutex_lock(&bg_mtx);
+    while (bg_state == BG_RUNNING) {
+        bg_signaled = false;
+        hs_mutex_unlock(&bg_mtx);
+        uint64_t wait = run_once();
+        hs_mutex_lock(&bg_mtx);
+        if (bg_signaled || bg_state != BG_RUNNING)
+            continue;
+        if (wait == UINT64_MAX) {
+            atomic_store_explicit(&bg_sleep_until, UINT64_MAX,
+                                  memory_order_relaxed);
+            pthread_cond_wait(&bg_cond, &bg_mtx.lock);
+        } else {
+            const uint64_t min = (uint64_t)BACKGROUND_MIN_SLEEP_MS * 1000000;
+            uint64_t until = now_ns() + (wait < min ? min : wait);
+            atomic_store_explicit(&bg_sleep_until, until,
+                                  memory_order_relaxed);
+            struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
+                                  .tv_nsec = (long)(until % 1000000000u)};
+            while (!bg_signaled && bg_state == BG_RUNNING &&
+                   pthread_cond_timedwait(&bg_cond, &bg_mtx.lock, &ts) !=
+                       ETIMEDOUT)
+                ;
+        }
+        atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
+    }
+    hs_mutex_unlock(&bg_mtx);
+    return NULL;
+}
+
+static int
+start_locked(void)
+{
+    if (bg_state != BG_STOPPED)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bg_state = BG_RUNNING;
+    bg_signaled = false;
+    int err = pthread_create(&bg_thread, NULL, bg_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        bg_state = BG_STOPPED;
+        return EAGAIN;
+    }
+    pthread_setname_np(bg_thread, "hs_background");
+    atomic_store_explicit(&bg_running, true, memory_order_release);
+    return 0;
+}
+
+int
+background_set(bool on)
+{
+    hs_mutex_lock(&bg_mtx);
+    if (on) {
+        int err = start_locked();
+        hs_mutex_unlock(&bg_mtx);
+        return err;
+    }
+    if (bg_state != BG_RUNNING) {
+        hs_mutex_unlock(&bg_mtx);
+        return 0;
+    }
+    bg_state = BG_STOPPING;
+    pthread_cond_signal(&bg_cond);
+    pthread_t t = bg_thread;
+    hs_mutex_unlock(&bg_mtx);
+    pthread_join(t, NULL);
+    hs_mutex_lock(&bg_mtx);
+    bg_state = BG_STOPPED;
+    atomic_store_explicit(&bg_running, false, memory_order_release);
+    atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
+    hs_mutex_unlock(&bg_mtx);
+    return 0;
+}
+
+bool
+background_running(void)
+{
+    return atomic_load_explicit(&bg_running, memory_order_relaxed);
+}
+
+void
+background_stats(background_stats_t *r)
+{
+    r->num_threads = background_running() ? 1 : 0;
+    r->num_runs = atomic_load_explicit(&bg_runs, memory_order_relaxed);
+    uint64_t first =
+        atomic_load_explicit(&bg_first_run_ns, memory_order_relaxed);
+    uint64_t last = atomic_load_explicit(&bg_last_run_ns, memory_order_relaxed);
+    r->run_interval_ns =
+        r->num_runs > 1 ? (last - first) / (r->num_runs - 1) : 0;
+}
+
+void
+background_postfork_child(void)
+{
+    /* The thread did not come along; its mutex was reinitialized with the
+     * others, its condition variable may be in any state. */
+    cond_init();
+    bg_state = BG_STOPPED;
+    bg_signaled = false;
+    atomic_store_explicit(&bg_running, false, memory_order_relaxed);
+    atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
+}
