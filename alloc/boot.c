@@ -18,6 +18,8 @@
 #include "extent/base.h"
 #include "extent/edata.h"
 #include "extent/rtree.h"
+#include "os/pages.h"
+#include "page/pac.h"
 #include "opts.h"
 #include "stats.h"
 #include "sz.h"
@@ -84,6 +86,9 @@ boot_modules(void)
     tcache_boot();
     stats_boot();
     background_boot();
+    /* Each guard page splits a mapping in two (two more kernel mappings):
+     * a quarter of the limit leaves half of it to the program. */
+    pac_guard_budget_set(pages_max_map_count() / 4);
     boot_free_mark_key = random_key();
     return tsd_boot();
 }

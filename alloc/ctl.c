@@ -131,6 +131,20 @@ node_bg_stats(const ctl_args_t *a, size_t which)
     return ctl_readonly(a, &v, sizeof(v));
 }
 
+/* stats.san.*: guards (guard pages in place) and guard_budget (size_t),
+ * nskipped (uint64_t: guarded requests served unguarded). */
+static int
+node_san_stats(const ctl_args_t *a, size_t which)
+{
+    pac_guard_stats_t st;
+    pac_guard_stats(&st);
+    if (which < 2) {
+        size_t v = which == 0 ? st.live : st.budget;
+        return ctl_readonly(a, &v, sizeof(v));
+    }
+    return ctl_readonly(a, &st.skipped, sizeof(st.skipped));
+}
+
 static int
 node_narenas(const ctl_args_t *a, size_t arg)
 {
@@ -252,6 +266,9 @@ static const ctl_node_t nodes[] = {
     {"stats.dirty", node_stats, offsetof(stats_snapshot_t, dirty)},
     {"stats.muzzy", node_stats, offsetof(stats_snapshot_t, muzzy)},
     {"background_thread", node_background_thread, 0},
+    {"stats.san.guards", node_san_stats, 0},
+    {"stats.san.guard_budget", node_san_stats, 1},
+    {"stats.san.nskipped", node_san_stats, 2},
     {"stats.background_thread.num_threads", node_bg_stats, 0},
     {"stats.background_thread.num_runs", node_bg_stats, 1},
     {"stats.background_thread.run_interval", node_bg_stats, 2},
@@ -415,6 +432,7 @@ ctl_arena_stats_node(const char *name, const ctl_args_t *a)
         {"muzzy_npurge", st.pa.muzzy_purge.npurge},
         {"muzzy_nmadvise", st.pa.muzzy_purge.nmadvise},
         {"muzzy_purged", st.pa.muzzy_purge.purged},
+        {"nguarded", ar == NULL ? 0 : atomic_load(&ar->pa.pac.nguarded)},
     };
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
         if (strcmp(what, counts[k].name) == 0)

@@ -47,7 +47,8 @@ typedef struct req_s {
     size_t alignment; /* 0: default (16) */
     bool zero;
     bool no_tcache;
-    int arena; /* -1: the thread's */
+    bool guarded; /* HS_MALLOCX_GUARDED */
+    int arena;    /* -1: the thread's */
 } req_t;
 
 static inline req_t
@@ -58,6 +59,7 @@ req_from_flags(int flags)
         .alignment = la == 0 ? 0 : (size_t)1 << la,
         .zero = (flags & HS_MALLOCX_ZERO) != 0,
         .no_tcache = (flags & HS_MALLOCX_TCACHE_NONE) != 0,
+        .guarded = (flags & HS_MALLOCX_GUARDED) != 0,
         .arena = (int)((unsigned)flags >> 20) - 1,
     };
 }
@@ -218,6 +220,32 @@ hs_prof_malloc_sampled(size_t size, unsigned domain)
     return p;
 }
 
+/* san_guard_small / san_guard_large: whether this allocation is the N-th
+ * (every allocation reaches the slow path while either is on, see
+ * thread_event.c). */
+static inline bool
+san_due(tsd_t *tsd, size_t usize)
+{
+    bool small = usize <= SZ_SMALL_MAX;
+    unsigned n = small ? opt_san_guard_small : opt_san_guard_large;
+    if (likely(n == 0))
+        return false;
+    uint32_t *left = small ? &tsd->san_small_left : &tsd->san_large_left;
+    if (*left == 0 || *left > n)
+        *left = n;
+    return --*left == 0;
+}
+
+/* A block in a guarded extent of its own; NULL when no guard can be placed
+ * (the caller serves it unguarded). */
+static void *
+alloc_guarded(arena_t *a, size_t usize, req_t req)
+{
+    void *p = large_malloc_guarded(a, sz_size2index(usize), usize,
+                                   req.alignment, req.zero);
+    return p == NULL ? NULL : hand_out(p);
+}
+
 static HS_NOINLINE void *
 alloc_slow(size_t size, req_t req)
 {
@@ -235,16 +263,22 @@ alloc_slow(size_t size, req_t req)
         goto oom;
     if (tsd->allocated + usize >= tsd->next_event)
         te_run(tsd, usize);
-    void *p;
+    void *p = NULL;
     bool use_tcache = !req.no_tcache && req.arena < 0;
     if (unlikely(tsd->prof_pending)) {
         p = alloc_sampled(tsd, a, size, usize, req, 0);
-    } else if (usize <= SZ_SMALL_MAX) {
-        p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
-        if (p != NULL && req.zero)
-            memset(p, 0, usize);
     } else {
-        p = large_alloc(tsd, a, usize, req, use_tcache);
+        if (unlikely(req.guarded || san_due(tsd, usize)))
+            p = alloc_guarded(a, usize, req);
+        if (p != NULL) {
+            /* guarded */
+        } else if (usize <= SZ_SMALL_MAX) {
+            p = small_alloc_slow(tsd, a, sz_size2index(usize), use_tcache);
+            if (p != NULL && req.zero)
+                memset(p, 0, usize);
+        } else {
+            p = large_alloc(tsd, a, usize, req, use_tcache);
+        }
     }
     if (unlikely(p == NULL))
         goto oom;
@@ -291,6 +325,11 @@ bad_pointer(const char *fn, const void *p, emap_entry_t ent)
                  emap_slab_offset(ent, p));
     if (emap_entry_state(ent) != EXTENT_ACTIVE)
         hs_fatal("%s(): double free of %p (block already freed)", fn, p);
+    if (emap_entry_guarded(ent))
+        hs_fatal("%s(): invalid pointer %p (inside the guarded %zu-byte "
+                 "block at %p)",
+                 fn, p, e->size - PAGE - e->guard_off,
+                 (void *)((char *)e->addr + e->guard_off));
     hs_fatal("%s(): invalid pointer %p (inside the %zu-byte block at %p)", fn,
              p, e->size, e->addr);
 }
@@ -302,13 +341,17 @@ double_free(const char *fn, const void *p, unsigned ind)
              sz_index2size(ind));
 }
 
-/* Usable size of an active extent's allocation: a promoted (sampled)
- * small allocation keeps its small class. */
+/* Usable size of an active extent's allocation: a promoted (sampled) or
+ * guarded small allocation keeps its small class; a guarded large one
+ * ends at its guard. */
 static inline size_t
 large_usize(emap_entry_t ent)
 {
     unsigned ind = emap_entry_szind(ent);
-    return ind < SZ_NBINS ? sz_index2size(ind) : emap_entry_edata(ent)->size;
+    if (ind < SZ_NBINS)
+        return sz_index2size(ind);
+    const edata_t *e = emap_entry_edata(ent);
+    return emap_entry_guarded(ent) ? e->size - PAGE - e->guard_off : e->size;
 }
 
 /* Validates p as a region of the slab behind slab entry ent (a region
@@ -332,7 +375,10 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
         return sz_index2size(checked_slab_ind(fn, p, ent));
     edata_t *e = emap_entry_edata(ent);
     if (unlikely(ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE ||
-                 emap_entry_szind(ent) == SZIND_NONE || e->addr != p))
+                 emap_entry_szind(ent) == SZIND_NONE ||
+                 (char *)e->addr +
+                         (emap_entry_guarded(ent) ? e->guard_off : 0) !=
+                     p))
         bad_pointer(fn, p, ent);
     if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
         double_free(fn, p, emap_entry_szind(ent));
@@ -364,6 +410,11 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
     bool slab = emap_entry_slab(ent);
     if (!slab) {
         edata_t *e = emap_entry_edata(ent);
+        if (emap_entry_guarded(ent)) {
+            /* Back to its arena's guarded set, guard kept. */
+            large_dalloc(e);
+            return;
+        }
         if (ind < SZ_NBINS || e->prof_rec != NULL) {
             free_sampled(p, usize, e);
             return;
@@ -438,7 +489,8 @@ usable_size_of(const void *p)
 static bool
 realloc_in_place_ok(tsd_t *tsd, emap_entry_t ent, size_t usize)
 {
-    if (tsd == NULL || emap_entry_szind(ent) < SZ_NBINS)
+    if (tsd == NULL || emap_entry_szind(ent) < SZ_NBINS ||
+        emap_entry_guarded(ent))
         return false;
     if (tsd->allocated + usize >= tsd->next_event)
         te_run(tsd, usize);

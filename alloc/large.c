@@ -39,6 +39,21 @@ large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment, bool zero)
     return e->addr;
 }
 
+void *
+large_malloc_guarded(arena_t *a, unsigned ind, size_t usize, size_t alignment,
+                     bool zero)
+{
+    edata_t *e = pa_alloc_guarded(&a->pa, usize, alignment, zero);
+    if (e == NULL)
+        return NULL;
+    e->szind = (uint16_t)ind;
+    emap_update(e);
+    atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->large_allocated, e->size,
+                              memory_order_relaxed);
+    return (char *)e->addr + e->guard_off;
+}
+
 void
 large_dalloc(edata_t *e)
 {
@@ -54,6 +69,8 @@ large_ralloc_in_place(edata_t *e, size_t new_usize, bool zero)
 {
     arena_t *a = arena_get(e->arena_ind);
     size_t old = e->size;
+    if (e->guarded)
+        return false; /* its end is the guard */
     /* A promoted small allocation already spans whole pages: the same
      * extent may serve a large class, but its size class must change. */
     bool ok = new_usize == old ||

@@ -24,6 +24,11 @@ void *large_malloc(arena_t *a, size_t usize, size_t alignment, bool zero);
  * class, so its usable size stays the class size.  NULL on OOM. */
 void *large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment,
                             bool zero);
+/* A block of class ind (small or large, usize bytes) in a guarded extent
+ * of its own, ending at a guard page (page/pac.h); NULL when no guard can
+ * be placed (the caller serves it unguarded) or alignment > PAGE. */
+void *large_malloc_guarded(arena_t *a, unsigned ind, size_t usize,
+                           size_t alignment, bool zero);
 void large_dalloc(edata_t *e);
 /* Resizes large e in place to the large class new_usize.  False if the
  * neighbouring pages are not free (growing) or on OOM (shrinking). */

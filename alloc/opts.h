@@ -35,6 +35,11 @@
     X(BOOL, background_thread, false, 0, 1,                                    \
       "purge from a background thread that sleeps until purging is due, "      \
       "instead of from allocating threads")                                    \
+    X(UINT, san_guard_small, 0, 0, 4294967295u,                                \
+      "put guard pages around every N-th small allocation (0: none; an "     \
+      "overflow past its end faults at once)")                                 \
+    X(UINT, san_guard_large, 0, 0, 4294967295u,                                \
+      "put guard pages around every N-th large allocation (0: none)")         \
     X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
       "sample from the start (false: armed but idle until prof.active)")       \

@@ -11,6 +11,7 @@
 #include "boot.h"
 #include "extent/base.h"
 #include "opts.h"
+#include "page/pac.h"
 #include "sz.h"
 #include "tsd.h"
 #include "util/fmt.h"
@@ -119,6 +120,12 @@ stats_print(int fd)
                (unsigned long long)s.nlarge_malloc,
                (unsigned long long)s.nlarge_dalloc,
                (unsigned long long)s.npurges, (unsigned long long)s.nmadvise);
+    pac_guard_stats_t gs;
+    pac_guard_stats(&gs);
+    hs_dprintf(fd,
+               "guard pages: %zu in place (budget %zu), %llu guarded "
+               "requests served unguarded\n",
+               gs.live, gs.budget, (unsigned long long)gs.skipped);
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)

@@ -67,6 +67,22 @@ te_interval_prof(void)
     return opt_prof ? (uint64_t)4 << 20 : UINT64_MAX;
 }
 
+/* Guarded allocations are counted per allocation, not per byte: with
+ * san_guard_small or san_guard_large on, an interval of one byte sends
+ * every allocation to the slow path, where the counting happens. */
+static uint64_t
+te_interval_san(void)
+{
+    return opt_san_guard_small != 0 || opt_san_guard_large != 0 ? 1
+                                                                 : UINT64_MAX;
+}
+
+static void
+te_san_guard(tsd_t *tsd)
+{
+    (void)tsd;
+}
+
 typedef struct te_info_s {
     uint64_t (*interval)(void); /* bytes until the next run */
     void (*handler)(tsd_t *tsd);
@@ -76,6 +92,7 @@ static const te_info_t te_table[TE_NEVENTS] = {
     [TE_TCACHE_GC] = {te_interval_fixed_gc, te_tcache_gc},
     [TE_DECAY] = {te_interval_fixed_decay, te_decay},
     [TE_PROF_SAMPLE] = {te_interval_prof, te_prof_sample},
+    [TE_SAN_GUARD] = {te_interval_san, te_san_guard},
 };
 
 static uint64_t

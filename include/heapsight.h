@@ -31,12 +31,17 @@ extern "C" {
  * HS_MALLOCX_ZERO        result zero-filled (on rallocx: the grown part)
  * HS_MALLOCX_TCACHE_NONE bypass the calling thread's cache
  * HS_MALLOCX_ARENA(i)    serve from arena i (0 <= i < arenas.narenas)
+ * HS_MALLOCX_GUARDED     put the block in a guarded extent: its end sits
+ *                        at a guard page (PROT_NONE), so a write past it
+ *                        faults at once; unguarded when the mapping budget
+ *                        is spent or the alignment exceeds a page
  */
 #define HS_MALLOCX_LG_ALIGN(la) ((int)(la))
 #define HS_MALLOCX_ALIGN(a) ((int)(__builtin_ctzl((unsigned long)(a))))
 #define HS_MALLOCX_ZERO ((int)0x40)
 #define HS_MALLOCX_TCACHE_NONE ((int)0x80)
 #define HS_MALLOCX_ARENA(i) ((int)(((unsigned)(i) + 1) << 20))
+#define HS_MALLOCX_GUARDED ((int)0x100)
 
 /* Allocates at least size bytes; NULL with errno ENOMEM on failure. */
 void *hs_mallocx(size_t size, int flags);
@@ -70,8 +75,10 @@ size_t hs_sallocx(const void *ptr, int flags);
  * stats.background_thread.num_threads (size_t), .num_runs and
  * .run_interval (uint64_t, ns), stats.arenas.<i>.pdirty, .pmuzzy,
  * .pactive (pages), .mapped, .retained (bytes, size_t),
- * stats.arenas.<i>.{dirty,muzzy}_{npurge,nmadvise,purged} (uint64_t), and
- * opt.<name> for every option.
+ * stats.arenas.<i>.{dirty,muzzy}_{npurge,nmadvise,purged} and .nguarded
+ * (uint64_t), stats.san.guards and stats.san.guard_budget (size_t: guard
+ * pages in place, and the most allowed), stats.san.nskipped (uint64_t:
+ * guarded requests served unguarded), and opt.<name> for every option.
  */
 /* The arena index of arena.<i>.purge and arena.<i>.decay meaning "every
  * arena" (jemalloc's MALLCTL_ARENAS_ALL). */

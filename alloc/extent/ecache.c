@@ -10,6 +10,7 @@ ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind)
 {
     hs_mutex_init(&c->mtx, HS_RANK_ECACHE);
     eset_init(&c->eset, state);
+    eset_init(&c->guarded, state);
     c->arena_ind = arena_ind;
 }
 
@@ -56,7 +57,8 @@ extent_merge(edata_t *a, edata_t *b)
 static edata_t *
 member_of(ecache_t *c, emap_entry_t entry)
 {
-    if (entry == 0 || emap_entry_state(entry) != c->eset.state)
+    if (entry == 0 || emap_entry_guarded(entry) ||
+        emap_entry_state(entry) != c->eset.state)
         return NULL;
     edata_t *n = emap_entry_edata(entry);
     if (n->arena_ind != c->arena_ind || n->state != c->eset.state)
@@ -86,10 +88,16 @@ coalesce(ecache_t *c, edata_t *e)
 }
 
 /* Marks e private (active) so that no coalescing reaches it. */
+static eset_t *
+set_of(ecache_t *c, const edata_t *e)
+{
+    return e->guarded ? &c->guarded : &c->eset;
+}
+
 static void
 take_private(ecache_t *c, edata_t *e)
 {
-    eset_remove(&c->eset, e);
+    eset_remove(set_of(c, e), e);
     e->state = EXTENT_ACTIVE;
     emap_update(e);
 }
@@ -99,7 +107,7 @@ give_back(ecache_t *c, edata_t *e)
 {
     e->state = (uint8_t)c->eset.state;
     emap_update(e);
-    eset_insert(&c->eset, e);
+    eset_insert(set_of(c, e), e);
 }
 
 edata_t *
@@ -143,7 +151,8 @@ ecache_dalloc(ecache_t *c, edata_t *e, uint64_t now_ns)
     e->szind = SZIND_NONE;
     e->slab = false;
     e->dirty_ns = now_ns;
-    e = coalesce(c, e);
+    if (!e->guarded)
+        e = coalesce(c, e);
     give_back(c, e);
     hs_mutex_unlock(&c->mtx);
 }
@@ -193,7 +202,9 @@ edata_t *
 ecache_evict(ecache_t *c, uint64_t before_ns)
 {
     hs_mutex_lock(&c->mtx);
-    edata_t *e = eset_oldest(&c->eset);
+    edata_t *e = eset_oldest(&c->eset), *g = eset_oldest(&c->guarded);
+    if (e == NULL || (g != NULL && g->dirty_ns < e->dirty_ns))
+        e = g;
     if (e != NULL && e->dirty_ns <= before_ns)
         take_private(c, e);
     else
@@ -206,7 +217,18 @@ size_t
 ecache_npages(ecache_t *c)
 {
     hs_mutex_lock(&c->mtx);
-    size_t n = c->eset.npages;
+    size_t n = c->eset.npages + c->guarded.npages;
     hs_mutex_unlock(&c->mtx);
     return n;
+}
+
+edata_t *
+ecache_alloc_guarded(ecache_t *c, size_t size)
+{
+    hs_mutex_lock(&c->mtx);
+    edata_t *e = eset_fit_exact(&c->guarded, size);
+    if (e != NULL)
+        take_private(c, e);
+    hs_mutex_unlock(&c->mtx);
+    return e;
 }

@@ -13,6 +13,11 @@
  * Coalescing acquires a neighbour only through its emap entry, and only if
  * the neighbour's descriptor says it is in this very eset (same state and
  * arena, exactly adjacent) — facts that change only under this lock.
+ *
+ * Guarded extents (their last page a guard, see pac.h) live in a second
+ * set of the same state: they are reused only whole and at their exact
+ * size, never split or merged, and decay like the others (eviction takes
+ * the older of the two sets' oldest members).
  */
 #ifndef HS_ECACHE_H
 #define HS_ECACHE_H
@@ -26,7 +31,8 @@
 
 typedef struct ecache_s {
     hs_mutex_t mtx;
-    eset_t eset; /* guarded by mtx */
+    eset_t eset;    /* guarded by mtx */
+    eset_t guarded; /* guarded by mtx: guarded extents, never coalesced */
     unsigned arena_ind;
 } ecache_t;
 
@@ -44,7 +50,10 @@ bool ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed);
 /* Removes and returns the oldest member if it was inserted at or before
  * before_ns, else NULL.  The result is active and owned by the caller. */
 edata_t *ecache_evict(ecache_t *c, uint64_t before_ns);
-/* Pages held (a snapshot). */
+/* A guarded extent of exactly size bytes (guard page included), active,
+ * or NULL. */
+edata_t *ecache_alloc_guarded(ecache_t *c, size_t size);
+/* Pages held, guarded extents included (a snapshot). */
 size_t ecache_npages(ecache_t *c);
 
 /* Splits active e at size_a: e keeps [0, size_a), the result gets the

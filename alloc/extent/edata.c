@@ -32,6 +32,8 @@ edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
     e->slab = false;
     e->zeroed = zeroed;
     e->head = head;
+    e->guarded = false;
+    e->guard_off = 0;
     e->nfree = 0;
     e->dirty_ns = 0;
     e->prof_rec = NULL;

@@ -46,6 +46,8 @@ struct edata_s {
     bool slab;
     bool zeroed;         /* every byte reads as zero */
     bool head;           /* first extent of an OS mapping */
+    bool guarded;        /* its last page is a guard page (see pac.h) */
+    uint32_t guard_off;  /* guarded and active: the block's offset */
     uint32_t nfree;      /* slab: free regions; guarded by the bin lock */
     uint64_t dirty_ns;   /* when it became dirty (decay order) */
     void *prof_rec;      /* active sampled allocation: the profiler's record */

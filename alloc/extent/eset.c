@@ -134,6 +134,20 @@ eset_fit(eset_t *s, size_t size, size_t alignment)
 }
 
 edata_t *
+eset_fit_exact(eset_t *s, size_t size)
+{
+    unsigned b = psz_floor(size / PAGE);
+    if (b >= ESET_NBUCKETS)
+        return NULL;
+    hs_link_t *head = &s->buckets[b];
+    unsigned budget = 64;
+    for (hs_link_t *l = head->next; l != head && budget-- > 0; l = l->next)
+        if (edata_of_eset_link(l)->size == size)
+            return edata_of_eset_link(l);
+    return NULL;
+}
+
+edata_t *
 eset_oldest(eset_t *s)
 {
     hs_link_t *l = hs_list_first(&s->lru);

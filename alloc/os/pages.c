@@ -6,7 +6,9 @@
  */
 #include "pages.h"
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include "../util/util.h"
@@ -67,4 +69,25 @@ pages_purge_lazy(void *addr, size_t size)
     (void)size;
     return false;
 #endif
+}
+
+bool
+pages_guard(void *addr, size_t size)
+{
+    return mprotect(addr, size, PROT_NONE) == 0;
+}
+
+size_t
+pages_max_map_count(void)
+{
+    size_t n = 0;
+    char buf[32];
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        for (ssize_t i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
+            n = n * 10 + (size_t)(buf[i] - '0');
+    }
+    return n != 0 ? n : 65530;
 }

@@ -24,4 +24,12 @@ bool pages_purge_forced(void *addr, size_t size);
  * kernel cannot (then purge forcibly). */
 bool pages_purge_lazy(void *addr, size_t size);
 
+/* Makes the pages inaccessible (PROT_NONE): any access faults.  Each
+ * guard splits a mapping, so it costs the process a kernel mapping (see
+ * pages_max_map_count).  False on failure (ENOMEM at the map limit). */
+bool pages_guard(void *addr, size_t size);
+/* The kernel's limit on a process's mappings (vm.max_map_count), read
+ * once per call from /proc; 65530 (the kernel's default) when unreadable. */
+size_t pages_max_map_count(void);
+
 #endif /* HS_PAGES_H */

@@ -26,6 +26,13 @@ pa_alloc(pa_shard_t *s, size_t size, size_t alignment, bool zero)
     return s->pac_pai.ops->alloc(s->pac_pai.impl, size, alignment, zero);
 }
 
+/* A guarded extent (pac.h); NULL when none can be made. */
+static inline edata_t *
+pa_alloc_guarded(pa_shard_t *s, size_t usize, size_t alignment, bool zero)
+{
+    return pac_alloc_guarded(&s->pac, usize, alignment, zero);
+}
+
 static inline bool
 pa_expand(pa_shard_t *s, edata_t *e, size_t new_size, bool zero)
 {

@@ -62,6 +62,9 @@ pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
     ecache_init(&pac->muzzy, EXTENT_MUZZY, arena_ind);
     ecache_init(&pac->retained, EXTENT_RETAINED, arena_ind);
     hs_mutex_init(&pac->grow_mtx, HS_RANK_GROW);
+    hs_mutex_init(&pac->guard_mtx, HS_RANK_GUARD);
+    pac->guard_region = NULL;
+    atomic_init(&pac->nguarded, 0);
     hs_mutex_init(&pac->decay_mtx, HS_RANK_DECAY);
     pac->grow_next = PAC_GROW_MIN;
     uint64_t now = pac_now_ns();
@@ -237,10 +240,12 @@ purge_down(pac_t *pac, ecache_t *from, size_t limit, bool lazy,
         nmadvise++;
         /* Read before the extent joins a set: it may merge there. */
         size_t pages = e->size / PAGE;
-        if (lazy && pages_purge_lazy(e->addr, e->size)) {
+        /* A guard page is never resident: only the pages before it. */
+        size_t span = e->guarded ? e->size - PAGE : e->size;
+        if (lazy && pages_purge_lazy(e->addr, span)) {
             e->zeroed = false;
             ecache_dalloc(&pac->muzzy, e, now_ns);
-        } else if (pages_purge_forced(e->addr, e->size)) {
+        } else if (pages_purge_forced(e->addr, span)) {
             e->zeroed = true;
             ecache_dalloc(&pac->retained, e, now_ns);
         } else {
@@ -378,4 +383,139 @@ pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms)
 {
     set_decay_ms(pac, &pac->muzzy_decay, &pac->muzzy, &pac->muzzy_decay_ms,
                  ms);
+}
+
+/* ---- guarded extents ---- */
+
+#define PAC_GUARD_REGION (64 * PAGE)
+
+static _Atomic(size_t) guards_live;
+static _Atomic(size_t) guard_budget = 65530 / 4;
+static _Atomic(uint64_t) guards_skipped;
+
+void
+pac_guard_budget_set(size_t guards)
+{
+    atomic_store_explicit(&guard_budget, guards, memory_order_relaxed);
+}
+
+void
+pac_guard_stats(pac_guard_stats_t *r)
+{
+    r->live = atomic_load_explicit(&guards_live, memory_order_relaxed);
+    r->budget = atomic_load_explicit(&guard_budget, memory_order_relaxed);
+    r->skipped = atomic_load_explicit(&guards_skipped, memory_order_relaxed);
+}
+
+/* One guard page more, if the budget allows. */
+static bool
+guard_take(void)
+{
+    size_t n = atomic_load_explicit(&guards_live, memory_order_relaxed);
+    do {
+        if (n >= atomic_load_explicit(&guard_budget, memory_order_relaxed))
+            return false;
+    } while (!atomic_compare_exchange_weak(&guards_live, &n, n + 1));
+    return true;
+}
+
+static void
+guard_give(void)
+{
+    atomic_fetch_sub_explicit(&guards_live, 1, memory_order_relaxed);
+}
+
+/* The guard region with room for need bytes: the current one, or a new one
+ * whose first page is made a guard (the old one's rest goes back to the
+ * dirty set).  NULL on OOM or when the budget is spent.  guard_mtx held. */
+static edata_t *
+guard_region(pac_t *pac, size_t need)
+{
+    edata_t *r = pac->guard_region;
+    if (r != NULL && r->size >= need)
+        return r;
+    size_t size = need + PAGE > PAC_GUARD_REGION ? need + PAGE
+                                                 : PAC_GUARD_REGION;
+    if (size < need || !guard_take())
+        return NULL;
+    edata_t *lead = pac_alloc_impl(pac, size, PAGE, false);
+    if (lead == NULL) {
+        guard_give();
+        return NULL;
+    }
+    edata_t *rest = extent_split(lead, PAGE);
+    if (rest == NULL) {
+        pac_dalloc_impl(pac, lead);
+        guard_give();
+        return NULL;
+    }
+    if (!pages_guard(lead->addr, PAGE)) {
+        pac_dalloc_impl(pac, lead);
+        pac_dalloc_impl(pac, rest);
+        guard_give();
+        return NULL;
+    }
+    /* The lead guard page stays an active one-page extent for good: a
+     * free() of its address is an invalid pointer, and no free neighbour
+     * coalesces into it. */
+    if (r != NULL)
+        pac_dalloc_impl(pac, r);
+    pac->guard_region = rest;
+    return rest;
+}
+
+/* A new guarded extent of need bytes (guard included), carved from the
+ * guard region.  guard_mtx held. */
+static edata_t *
+guard_carve(pac_t *pac, size_t need)
+{
+    edata_t *e = guard_region(pac, need);
+    if (e == NULL || !guard_take())
+        return NULL;
+    edata_t *rest = NULL;
+    if (e->size > need && (rest = extent_split(e, need)) == NULL) {
+        guard_give();
+        return NULL;
+    }
+    pac->guard_region = rest;
+    if (!pages_guard((char *)e->addr + need - PAGE, PAGE)) {
+        /* (ENOMEM: the process is at its mapping limit.) */
+        pac_dalloc_impl(pac, e);
+        guard_give();
+        return NULL;
+    }
+    e->guarded = true;
+    emap_update(e);
+    return e;
+}
+
+edata_t *
+pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment, bool zero)
+{
+    size_t user = align_up(usize, PAGE), need = user + PAGE;
+    if (alignment < QUANTUM)
+        alignment = QUANTUM;
+    edata_t *e = NULL;
+    if (need > user && alignment <= PAGE) {
+        e = ecache_alloc_guarded(&pac->dirty, need);
+        if (e == NULL)
+            e = ecache_alloc_guarded(&pac->muzzy, need);
+        if (e == NULL)
+            e = ecache_alloc_guarded(&pac->retained, need);
+        if (e == NULL) {
+            hs_mutex_lock(&pac->guard_mtx);
+            e = guard_carve(pac, need);
+            hs_mutex_unlock(&pac->guard_mtx);
+        }
+    }
+    if (e == NULL) {
+        atomic_fetch_add_explicit(&guards_skipped, 1, memory_order_relaxed);
+        return NULL;
+    }
+    e->guard_off = (uint32_t)((user - usize) & ~(alignment - 1));
+    if (zero)
+        memset((char *)e->addr + e->guard_off, 0, usize);
+    e->zeroed = false;
+    atomic_fetch_add_explicit(&pac->nguarded, 1, memory_order_relaxed);
+    return e;
 }

@@ -16,7 +16,20 @@
  * pages straight to retained), -1 never.  Allocation prefers dirty, then
  * muzzy, then retained, then grows.
  *
- * Locking: grow_mtx (HS_RANK_GROW) serializes growth; decay_mtx
+ * Guarded extents: a block with a guard page (PROT_NONE) right after its
+ * end and one right before its first page.  They are carved one after
+ * another from a guard region, [G][U G][U G]..., so each extent owns only
+ * its trailing guard and the one before it is its neighbour's (or the
+ * region's first page): adjacent guarded extents share guard pages.  A
+ * freed one keeps its guard and waits in the guarded set of the ecache it
+ * enters (dirty, then muzzy, then retained as it decays), to be reused at
+ * its exact size without another mprotect.  Every guard splits a kernel
+ * mapping; the process-wide number of guards is kept under a budget (a
+ * quarter of vm.max_map_count), past which guarded requests are served
+ * unguarded, never failed.
+ *
+ * Locking: grow_mtx (HS_RANK_GROW) serializes growth; guard_mtx
+ * (HS_RANK_GUARD) guards the guard region; decay_mtx
  * (HS_RANK_DECAY) guards both curves and lets one thread purge at a time;
  * each ecache has its own.
  * Invariant: mapped == active + dirty + muzzy + retained bytes of this PAC,
@@ -52,6 +65,9 @@ typedef struct pac_s {
     ecache_t retained;
     hs_mutex_t grow_mtx;
     size_t grow_next; /* guarded by grow_mtx */
+    hs_mutex_t guard_mtx;
+    edata_t *guard_region; /* guarded by guard_mtx: carving space */
+    _Atomic(uint64_t) nguarded; /* guarded extents handed out */
     hs_mutex_t decay_mtx;
     decay_t dirty_decay; /* guarded by decay_mtx */
     decay_t muzzy_decay; /* guarded by decay_mtx */
@@ -68,6 +84,23 @@ void pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
               int64_t muzzy_decay_ms);
 /* The PAI view of pac. */
 pai_t pac_pai(pac_t *pac);
+
+/* A guarded extent for a block of usize bytes aligned to alignment
+ * (<= PAGE): whole pages for the block, then the guard page; the block's
+ * offset (e->guard_off) puts its end at the guard (to within alignment).
+ * Zero-filled when zero.  NULL when no guard can be placed (the budget is
+ * spent, mprotect failed, or OOM): the caller then serves the block
+ * unguarded. */
+edata_t *pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment,
+                           bool zero);
+/* The process-wide guard budget (boot: a quarter of vm.max_map_count). */
+void pac_guard_budget_set(size_t guards);
+typedef struct pac_guard_stats_s {
+    size_t live;      /* guard pages in place */
+    size_t budget;    /* most guard pages allowed */
+    uint64_t skipped; /* guarded requests served unguarded */
+} pac_guard_stats_t;
+void pac_guard_stats(pac_guard_stats_t *r_stats);
 
 /* Brings both stages down to their curves at now_ns.  Returns the pages
  * purged (each page counted once per stage it left). */

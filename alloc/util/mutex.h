@@ -24,6 +24,7 @@ typedef enum {
     HS_RANK_BT,            /* backtrace hooks: hook chains, symbolic frames */
     HS_RANK_CTL,           /* arena list, thread list, stats refresh */
     HS_RANK_BIN,           /* one arena bin (slabs of one size class) */
+    HS_RANK_GUARD,         /* an arena's guard region (guarded extents) */
     HS_RANK_DECAY,         /* an arena's purge in progress */
     HS_RANK_GROW,          /* a PAC's address-space growth */
     HS_RANK_BACKGROUND,    /* the background thread's state */

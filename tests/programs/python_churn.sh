@@ -1,7 +1,10 @@
 #!/bin/sh
 # python_churn.sh — /usr/bin/python3 running churn.py under heapsight, with
 # pymalloc (default) and with every object from malloc (PYTHONMALLOC=malloc);
-# output must match the plain run, exit 0, nothing on stderr.
+# then with every object guarded (san_guard_small:1: the guard budget runs
+# out and later objects are served unguarded, never failed) and with the
+# background purging thread on short decay times; output must match the
+# plain run, exit 0, nothing on stderr.
 # Usage: python_churn.sh <libheapsight.so>
 LIB=${1:?usage: python_churn.sh libheapsight.so}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,4 +15,9 @@ export PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1
 hs_loaded
 hs_same python_pymalloc env PYTHONMALLOC=pymalloc "$PY" -I -S "$here/churn.py"
 hs_same python_malloc env PYTHONMALLOC=malloc "$PY" -I -S "$here/churn.py"
+hs_same python_guard_all env PYTHONMALLOC=malloc \
+    HEAPSIGHT=san_guard_small:1,san_guard_large:1 "$PY" -I -S "$here/churn.py"
+hs_same python_background env \
+    HEAPSIGHT=background_thread:true,dirty_decay_ms:50,muzzy_decay_ms:50 \
+    "$PY" -I -S "$here/churn.py"
 hs_finish
