@@ -4,26 +4,57 @@
  */
 #include "arena.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "extent/base.h"
 #include "extent/emap.h"
+#include "prof_hooks.h"
+#include "tsd.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
-unsigned narenas_total;
+unsigned narenas_auto;
+_Atomic(unsigned) narenas_total;
 static hs_mutex_t arenas_mtx;
 static int64_t arena_dirty_ms_default, arena_muzzy_ms_default;
+/* Every arena_t ever made, by index: a destroyed manual arena's stays here
+ * (its locks are registered for fork handling) for the next arena created
+ * at that index.  Guarded by arenas_mtx. */
+static arena_t *arena_slots[ARENAS_MAX];
+
+/* (Re)initializes a: fresh from base memory, or a destroyed arena's. */
+static void
+arena_init(arena_t *a, unsigned ind)
+{
+    a->ind = ind;
+    a->manual = false;
+    a->hooks = NULL;
+    a->metadata_use_hooks = false;
+    atomic_store_explicit(&a->nthreads, 0, memory_order_relaxed);
+    for (unsigned i = 0; i < SZ_NBINS; i++)
+        bin_init(&a->bins[i]);
+    pa_shard_init(&a->pa, ind, arena_dirty_ms_default, arena_muzzy_ms_default);
+    atomic_store_explicit(&a->nlarge_malloc, 0, memory_order_relaxed);
+    atomic_store_explicit(&a->nlarge_dalloc, 0, memory_order_relaxed);
+    atomic_store_explicit(&a->large_allocated, 0, memory_order_relaxed);
+}
+
+/* The arena_t for index ind (arenas_mtx held); NULL on OOM. */
+static arena_t *
+arena_slot(unsigned ind)
+{
+    if (arena_slots[ind] == NULL)
+        arena_slots[ind] = base_alloc(sizeof(arena_t), HS_CACHELINE);
+    return arena_slots[ind];
+}
 
 static arena_t *
 arena_new(unsigned ind)
 {
-    arena_t *a = base_alloc(sizeof(arena_t), HS_CACHELINE);
-    if (a == NULL)
-        return NULL;
-    a->ind = ind;
-    for (unsigned i = 0; i < SZ_NBINS; i++)
-        bin_init(&a->bins[i]);
-    pa_shard_init(&a->pa, ind, arena_dirty_ms_default, arena_muzzy_ms_default);
+    arena_t *a = arena_slot(ind);
+    if (a != NULL)
+        arena_init(a, ind);
     return a;
 }
 
@@ -31,9 +62,11 @@ bool
 arenas_boot(unsigned narenas, int64_t dirty_decay_ms, int64_t muzzy_decay_ms)
 {
     hs_mutex_init(&arenas_mtx, HS_RANK_CTL);
-    narenas_total = narenas > ARENAS_MAX ? ARENAS_MAX : narenas;
-    if (narenas_total == 0)
-        narenas_total = 1;
+    /* Room is left for manual arenas. */
+    narenas_auto = narenas > ARENAS_MAX / 2 ? ARENAS_MAX / 2 : narenas;
+    if (narenas_auto == 0)
+        narenas_auto = 1;
+    atomic_store(&narenas_total, narenas_auto);
     arena_dirty_ms_default = dirty_decay_ms;
     arena_muzzy_ms_default = muzzy_decay_ms;
     return arena_get(0) != NULL;
@@ -42,11 +75,11 @@ arenas_boot(unsigned narenas, int64_t dirty_decay_ms, int64_t muzzy_decay_ms)
 arena_t *
 arena_get(unsigned ind)
 {
-    if (ind >= narenas_total)
+    if (ind >= ARENAS_MAX)
         return NULL;
     arena_t *a = atomic_load_explicit(&arenas[ind], memory_order_acquire);
-    if (likely(a != NULL))
-        return a;
+    if (likely(a != NULL) || ind >= narenas_auto)
+        return a; /* manual arenas exist only through arena_create */
     hs_mutex_lock(&arenas_mtx);
     a = atomic_load_explicit(&arenas[ind], memory_order_relaxed);
     if (a == NULL) {
@@ -62,7 +95,7 @@ arena_t *
 arena_choose(void)
 {
     unsigned best = 0, best_n = UINT32_MAX;
-    for (unsigned i = 0; i < narenas_total; i++) {
+    for (unsigned i = 0; i < narenas_auto; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         unsigned n = a == NULL ? 0
                                : atomic_load_explicit(&a->nthreads,
@@ -158,4 +191,130 @@ arena_stats(arena_t *a, arena_stats_t *r)
     r->nlarge_dalloc =
         atomic_load_explicit(&a->nlarge_dalloc, memory_order_relaxed);
     pa_stats(&a->pa, &r->pa);
+}
+
+/* ---- manual arenas ---- */
+
+int
+arena_create(const hs_arena_config_t *cfg, unsigned *r_ind)
+{
+    hs_mutex_lock(&arenas_mtx);
+    unsigned ind = narenas_auto;
+    while (ind < ARENAS_MAX &&
+           atomic_load_explicit(&arenas[ind], memory_order_relaxed) != NULL)
+        ind++;
+    arena_t *a = ind < ARENAS_MAX ? arena_slot(ind) : NULL;
+    if (a == NULL) {
+        hs_mutex_unlock(&arenas_mtx);
+        return EAGAIN;
+    }
+    arena_init(a, ind);
+    a->manual = true;
+    a->hooks = cfg != NULL ? cfg->extent_hooks : NULL;
+    hs_extent_hooks_t *hooks = (hs_extent_hooks_t *)a->hooks;
+    edata_cache_t *edc = NULL;
+    a->metadata_use_hooks =
+        cfg != NULL && cfg->metadata_use_hooks && hooks != NULL;
+    if (a->metadata_use_hooks) {
+        /* Descriptors from blocks the hooks give; a hook that fails then
+         * fails the allocation that needed one, and nothing is kept. */
+        a->meta_eh = (ehooks_t){.hooks = hooks, .arena_ind = ind};
+        base_init(&a->meta_base, &a->meta_eh);
+        edata_cache_init(&a->meta_edc, &a->meta_base);
+        edc = &a->meta_edc;
+    }
+    pac_set_source(&a->pa.pac, hooks, edc, true);
+    atomic_store_explicit(&arenas[ind], a, memory_order_release);
+    if (ind >= atomic_load(&narenas_total))
+        atomic_store(&narenas_total, ind + 1);
+    hs_mutex_unlock(&arenas_mtx);
+    *r_ind = ind;
+    return 0;
+}
+
+/* A manual arena by index, or NULL with *r_err set. */
+static arena_t *
+manual_arena(unsigned ind, int *r_err)
+{
+    arena_t *a = ind < ARENAS_MAX
+                     ? atomic_load_explicit(&arenas[ind], memory_order_acquire)
+                     : NULL;
+    *r_err = a == NULL ? ENOENT : !a->manual ? EFAULT : 0;
+    return *r_err == 0 ? a : NULL;
+}
+
+static void
+reset_arena(arena_t *a)
+{
+    /* The bins let go of every slab (all of them are handed back below). */
+    for (unsigned i = 0; i < SZ_NBINS; i++) {
+        bin_t *b = &a->bins[i];
+        hs_mutex_lock(&b->mtx);
+        b->slabcur = NULL;
+        hs_list_init(&b->nonfull);
+        b->curslabs = 0;
+        b->curregs = 0;
+        b->nflushes = b->nfills;
+        hs_mutex_unlock(&b->mtx);
+    }
+    hs_link_t list;
+    hs_list_init(&list);
+    pac_take_active(&a->pa.pac, &list);
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    hs_link_t *l;
+    while ((l = hs_list_first(&list)) != NULL) {
+        edata_t *e = (edata_t *)((char *)l - offsetof(edata_t, active_link));
+        hs_list_remove(l);
+        hs_list_init(l);
+        if (e->prof_rec != NULL && h != NULL) {
+            /* A sampled block (non-slab, its class in szind). */
+            tsd_reentrancy_enter();
+            size_t usize =
+                e->szind < SZ_NBINS ? sz_index2size(e->szind) : e->size;
+            h->sampled_free(e->addr, usize, e->prof_rec);
+            tsd_reentrancy_exit();
+        }
+        e->prof_rec = NULL;
+        if (e->slab) {
+            emap_deregister_interior(e);
+            e->slab = false;
+        }
+        e->szind = SZIND_NONE;
+        pa_dalloc(&a->pa, e);
+    }
+    atomic_store_explicit(&a->nlarge_dalloc,
+                          atomic_load(&a->nlarge_malloc),
+                          memory_order_relaxed);
+    atomic_store_explicit(&a->large_allocated, 0, memory_order_relaxed);
+}
+
+int
+arena_reset(unsigned ind)
+{
+    int err;
+    arena_t *a = manual_arena(ind, &err);
+    if (a != NULL)
+        reset_arena(a);
+    return err;
+}
+
+int
+arena_destroy(unsigned ind)
+{
+    int err;
+    arena_t *a = manual_arena(ind, &err);
+    if (a == NULL)
+        return err;
+    if (atomic_load_explicit(&a->nthreads, memory_order_relaxed) != 0)
+        return EFAULT;
+    hs_mutex_lock(&arenas_mtx);
+    atomic_store_explicit(&arenas[ind], NULL, memory_order_release);
+    hs_mutex_unlock(&arenas_mtx);
+    reset_arena(a);
+    pac_destroy(&a->pa.pac);
+    if (a->metadata_use_hooks) {
+        base_release(&a->meta_base);
+        edata_cache_forget(&a->meta_edc);
+    }
+    return 0;
 }

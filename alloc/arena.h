@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../include/heapsight.h"
 #include "bin.h"
+#include "extent/base.h"
 #include "extent/edata.h"
 #include "page/pa.h"
 #include "sz.h"
@@ -28,6 +30,13 @@
 
 typedef struct arena_s {
     unsigned ind;
+    bool manual; /* made by arenas.create (ind >= narenas_auto) */
+    const hs_extent_hooks_t *hooks; /* manual: as created (NULL: default) */
+    bool metadata_use_hooks;
+    /* metadata_use_hooks: the base and descriptor cache over the hooks. */
+    ehooks_t meta_eh;
+    base_t meta_base;
+    edata_cache_t meta_edc;
     _Atomic(unsigned) nthreads; /* atomic */
     bin_t bins[SZ_NBINS];
     pa_shard_t pa;
@@ -36,14 +45,29 @@ typedef struct arena_s {
     _Atomic(size_t) large_allocated; /* atomic; usable bytes */
 } arena_t;
 
+/* Live arenas by index; NULL for one not created yet or destroyed. */
 extern _Atomic(arena_t *) arenas[ARENAS_MAX];
-extern unsigned narenas_total; /* read-only after boot */
+/* Arenas threads are spread over (read-only after boot), and one past the
+ * highest index ever live (grows with arenas.create). */
+extern unsigned narenas_auto;
+extern _Atomic(unsigned) narenas_total;
 
 bool arenas_boot(unsigned narenas, int64_t dirty_decay_ms,
                  int64_t muzzy_decay_ms);
 /* Arena ind, created on first use; NULL on OOM or ind out of range. */
 arena_t *arena_get(unsigned ind);
-/* The least loaded arena, for a new thread. */
+/* arenas.create: a manual arena with cfg (NULL: defaults); 0 and its index,
+ * or EAGAIN (no index left, or OOM). */
+int arena_create(const hs_arena_config_t *cfg, unsigned *r_ind);
+/* arena.<i>.reset: frees every block of manual arena ind at once; 0,
+ * ENOENT (no such arena) or EFAULT (not a manual arena).  The caller
+ * guarantees no other thread uses the arena meanwhile. */
+int arena_reset(unsigned ind);
+/* arena.<i>.destroy: reset, then every page back to the arena's source,
+ * its descriptors and metadata blocks too; its index becomes free.  0,
+ * ENOENT, or EFAULT (not manual, or a thread is bound to it). */
+int arena_destroy(unsigned ind);
+/* The least loaded automatic arena, for a new thread. */
 arena_t *arena_choose(void);
 void arena_thread_attach(arena_t *a);
 void arena_thread_detach(arena_t *a);

@@ -145,6 +145,29 @@ node_san_stats(const ctl_args_t *a, size_t which)
     return ctl_readonly(a, &st.skipped, sizeof(st.skipped));
 }
 
+/* arenas.create: oldp receives the new arena's index (unsigned); newp, if
+ * given, is an hs_arena_config_t. */
+static int
+node_arenas_create(const ctl_args_t *a, size_t arg)
+{
+    (void)arg;
+    hs_arena_config_t cfg = {0};
+    if (a->newp != NULL || a->newlen != 0) {
+        if (a->newp == NULL || a->newlen != sizeof(cfg))
+            return EINVAL;
+        memcpy(&cfg, a->newp, sizeof(cfg));
+    }
+    if (a->oldp == NULL || a->oldlenp == NULL)
+        return EFAULT; /* the index must go somewhere */
+    if (*a->oldlenp != sizeof(unsigned))
+        return EINVAL;
+    unsigned ind;
+    int err = arena_create(a->newp != NULL ? &cfg : NULL, &ind);
+    if (err != 0)
+        return err;
+    return ctl_read(a, &ind, sizeof(ind));
+}
+
 static int
 node_narenas(const ctl_args_t *a, size_t arg)
 {
@@ -170,7 +193,7 @@ node_thread_arena(const ctl_args_t *a, size_t arg)
             return EINVAL;
         arena_t *ar = arena_get(ind);
         if (ar == NULL)
-            return EAGAIN;
+            return ind < narenas_auto ? EAGAIN : EINVAL;
         tsd_set_arena(tsd, ar);
     }
     return ctl_read(a, &old, sizeof(old));
@@ -273,6 +296,7 @@ static const ctl_node_t nodes[] = {
     {"stats.background_thread.num_runs", node_bg_stats, 1},
     {"stats.background_thread.run_interval", node_bg_stats, 2},
     {"arenas.narenas", node_narenas, 0},
+    {"arenas.create", node_arenas_create, 0},
     {"thread.arena", node_thread_arena, 0},
     {"thread.tcache.flush", node_thread_tcache_flush, 0},
     {"thread.allocated", node_thread_allocated, 0},
@@ -349,8 +373,24 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
         return ENOENT;
     const char *what = end + 1;
     bool all = i == HS_ARENAS_ALL;
-    if (!all && i >= narenas_total)
+    if (!all && i >= ARENAS_MAX)
         return ENOENT;
+    if (strcmp(what, "reset") == 0 || strcmp(what, "destroy") == 0) {
+        int err = ctl_no_value(a);
+        if (err != 0 || all)
+            return err != 0 ? err : ENOENT;
+        return what[0] == 'r' ? arena_reset((unsigned)i)
+                              : arena_destroy((unsigned)i);
+    }
+    if (strcmp(what, "extent_hooks") == 0) {
+        if (all)
+            return ENOENT;
+        arena_t *ar = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (ar == NULL)
+            return ENOENT;
+        const hs_extent_hooks_t *h = ar->hooks;
+        return ctl_readonly(a, &h, sizeof(h));
+    }
     bool purge = strcmp(what, "purge") == 0,
          decay = strcmp(what, "decay") == 0;
     if (purge || decay) {
@@ -372,7 +412,7 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
         return ENOENT;
     arena_t *ar = arena_get((unsigned)i);
     if (ar == NULL)
-        return EAGAIN;
+        return i < narenas_auto ? EAGAIN : ENOENT;
     pac_t *pac = &ar->pa.pac;
     ssize_t old = (ssize_t)atomic_load_explicit(
         dirty ? &pac->dirty_decay_ms : &pac->muzzy_decay_ms,

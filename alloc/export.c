@@ -140,7 +140,7 @@ static bool
 keep_promoted_page(edata_t *e, void *p)
 {
     tsd_t *tsd = tsd_get();
-    if (e->size != PAGE || tsd->state != TSD_NOMINAL ||
+    if (e->size != PAGE || e->manual || tsd->state != TSD_NOMINAL ||
         tsd->nprof_pages == TSD_PROF_PAGES)
         return false;
     ((uintptr_t *)p)[1] = free_mark(p);
@@ -408,8 +408,14 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         tsd->deallocated += usize;
     unsigned ind = emap_entry_szind(ent);
     bool slab = emap_entry_slab(ent);
+    /* A manual arena's blocks never enter thread caches (its reset and
+     * destroy could not reach them there). */
+    if (slab && !emap_entry_cacheable_slab(ent))
+        no_tcache = true;
     if (!slab) {
         edata_t *e = emap_entry_edata(ent);
+        if (e->manual)
+            no_tcache = true;
         if (emap_entry_guarded(ent)) {
             /* Back to its arena's guarded set, guard kept. */
             large_dalloc(e);
@@ -442,7 +448,7 @@ free_fast(void *p)
 {
     tsd_t *tsd = tsd_get();
     emap_entry_t ent = emap_lookup(p);
-    if (likely(emap_entry_slab(ent))) {
+    if (likely(emap_entry_cacheable_slab(ent))) {
         unsigned ind = checked_slab_ind("free", p, ent);
         uintptr_t *w = p;
         cache_bin_t *b = &tsd->tcache.bins[ind];

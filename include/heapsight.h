@@ -15,6 +15,7 @@
 #ifndef HEAPSIGHT_H
 #define HEAPSIGHT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -80,6 +81,77 @@ size_t hs_sallocx(const void *ptr, int flags);
  * pages in place, and the most allowed), stats.san.nskipped (uint64_t:
  * guarded requests served unguarded), and opt.<name> for every option.
  */
+/*
+ * Extent hooks: where an arena created with "arenas.create" gets its
+ * memory.  The signatures and semantics are jemalloc's extent hooks, so
+ * code written for jemalloc ports by renaming.  Unlike the rest of this
+ * interface, each bool result means "true: did not do it / opt out" —
+ * the one place where heapsight's rule (true = success) yields to
+ * compatibility.  A NULL entry means: alloc — map memory as heapsight
+ * does by default; dalloc — opt out (the memory stays with the arena, as
+ * retained address space); destroy — do nothing; commit, decommit,
+ * purge_lazy, purge_forced, split, merge — cannot.
+ *
+ * alloc      size bytes aligned to alignment (both multiples of the page
+ *            size); new_addr is always NULL.  On entry *zero asks for
+ *            zeroed memory and *commit for committed memory; on return
+ *            they say what was given.  NULL on failure.
+ * dalloc     give [addr, addr + size) back (false), or keep it (true).
+ * destroy    unconditionally give it back (arena.<i>.destroy).
+ * commit, decommit, purge_lazy, purge_forced
+ *            act on [addr + offset, addr + offset + length) of the extent
+ *            [addr, addr + size); false when done.
+ * split      allow [addr, addr + size) to become [addr, +size_a) and
+ *            [addr + size_a, +size_b): false to allow.
+ * merge      allow [addr_a, +size_a) and the adjacent [addr_b, +size_b)
+ *            to become one extent: false to allow.  Called only for
+ *            neighbours of the same arena in the same free state.
+ * Hooks run with allocator locks held: they must not allocate from the
+ * arena they serve (allocating from another arena is fine).
+ */
+typedef struct hs_extent_hooks_s hs_extent_hooks_t;
+struct hs_extent_hooks_s {
+    void *(*alloc)(hs_extent_hooks_t *hooks, void *new_addr, size_t size,
+                   size_t alignment, bool *zero, bool *commit,
+                   unsigned arena_ind);
+    bool (*dalloc)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                   bool committed, unsigned arena_ind);
+    void (*destroy)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                    bool committed, unsigned arena_ind);
+    bool (*commit)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                   size_t offset, size_t length, unsigned arena_ind);
+    bool (*decommit)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                     size_t offset, size_t length, unsigned arena_ind);
+    bool (*purge_lazy)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                       size_t offset, size_t length, unsigned arena_ind);
+    bool (*purge_forced)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                         size_t offset, size_t length, unsigned arena_ind);
+    bool (*split)(hs_extent_hooks_t *hooks, void *addr, size_t size,
+                  size_t size_a, size_t size_b, bool committed,
+                  unsigned arena_ind);
+    bool (*merge)(hs_extent_hooks_t *hooks, void *addr_a, size_t size_a,
+                  void *addr_b, size_t size_b, bool committed,
+                  unsigned arena_ind);
+};
+
+/*
+ * The configuration of hs_ctl("arenas.create", &ind, &sz, &config,
+ * sizeof config) (newp may be NULL: default hooks, metadata from the
+ * default allocator).  metadata_use_hooks: the arena's extent descriptors
+ * and their blocks also come from its hooks (false keeps metadata off
+ * slow memory); its small control block (locks, bins) always comes from
+ * heapsight's own metadata, so that its locks outlive arena.<i>.destroy.
+ * An arena created this way is served with HS_MALLOCX_ARENA(ind); its
+ * blocks never enter thread caches; it is guarded by no guard pages; and
+ * arena.<i>.reset (free every block at once) and arena.<i>.destroy (reset,
+ * then give every page back through the hooks; fails with EFAULT while a
+ * thread is bound to it with thread.arena) apply to it only.
+ */
+typedef struct hs_arena_config_s {
+    const hs_extent_hooks_t *extent_hooks; /* NULL: the default */
+    bool metadata_use_hooks;
+} hs_arena_config_t;
+
 /* The arena index of arena.<i>.purge and arena.<i>.decay meaning "every
  * arena" (jemalloc's MALLCTL_ARENAS_ALL). */
 #define HS_ARENAS_ALL 4096

@@ -6,8 +6,10 @@
 #include "emap.h"
 
 void
-ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind)
+ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind,
+            extent_ctx_t *ctx)
 {
+    c->ctx = ctx;
     hs_mutex_init(&c->mtx, HS_RANK_ECACHE);
     eset_init(&c->eset, state);
     eset_init(&c->guarded, state);
@@ -15,17 +17,20 @@ ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind)
 }
 
 edata_t *
-extent_split(edata_t *e, size_t size_a)
+extent_split(extent_ctx_t *ctx, edata_t *e, size_t size_a)
 {
     hs_assert(size_a % PAGE == 0 && size_a > 0 && size_a < e->size);
-    edata_t *b = edata_cache_get();
+    if (!ehooks_split(&ctx->eh, e->addr, e->size, size_a))
+        return NULL;
+    edata_t *b = edata_cache_get_from(ctx->edc);
     if (b == NULL)
         return NULL;
     edata_init(b, e->arena_ind, (void *)(edata_base(e) + size_a),
                e->size - size_a, (extent_state_t)e->state, e->zeroed, false);
     b->dirty_ns = e->dirty_ns; /* a piece is as old as the whole */
+    b->manual = e->manual;
     if (!emap_register_boundary(b)) {
-        edata_cache_put(b);
+        edata_cache_put_to(ctx->edc, b);
         return NULL;
     }
     e->size = size_a;
@@ -37,7 +42,7 @@ extent_split(edata_t *e, size_t size_a)
  * The result is as old as the older part: an extent that keeps absorbing
  * fresh frees must still decay. */
 static void
-extent_merge(edata_t *a, edata_t *b)
+extent_merge(extent_ctx_t *ctx, edata_t *a, edata_t *b)
 {
     if (b->dirty_ns < a->dirty_ns)
         a->dirty_ns = b->dirty_ns;
@@ -50,10 +55,16 @@ extent_merge(edata_t *a, edata_t *b)
     a->size += b->size;
     a->zeroed = a->zeroed && b->zeroed;
     emap_update(a);
-    edata_cache_put(b);
+    edata_cache_put_to(ctx->edc, b);
 }
 
-/* The neighbour behind entry if it is a member of c's set, else NULL. */
+/*
+ * The neighbour behind entry if it is a member of c's (unguarded) set,
+ * else NULL.  The rtree entry is read first — state (and guard) as c
+ * expects, or the neighbour is not considered at all; only then its
+ * descriptor (always valid memory: descriptors are never unmapped) for the
+ * arena and state, which change only under c's lock, held here.
+ */
 static edata_t *
 member_of(ecache_t *c, emap_entry_t entry)
 {
@@ -61,9 +72,20 @@ member_of(ecache_t *c, emap_entry_t entry)
         emap_entry_state(entry) != c->eset.state)
         return NULL;
     edata_t *n = emap_entry_edata(entry);
-    if (n->arena_ind != c->arena_ind || n->state != c->eset.state)
+    if (n->arena_ind != c->arena_ind || n->state != c->eset.state ||
+        n->guarded)
         return NULL;
     return n;
+}
+
+/* Whether a and b (b directly after a, both in c's set) may become one:
+ * with heapsight's own pages always (Linux handles mappings that touch);
+ * with hooks, when the merge hook agrees — asked only now that both are
+ * known to be this arena's, in this state. */
+static bool
+may_merge(ecache_t *c, edata_t *a, edata_t *b)
+{
+    return ehooks_merge(&c->ctx->eh, a->addr, a->size, b->addr, b->size);
 }
 
 static edata_t *
@@ -71,15 +93,17 @@ coalesce(ecache_t *c, edata_t *e)
 {
     for (;;) {
         edata_t *next = member_of(c, emap_next_entry(e));
-        if (next != NULL && edata_base(next) == edata_past(e)) {
+        if (next != NULL && edata_base(next) == edata_past(e) &&
+            may_merge(c, e, next)) {
             eset_remove(&c->eset, next);
-            extent_merge(e, next);
+            extent_merge(c->ctx, e, next);
             continue;
         }
         edata_t *prev = member_of(c, emap_prev_entry(e));
-        if (prev != NULL && edata_past(prev) == edata_base(e)) {
+        if (prev != NULL && edata_past(prev) == edata_base(e) &&
+            may_merge(c, prev, e)) {
             eset_remove(&c->eset, prev);
-            extent_merge(prev, e);
+            extent_merge(c->ctx, prev, e);
             e = prev;
             continue;
         }
@@ -122,7 +146,7 @@ ecache_alloc(ecache_t *c, size_t size, size_t alignment)
     take_private(c, e);
     size_t lead = align_up(edata_base(e), alignment) - edata_base(e);
     if (lead != 0) {
-        edata_t *rest = extent_split(e, lead);
+        edata_t *rest = extent_split(c->ctx, e, lead);
         if (rest == NULL) {
             give_back(c, e);
             hs_mutex_unlock(&c->mtx);
@@ -132,7 +156,7 @@ ecache_alloc(ecache_t *c, size_t size, size_t alignment)
         e = rest;
     }
     if (e->size > size) {
-        edata_t *trail = extent_split(e, size);
+        edata_t *trail = extent_split(c->ctx, e, size);
         if (trail == NULL) {
             give_back(c, e);
             hs_mutex_unlock(&c->mtx);
@@ -164,13 +188,14 @@ ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
     hs_mutex_lock(&c->mtx);
     edata_t *next = member_of(c, emap_next_entry(e));
     if (next == NULL || edata_base(next) != edata_past(e) ||
-        next->size < need) {
+        next->size < need ||
+        !ehooks_merge(&c->ctx->eh, e->addr, e->size, next->addr, need)) {
         hs_mutex_unlock(&c->mtx);
         return false;
     }
     take_private(c, next);
     if (next->size > need) {
-        edata_t *trail = extent_split(next, need);
+        edata_t *trail = extent_split(c->ctx, next, need);
         if (trail == NULL) {
             give_back(c, next);
             hs_mutex_unlock(&c->mtx);
@@ -181,7 +206,7 @@ ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
     *r_zeroed = next->zeroed;
     /* e keeps its size class entry; the caller rewrites it. */
     bool zeroed = e->zeroed;
-    extent_merge(e, next);
+    extent_merge(c->ctx, e, next);
     e->zeroed = zeroed;
     hs_mutex_unlock(&c->mtx);
     return true;
@@ -190,7 +215,7 @@ ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
 bool
 ecache_shrink(ecache_t *c, edata_t *e, size_t new_size, uint64_t now_ns)
 {
-    edata_t *trail = extent_split(e, new_size);
+    edata_t *trail = extent_split(c->ctx, e, new_size);
     if (trail == NULL)
         return false;
     trail->zeroed = false; /* it was part of an active extent */

@@ -27,16 +27,27 @@
 
 #include "../util/mutex.h"
 #include "edata.h"
+#include "ehooks.h"
 #include "eset.h"
+
+/* Where one arena's extents come from and their descriptors live: its
+ * page source and its edata cache.  Owned by the arena's PAC. */
+typedef struct extent_ctx_s {
+    ehooks_t eh;
+    edata_cache_t *edc;
+    bool manual; /* the arena was made by arenas.create */
+} extent_ctx_t;
 
 typedef struct ecache_s {
     hs_mutex_t mtx;
     eset_t eset;    /* guarded by mtx */
     eset_t guarded; /* guarded by mtx: guarded extents, never coalesced */
     unsigned arena_ind;
+    extent_ctx_t *ctx;
 } ecache_t;
 
-void ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind);
+void ecache_init(ecache_t *c, extent_state_t state, unsigned arena_ind,
+                 extent_ctx_t *ctx);
 /* An active extent of exactly size bytes at an address aligned to
  * alignment, or NULL when nothing fits (or on OOM while splitting). */
 edata_t *ecache_alloc(ecache_t *c, size_t size, size_t alignment);
@@ -57,8 +68,9 @@ edata_t *ecache_alloc_guarded(ecache_t *c, size_t size);
 size_t ecache_npages(ecache_t *c);
 
 /* Splits active e at size_a: e keeps [0, size_a), the result gets the
- * rest (active, szind none).  NULL on OOM, e unchanged. */
-edata_t *extent_split(edata_t *e, size_t size_a);
+ * rest (active, szind none).  NULL on OOM or when ctx's hooks refuse, e
+ * unchanged. */
+edata_t *extent_split(extent_ctx_t *ctx, edata_t *e, size_t size_a);
 /* Shrinks active e to new_size, giving the trail back to c.  False on OOM. */
 bool ecache_shrink(ecache_t *c, edata_t *e, size_t new_size, uint64_t now_ns);
 

@@ -12,13 +12,7 @@
 #include "../util/mutex.h"
 #include "base.h"
 
-static struct {
-    hs_mutex_t mtx;
-    hs_link_t free;     /* guarded by mtx */
-    size_t in_use;      /* guarded by mtx */
-    size_t cached;      /* guarded by mtx */
-    uint64_t nrecycled; /* guarded by mtx */
-} cache;
+edata_cache_t edata_cache_default;
 
 void
 edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
@@ -33,6 +27,7 @@ edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
     e->zeroed = zeroed;
     e->head = head;
     e->guarded = false;
+    e->manual = false;
     e->guard_off = 0;
     e->nfree = 0;
     e->dirty_ns = 0;
@@ -40,54 +35,93 @@ edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
     hs_list_init(&e->bin_link);
     hs_list_init(&e->eset_link);
     hs_list_init(&e->lru_link);
+    hs_list_init(&e->active_link);
 }
 
 void
-edata_cache_boot(void)
+edata_cache_init(edata_cache_t *c, struct base_s *base)
 {
-    hs_mutex_init(&cache.mtx, HS_RANK_EDATA_CACHE);
-    hs_list_init(&cache.free);
+    hs_mutex_init(&c->mtx, HS_RANK_EDATA_CACHE);
+    hs_list_init(&c->free);
+    c->base = base;
+    c->in_use = c->cached = 0;
+    c->nrecycled = 0;
 }
 
 edata_t *
-edata_cache_get(void)
+edata_cache_get_from(edata_cache_t *c)
 {
-    hs_mutex_lock(&cache.mtx);
-    hs_link_t *l = hs_list_first(&cache.free);
+    hs_mutex_lock(&c->mtx);
+    hs_link_t *l = hs_list_first(&c->free);
     if (l != NULL) {
         hs_list_remove(l);
-        cache.cached--;
-        cache.nrecycled++;
+        c->cached--;
+        c->nrecycled++;
     }
-    cache.in_use++;
-    hs_mutex_unlock(&cache.mtx);
+    c->in_use++;
+    hs_mutex_unlock(&c->mtx);
     if (l != NULL)
         return edata_of_eset_link(l);
-    edata_t *e = base_alloc(sizeof(edata_t), HS_CACHELINE);
+    edata_t *e = base_alloc_from(c->base, sizeof(edata_t), HS_CACHELINE);
     if (e == NULL) {
-        hs_mutex_lock(&cache.mtx);
-        cache.in_use--;
-        hs_mutex_unlock(&cache.mtx);
+        hs_mutex_lock(&c->mtx);
+        c->in_use--;
+        hs_mutex_unlock(&c->mtx);
     }
     return e;
 }
 
 void
+edata_cache_put_to(edata_cache_t *c, edata_t *e)
+{
+    hs_mutex_lock(&c->mtx);
+    hs_list_push_front(&c->free, &e->eset_link);
+    c->cached++;
+    c->in_use--;
+    hs_mutex_unlock(&c->mtx);
+}
+
+void
+edata_cache_forget(edata_cache_t *c)
+{
+    hs_mutex_lock(&c->mtx);
+    hs_list_init(&c->free);
+    c->in_use = c->cached = 0;
+    hs_mutex_unlock(&c->mtx);
+}
+
+void
+edata_cache_stats_of(edata_cache_t *c, size_t *r_in_use, size_t *r_cached,
+                     uint64_t *r_nrecycled)
+{
+    hs_mutex_lock(&c->mtx);
+    *r_in_use = c->in_use;
+    *r_cached = c->cached;
+    *r_nrecycled = c->nrecycled;
+    hs_mutex_unlock(&c->mtx);
+}
+
+void
+edata_cache_boot(void)
+{
+    edata_cache_init(&edata_cache_default, base_get_default());
+}
+
+edata_t *
+edata_cache_get(void)
+{
+    return edata_cache_get_from(&edata_cache_default);
+}
+
+void
 edata_cache_put(edata_t *e)
 {
-    hs_mutex_lock(&cache.mtx);
-    hs_list_push_front(&cache.free, &e->eset_link);
-    cache.cached++;
-    cache.in_use--;
-    hs_mutex_unlock(&cache.mtx);
+    edata_cache_put_to(&edata_cache_default, e);
 }
 
 void
 edata_cache_stats(size_t *r_in_use, size_t *r_cached, uint64_t *r_nrecycled)
 {
-    hs_mutex_lock(&cache.mtx);
-    *r_in_use = cache.in_use;
-    *r_cached = cache.cached;
-    *r_nrecycled = cache.nrecycled;
-    hs_mutex_unlock(&cache.mtx);
+    edata_cache_stats_of(&edata_cache_default, r_in_use, r_cached,
+                         r_nrecycled);
 }

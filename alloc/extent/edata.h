@@ -24,6 +24,7 @@
 
 #include "../util/bitmap.h"
 #include "../util/list.h"
+#include "../util/mutex.h"
 #include "../util/util.h"
 
 typedef enum {
@@ -47,6 +48,8 @@ struct edata_s {
     bool zeroed;         /* every byte reads as zero */
     bool head;           /* first extent of an OS mapping */
     bool guarded;        /* its last page is a guard page (see pac.h) */
+    bool manual;         /* of an arena made by arenas.create: its blocks
+                            never enter thread caches */
     uint32_t guard_off;  /* guarded and active: the block's offset */
     uint32_t nfree;      /* slab: free regions; guarded by the bin lock */
     uint64_t dirty_ns;   /* when it became dirty (decay order) */
@@ -54,6 +57,7 @@ struct edata_s {
     hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
     hs_link_t eset_link; /* eset size bucket, or the edata cache */
     hs_link_t lru_link;  /* eset age order */
+    hs_link_t active_link; /* a manual arena's active extents */
     bitmap_t bitmap;     /* slab: set bit = free region */
 } HS_ALIGNED_CL;
 
@@ -91,7 +95,29 @@ edata_past(const edata_t *e)
 void edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
                 extent_state_t state, bool zeroed, bool head);
 
-/* The edata cache: an unbounded free list over base memory. */
+/* An edata cache: an unbounded free list over one base's memory.  The
+ * default one (edata_cache_get/put) serves every arena but those whose
+ * metadata comes from their hooks, which have their own. */
+struct base_s;
+typedef struct edata_cache_s {
+    hs_mutex_t mtx;
+    hs_link_t free; /* guarded by mtx */
+    struct base_s *base;
+    size_t in_use;      /* guarded by mtx */
+    size_t cached;      /* guarded by mtx */
+    uint64_t nrecycled; /* guarded by mtx */
+} edata_cache_t;
+
+void edata_cache_init(edata_cache_t *c, struct base_s *base);
+edata_t *edata_cache_get_from(edata_cache_t *c); /* NULL on OOM */
+void edata_cache_put_to(edata_cache_t *c, edata_t *e);
+/* Forgets every descriptor (their base was released). */
+void edata_cache_forget(edata_cache_t *c);
+void edata_cache_stats_of(edata_cache_t *c, size_t *r_in_use,
+                          size_t *r_cached, uint64_t *r_nrecycled);
+
+/* The default cache. */
+extern edata_cache_t edata_cache_default;
 void edata_cache_boot(void);
 edata_t *edata_cache_get(void); /* NULL on OOM */
 void edata_cache_put(edata_t *e);

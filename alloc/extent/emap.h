@@ -5,7 +5,9 @@
  *   bits 0      slab bit
  *   bits 1      head bit (first extent of an OS mapping)
  *   bits 2..4   extent state (extent_state_t)
- *   bit 5       guarded (the extent ends in a guard page; never coalesced)
+ *   bit 5       not for thread caches: on a slab, the arena was made by
+ *               arenas.create (manual); on any other extent, it is guarded
+ *               (ends in a guard page; never coalesced)
  *   bits 6..47  edata pointer (edata_t is cache-line aligned)
  *   bits 48..55 size class index (SZIND_NONE for free extents)
  *   bits 56..63 slab pages: the page's index within its slab, so free()
@@ -61,7 +63,14 @@ emap_entry_head(emap_entry_t e)
 static inline bool
 emap_entry_guarded(emap_entry_t e)
 {
-    return (e >> 5) & 1;
+    return (e & 0x21) == 0x20;
+}
+
+/* A slab region that may go to a thread cache (not a manual arena's). */
+static inline bool
+emap_entry_cacheable_slab(emap_entry_t e)
+{
+    return (e & 0x21) == 0x01;
 }
 
 static inline extent_state_t
@@ -82,7 +91,8 @@ static inline emap_entry_t
 emap_entry_pack_page(const edata_t *e, size_t pidx)
 {
     return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 56) |
-           ((uint64_t)(e->szind & 0xff) << 48) | ((uint64_t)e->guarded << 5) |
+           ((uint64_t)(e->szind & 0xff) << 48) |
+           ((uint64_t)(e->slab ? e->manual : e->guarded) << 5) |
            ((uint64_t)e->state << 2) |
            ((uint64_t)e->head << 1) | (uint64_t)e->slab;
 }

@@ -58,9 +58,14 @@ pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
          int64_t muzzy_decay_ms)
 {
     pac->arena_ind = arena_ind;
-    ecache_init(&pac->dirty, EXTENT_DIRTY, arena_ind);
-    ecache_init(&pac->muzzy, EXTENT_MUZZY, arena_ind);
-    ecache_init(&pac->retained, EXTENT_RETAINED, arena_ind);
+    pac->ctx.eh = (ehooks_t){.hooks = NULL, .arena_ind = arena_ind};
+    pac->ctx.edc = &edata_cache_default;
+    pac->ctx.manual = false;
+    ecache_init(&pac->dirty, EXTENT_DIRTY, arena_ind, &pac->ctx);
+    ecache_init(&pac->muzzy, EXTENT_MUZZY, arena_ind, &pac->ctx);
+    ecache_init(&pac->retained, EXTENT_RETAINED, arena_ind, &pac->ctx);
+    hs_mutex_init(&pac->active_mtx, HS_RANK_EXTENTS);
+    hs_list_init(&pac->active);
     hs_mutex_init(&pac->grow_mtx, HS_RANK_GROW);
     hs_mutex_init(&pac->guard_mtx, HS_RANK_GUARD);
     pac->guard_region = NULL;
@@ -84,31 +89,42 @@ pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
 static edata_t *
 pac_grow(pac_t *pac, size_t size, size_t alignment)
 {
+    bool own = ehooks_are_default(&pac->ctx.eh);
     size_t chunk = pac->grow_next;
     if (chunk < size)
-        chunk = align_up(size, HUGEPAGE);
+        chunk = align_up(size, own ? HUGEPAGE : PAGE);
     if (chunk < size)
         return NULL;
-    void *addr = pages_map(chunk, alignment > HUGEPAGE ? alignment : HUGEPAGE);
+    /* Hugepage-aligned chunks from the OS; from hooks, only the alignment
+     * asked for (and a chunk of just the size when a larger one fails). */
+    size_t align = own && alignment < HUGEPAGE ? HUGEPAGE : alignment;
+    bool zeroed;
+    void *addr = ehooks_alloc(&pac->ctx.eh, chunk, align, &zeroed);
+    if (addr == NULL && !own && chunk > size) {
+        chunk = size;
+        addr = ehooks_alloc(&pac->ctx.eh, chunk, align, &zeroed);
+    }
     if (addr == NULL)
         return NULL;
-    edata_t *e = edata_cache_get();
+    /* From here, a failure gives the chunk back: no address space leaks. */
+    edata_t *e = edata_cache_get_from(pac->ctx.edc);
     if (e == NULL) {
-        pages_unmap(addr, chunk);
+        ehooks_release(&pac->ctx.eh, addr, chunk);
         return NULL;
     }
-    edata_init(e, pac->arena_ind, addr, chunk, EXTENT_ACTIVE, true, true);
+    edata_init(e, pac->arena_ind, addr, chunk, EXTENT_ACTIVE, zeroed, true);
+    e->manual = pac->ctx.manual;
     if (!emap_register_boundary(e)) {
-        edata_cache_put(e);
-        pages_unmap(addr, chunk);
+        edata_cache_put_to(pac->ctx.edc, e);
+        ehooks_release(&pac->ctx.eh, addr, chunk);
         return NULL;
     }
     if (chunk > size) {
-        edata_t *rest = extent_split(e, size);
+        edata_t *rest = extent_split(&pac->ctx, e, size);
         if (rest == NULL) {
             emap_deregister_boundary(e);
-            edata_cache_put(e);
-            pages_unmap(addr, chunk);
+            edata_cache_put_to(pac->ctx.edc, e);
+            ehooks_release(&pac->ctx.eh, addr, chunk);
             return NULL;
         }
         ecache_dalloc(&pac->retained, rest, 0);
@@ -142,6 +158,11 @@ pac_alloc_impl(void *impl, size_t size, size_t alignment, bool zero)
         memset(e->addr, 0, e->size);
     /* From here on the owner writes to it. */
     e->zeroed = false;
+    if (pac->ctx.manual) {
+        hs_mutex_lock(&pac->active_mtx);
+        hs_list_push_back(&pac->active, &e->active_link);
+        hs_mutex_unlock(&pac->active_mtx);
+    }
     return e;
 }
 
@@ -189,6 +210,12 @@ pac_dalloc_impl(void *impl, edata_t *e)
 {
     pac_t *pac = impl;
     uint64_t now = pac_now_ns();
+    if (pac->ctx.manual) {
+        hs_mutex_lock(&pac->active_mtx);
+        hs_list_remove(&e->active_link);
+        hs_list_init(&e->active_link);
+        hs_mutex_unlock(&pac->active_mtx);
+    }
     e->zeroed = false;
     ecache_dalloc(&pac->dirty, e, now);
     freed_dirty(pac, now);
@@ -242,10 +269,10 @@ purge_down(pac_t *pac, ecache_t *from, size_t limit, bool lazy,
         size_t pages = e->size / PAGE;
         /* A guard page is never resident: only the pages before it. */
         size_t span = e->guarded ? e->size - PAGE : e->size;
-        if (lazy && pages_purge_lazy(e->addr, span)) {
+        if (lazy && ehooks_purge_lazy(&pac->ctx.eh, e->addr, span)) {
             e->zeroed = false;
             ecache_dalloc(&pac->muzzy, e, now_ns);
-        } else if (pages_purge_forced(e->addr, span)) {
+        } else if (ehooks_purge_forced(&pac->ctx.eh, e->addr, span)) {
             e->zeroed = true;
             ecache_dalloc(&pac->retained, e, now_ns);
         } else {
@@ -356,10 +383,23 @@ pac_ns_until_purge(pac_t *pac, uint64_t now_ns, size_t min_pages)
     return d < m ? d : m;
 }
 
+/* The decay time a stage can have: -1 when its purge is impossible with
+ * the arena's hooks (forced for muzzy; either for dirty). */
+static int64_t
+effective_ms(const pac_t *pac, const decay_t *d, int64_t ms)
+{
+    const ehooks_t *h = &pac->ctx.eh;
+    bool can = d == &pac->muzzy_decay
+                   ? ehooks_can_purge_forced(h)
+                   : ehooks_can_purge_forced(h) || ehooks_can_purge_lazy(h);
+    return can ? ms : -1;
+}
+
 static void
 set_decay_ms(pac_t *pac, decay_t *d, ecache_t *c, _Atomic(int64_t) *copy,
              int64_t ms)
 {
+    ms = effective_ms(pac, d, ms);
     hs_mutex_lock(&pac->decay_mtx);
     uint64_t now = pac_now_ns();
     decay_init(d, ms, now, ecache_npages(c));
@@ -443,7 +483,7 @@ guard_region(pac_t *pac, size_t need)
         guard_give();
         return NULL;
     }
-    edata_t *rest = extent_split(lead, PAGE);
+    edata_t *rest = extent_split(&pac->ctx, lead, PAGE);
     if (rest == NULL) {
         pac_dalloc_impl(pac, lead);
         guard_give();
@@ -473,7 +513,7 @@ guard_carve(pac_t *pac, size_t need)
     if (e == NULL || !guard_take())
         return NULL;
     edata_t *rest = NULL;
-    if (e->size > need && (rest = extent_split(e, need)) == NULL) {
+    if (e->size > need && (rest = extent_split(&pac->ctx, e, need)) == NULL) {
         guard_give();
         return NULL;
     }
@@ -496,7 +536,9 @@ pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment, bool zero)
     if (alignment < QUANTUM)
         alignment = QUANTUM;
     edata_t *e = NULL;
-    if (need > user && alignment <= PAGE) {
+    /* Not in manual arenas: their pages go back to hooks at destroy, and a
+     * hook's memory may not take mprotect. */
+    if (need > user && alignment <= PAGE && !pac->ctx.manual) {
         e = ecache_alloc_guarded(&pac->dirty, need);
         if (e == NULL)
             e = ecache_alloc_guarded(&pac->muzzy, need);
@@ -518,4 +560,56 @@ pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment, bool zero)
     e->zeroed = false;
     atomic_fetch_add_explicit(&pac->nguarded, 1, memory_order_relaxed);
     return e;
+}
+
+/* ---- sources, manual arenas ---- */
+
+void
+pac_set_source(pac_t *pac, hs_extent_hooks_t *hooks, edata_cache_t *edc,
+               bool manual)
+{
+    pac->ctx.eh.hooks = hooks;
+    if (edc != NULL)
+        pac->ctx.edc = edc;
+    pac->ctx.manual = manual;
+    pac_set_dirty_decay_ms(pac, atomic_load(&pac->dirty_decay_ms));
+    pac_set_muzzy_decay_ms(pac, atomic_load(&pac->muzzy_decay_ms));
+}
+
+size_t
+pac_take_active(pac_t *pac, hs_link_t *r_list)
+{
+    size_t n = 0;
+    hs_mutex_lock(&pac->active_mtx);
+    hs_link_t *l;
+    while ((l = hs_list_first(&pac->active)) != NULL) {
+        hs_list_remove(l);
+        hs_list_push_back(r_list, l);
+        n++;
+    }
+    hs_mutex_unlock(&pac->active_mtx);
+    return n;
+}
+
+/* Every member of c (both sets) given back to the source and forgotten. */
+static void
+destroy_set(pac_t *pac, ecache_t *c)
+{
+    edata_t *e;
+    while ((e = ecache_evict(c, UINT64_MAX)) != NULL) {
+        emap_deregister_boundary(e);
+        ehooks_destroy(&pac->ctx.eh, e->addr, e->size);
+        edata_cache_put_to(pac->ctx.edc, e);
+    }
+}
+
+void
+pac_destroy(pac_t *pac)
+{
+    hs_mutex_lock(&pac->decay_mtx);
+    destroy_set(pac, &pac->dirty);
+    destroy_set(pac, &pac->muzzy);
+    destroy_set(pac, &pac->retained);
+    hs_mutex_unlock(&pac->decay_mtx);
+    atomic_store_explicit(&pac->mapped, 0, memory_order_relaxed);
 }

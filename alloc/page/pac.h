@@ -60,6 +60,7 @@ typedef struct pac_purge_stats_s {
 
 typedef struct pac_s {
     unsigned arena_ind;
+    extent_ctx_t ctx; /* page source, descriptors; set before first use */
     ecache_t dirty;
     ecache_t muzzy;
     ecache_t retained;
@@ -78,10 +79,26 @@ typedef struct pac_s {
     _Atomic(size_t) mapped;         /* bytes reserved */
     pac_purge_stats_t dirty_stats;  /* dirty -> muzzy or retained */
     pac_purge_stats_t muzzy_stats;  /* muzzy -> retained */
+    /* A manual arena's extents handed out (for reset and destroy). */
+    hs_mutex_t active_mtx;
+    hs_link_t active; /* guarded by active_mtx */
 } pac_t;
 
 void pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
               int64_t muzzy_decay_ms);
+/* Gives pac (just initialized, unused) its page source and descriptor
+ * cache: hooks (NULL: heapsight's own pages), edc (NULL: the default
+ * cache), manual (made by arenas.create: its active extents are tracked).
+ * A stage whose purge the hooks cannot do never decays (decay time -1). */
+void pac_set_source(pac_t *pac, hs_extent_hooks_t *hooks, edata_cache_t *edc,
+                    bool manual);
+/* Moves every extent handed out by a manual pac onto *r_list (linked by
+ * active_link); they are the caller's to give back with the PAI's dalloc.
+ * Returns how many. */
+size_t pac_take_active(pac_t *pac, hs_link_t *r_list);
+/* Gives every page of pac (all free, none handed out) back to its source,
+ * for good, and forgets it; pac is empty and may be initialized again. */
+void pac_destroy(pac_t *pac);
 /* The PAI view of pac. */
 pai_t pac_pai(pac_t *pac);
 

@@ -19,12 +19,17 @@ static hs_mutex_t *locked_heads[HS_NRANKS];
 void
 hs_mutex_init(hs_mutex_t *m, hs_rank_t rank)
 {
+    /* Already made and registered (a recycled arena): it is usable as it
+     * is, and another thread may still hold it for a moment. */
+    if (m->registered)
+        return;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_NORMAL);
     pthread_mutex_init(&m->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     m->rank = rank;
+    m->registered = true;
     hs_mutex_t *head =
         atomic_load_explicit(&registry[rank], memory_order_relaxed);
     do {

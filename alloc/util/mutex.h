@@ -25,6 +25,7 @@ typedef enum {
     HS_RANK_CTL,           /* arena list, thread list, stats refresh */
     HS_RANK_BIN,           /* one arena bin (slabs of one size class) */
     HS_RANK_GUARD,         /* an arena's guard region (guarded extents) */
+    HS_RANK_EXTENTS,       /* a manual arena's list of active extents */
     HS_RANK_DECAY,         /* an arena's purge in progress */
     HS_RANK_GROW,          /* a PAC's address-space growth */
     HS_RANK_BACKGROUND,    /* the background thread's state */
@@ -40,10 +41,14 @@ typedef struct hs_mutex_s hs_mutex_t;
 struct hs_mutex_s {
     pthread_mutex_t lock;
     hs_rank_t rank;
+    bool registered;             /* set once, with next_registered */
     hs_mutex_t *next_registered; /* set once, before publication */
 };
 
-/* Initializes m and registers it for fork handling.  Never fails. */
+/* Initializes m and registers it for fork handling, once: m must start in
+ * zeroed memory, and initializing it again (a recycled arena does) leaves
+ * it as it is.  Never fails.  A registered mutex's memory must stay valid
+ * for the life of the process. */
 void hs_mutex_init(hs_mutex_t *m, hs_rank_t rank);
 
 static inline void

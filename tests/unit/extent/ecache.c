@@ -26,6 +26,9 @@
 #include "os/pages.h"
 #include "util/util.h"
 
+/* Heapsight's own pages and the default descriptor cache. */
+static extent_ctx_t dctx = {.eh = {.hooks = NULL}, .edc = &edata_cache_default};
+
 static void
 do_boot(void)
 {
@@ -99,7 +102,7 @@ HS_TEST(alloc_from_seeded_cache)
 {
     boot_once();
     ecache_t *c = &c_alloc;
-    ecache_init(c, EXTENT_DIRTY, 10);
+    ecache_init(c, EXTENT_DIRTY, 10, &dctx);
     HS_EXPECT_NULL(ecache_alloc(c, PAGE, PAGE));
     char *mem = map_region(16, PAGE);
     HS_ASSERT_NOT_NULL(mem);
@@ -155,7 +158,7 @@ HS_TEST(alloc_aligned_splits_lead_and_trail)
 {
     boot_once();
     ecache_t *c = &c_align;
-    ecache_init(c, EXTENT_DIRTY, 11);
+    ecache_init(c, EXTENT_DIRTY, 11, &dctx);
     /* 63 pages starting one page past a 64-page boundary. */
     char *mem = map_region(64, 64 * PAGE);
     HS_ASSERT_NOT_NULL(mem);
@@ -199,7 +202,7 @@ HS_TEST(free_adjacent_extents_merge_into_one_member)
 {
     boot_once();
     ecache_t *c = &c_merge;
-    ecache_init(c, EXTENT_DIRTY, 12);
+    ecache_init(c, EXTENT_DIRTY, 12, &dctx);
     char *mem = map_region(8, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *seed = active_extent(12, mem, 8);
@@ -252,9 +255,9 @@ static ecache_t c_x, c_y, c_z;
 HS_TEST(no_merge_across_state_arena_or_active)
 {
     boot_once();
-    ecache_init(&c_x, EXTENT_DIRTY, 13);
-    ecache_init(&c_y, EXTENT_DIRTY, 14);    /* another arena */
-    ecache_init(&c_z, EXTENT_RETAINED, 13); /* same arena, other state */
+    ecache_init(&c_x, EXTENT_DIRTY, 13, &dctx);
+    ecache_init(&c_y, EXTENT_DIRTY, 14, &dctx);    /* another arena */
+    ecache_init(&c_z, EXTENT_RETAINED, 13, &dctx); /* same arena, other state */
     char *mem = map_region(8, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *p0 = active_extent(13, mem, 2);
@@ -290,7 +293,7 @@ HS_TEST(expand_in_place)
 {
     boot_once();
     ecache_t *c = &c_expand;
-    ecache_init(c, EXTENT_DIRTY, 15);
+    ecache_init(c, EXTENT_DIRTY, 15, &dctx);
     char *mem = map_region(10, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *seed = active_extent(15, mem, 10);
@@ -342,7 +345,7 @@ HS_TEST(expand_fails_when_next_is_active)
 {
     boot_once();
     ecache_t *c = &c_expand2;
-    ecache_init(c, EXTENT_DIRTY, 16);
+    ecache_init(c, EXTENT_DIRTY, 16, &dctx);
     char *mem = map_region(8, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *seed = active_extent(16, mem, 8);
@@ -368,7 +371,7 @@ HS_TEST(shrink_gives_the_trail_back)
 {
     boot_once();
     ecache_t *c = &c_shrink;
-    ecache_init(c, EXTENT_DIRTY, 17);
+    ecache_init(c, EXTENT_DIRTY, 17, &dctx);
     char *mem = map_region(8, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *seed = active_extent(17, mem, 8);
@@ -406,7 +409,7 @@ HS_TEST(evict_oldest_by_time)
 {
     boot_once();
     ecache_t *c = &c_evict;
-    ecache_init(c, EXTENT_DIRTY, 18);
+    ecache_init(c, EXTENT_DIRTY, 18, &dctx);
     /* Three one-page extents with unregistered gaps between them. */
     char *mem = map_region(5, PAGE);
     HS_ASSERT_NOT_NULL(mem);
@@ -452,7 +455,7 @@ HS_TEST(split_remainder_keeps_its_age)
 {
     boot_once();
     ecache_t *c = &c_evict_split;
-    ecache_init(c, EXTENT_DIRTY, 19);
+    ecache_init(c, EXTENT_DIRTY, 19, &dctx);
     char *mem = map_region(8, PAGE);
     HS_ASSERT_NOT_NULL(mem);
     edata_t *seed = active_extent(19, mem, 8);
