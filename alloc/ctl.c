@@ -131,6 +131,21 @@ node_bg_stats(const ctl_args_t *a, size_t which)
     return ctl_readonly(a, &v, sizeof(v));
 }
 
+/* stats.edata.*: the default descriptor cache: in_use and cached
+ * (size_t), nrecycled (uint64_t: descriptors handed out again). */
+static int
+node_edata_stats(const ctl_args_t *a, size_t which)
+{
+    size_t in_use, cached;
+    uint64_t nrecycled;
+    edata_cache_stats(&in_use, &cached, &nrecycled);
+    if (which < 2) {
+        size_t v = which == 0 ? in_use : cached;
+        return ctl_readonly(a, &v, sizeof(v));
+    }
+    return ctl_readonly(a, &nrecycled, sizeof(nrecycled));
+}
+
 /* stats.san.*: guards (guard pages in place) and guard_budget (size_t),
  * nskipped (uint64_t: guarded requests served unguarded). */
 static int
@@ -289,6 +304,9 @@ static const ctl_node_t nodes[] = {
     {"stats.dirty", node_stats, offsetof(stats_snapshot_t, dirty)},
     {"stats.muzzy", node_stats, offsetof(stats_snapshot_t, muzzy)},
     {"background_thread", node_background_thread, 0},
+    {"stats.edata.in_use", node_edata_stats, 0},
+    {"stats.edata.cached", node_edata_stats, 1},
+    {"stats.edata.nrecycled", node_edata_stats, 2},
     {"stats.san.guards", node_san_stats, 0},
     {"stats.san.guard_budget", node_san_stats, 1},
     {"stats.san.nskipped", node_san_stats, 2},

@@ -79,7 +79,11 @@ size_t hs_sallocx(const void *ptr, int flags);
  * stats.arenas.<i>.{dirty,muzzy}_{npurge,nmadvise,purged} and .nguarded
  * (uint64_t), stats.san.guards and stats.san.guard_budget (size_t: guard
  * pages in place, and the most allowed), stats.san.nskipped (uint64_t:
- * guarded requests served unguarded), and opt.<name> for every option.
+ * guarded requests served unguarded), stats.edata.in_use and .cached
+ * (size_t: extent descriptors in use and kept for reuse), .nrecycled
+ * (uint64_t), arenas.create (unsigned out, hs_arena_config_t in),
+ * arena.<i>.extent_hooks (const hs_extent_hooks_t *), arena.<i>.reset and
+ * arena.<i>.destroy (no value), and opt.<name> for every option.
  */
 /*
  * Extent hooks: where an arena created with "arenas.create" gets its

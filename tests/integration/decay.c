@@ -298,6 +298,24 @@ HS_TEST(ctl_nodes_read_back_and_reject_bad_values)
     bool on = true;
     HS_EXPECT_EQ_INT(hs_ctl("background_thread", NULL, NULL, &on, 1 + 1),
                      EINVAL);
+    /* The descriptor cache counts its use: large blocks split and merge
+     * free extents, taking and giving back descriptors. */
+    for (int i = 0; i < 50; i++) {
+        void *big = malloc(it_opaque((size_t)(i % 5 + 1) << 20));
+        void *mid = malloc(it_opaque(100000));
+        free(big);
+        free(mid);
+    }
+    size_t in_use = 0, cached = 0;
+    uint64_t recycled = 0;
+    len = sizeof in_use;
+    HS_EXPECT_EQ_INT(hs_ctl("stats.edata.in_use", &in_use, &len, NULL, 0), 0);
+    HS_EXPECT_EQ_INT(hs_ctl("stats.edata.cached", &cached, &len, NULL, 0), 0);
+    len = sizeof recycled;
+    HS_EXPECT_EQ_INT(
+        hs_ctl("stats.edata.nrecycled", &recycled, &len, NULL, 0), 0);
+    HS_EXPECT_GT_SIZE(in_use, 0);
+    HS_EXPECT_GT_U64(recycled, 0);
 }
 
 HS_TEST(background_thread_purges_without_allocation)
