@@ -124,7 +124,10 @@ static void *
 promote(tsd_t *tsd, arena_t *a, size_t usize, req_t req)
 {
     unsigned ind = sz_size2index(usize);
-    if (usize > PAGE || req.alignment > PAGE || tsd->nprof_pages == 0)
+    /* (The kept pages are automatic arenas': a manual arena's blocks must
+     * be its own, for its reset.) */
+    if (usize > PAGE || req.alignment > PAGE || tsd->nprof_pages == 0 ||
+        a->manual)
         return large_malloc_promoted(a, ind, req.alignment, req.zero);
     edata_t *e = tsd->prof_pages[--tsd->nprof_pages];
     e->szind = (uint16_t)ind;
