@@ -17,8 +17,10 @@
  *   dalloc(impl, e)
  *       takes back active e (boundary recorded, interior not).
  *   time_until_deferred_work(impl, now_ns)
- *       nanoseconds until purging (or other deferred work) is due,
- *       UINT64_MAX when nothing is pending.
+ *       nanoseconds until a batch of deferred work (purging) is due, 0 if
+ *       it is due now, UINT64_MAX when nothing is pending; an
+ *       implementation that defers new work earlier than it said tells the
+ *       background thread (pac_set_deferred_cb).
  * Every operation is thread-safe; none may be called with a lock of rank
  * HS_RANK_GROW or higher held.
  */
