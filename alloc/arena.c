@@ -111,6 +111,29 @@ arena_choose(void)
     return a != NULL ? a : arena_get(0);
 }
 
+arena_t *
+arena_choose_attach(void)
+{
+    /* Two threads starting together must not both see an empty arena and
+     * both take it (they would share its bins for their whole life): the
+     * count a thread chose by must still be the count it increments. */
+    for (int tries = 0; tries < 64; tries++) {
+        arena_t *a = arena_choose();
+        if (a == NULL)
+            return NULL;
+        unsigned n = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
+        arena_t *again = arena_choose();
+        if (again == a && atomic_compare_exchange_strong_explicit(
+                              &a->nthreads, &n, n + 1, memory_order_relaxed,
+                              memory_order_relaxed))
+            return a;
+    }
+    arena_t *a = arena_choose();
+    if (a != NULL)
+        arena_thread_attach(a);
+    return a;
+}
+
 void
 arena_thread_attach(arena_t *a)
 {

@@ -69,6 +69,9 @@ int arena_reset(unsigned ind);
 int arena_destroy(unsigned ind);
 /* The least loaded automatic arena, for a new thread. */
 arena_t *arena_choose(void);
+/* arena_choose and arena_thread_attach as one step (a thread's first
+ * allocation): the count it chose by is the count it increments. */
+arena_t *arena_choose_attach(void);
 void arena_thread_attach(arena_t *a);
 void arena_thread_detach(arena_t *a);
 

@@ -88,11 +88,10 @@ tsd_fetch_slow(void)
         return tsd->arena == NULL ? NULL : tsd;
     }
     if (tsd->arena == NULL) {
-        arena_t *a = arena_choose();
+        arena_t *a = arena_choose_attach();
         if (a == NULL)
             return NULL;
         tsd->arena = a;
-        arena_thread_attach(a);
         hs_list_init(&tsd->link);
         hs_mutex_lock(&list_mtx);
         hs_list_push_back(&live, &tsd->link);
