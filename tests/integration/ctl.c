@@ -402,4 +402,50 @@ HS_TEST(opt_nodes_check_lengths)
                      EINVAL);
 }
 
+/* Threads that start together each get an arena of their own while there
+ * are free ones (they choose and attach in one step).  The race this
+ * guards against has a window of a few instructions, so a round rarely
+ * hits it; 300 rounds catch a gross regression (every thread in one
+ * arena), and a subtle one only sometimes. */
+enum { STARTERS = 3 };
+static pthread_barrier_t start_line;
+
+static void *
+starter(void *arg)
+{
+    unsigned *r_ind = arg;
+    pthread_barrier_wait(&start_line);
+    free(it_opaque_ptr(malloc(it_opaque(64)))); /* the first allocation */
+    size_t len = sizeof *r_ind;
+    if (hs_ctl("thread.arena", r_ind, &len, NULL, 0) != 0)
+        *r_ind = UINT32_MAX;
+    /* All alive until all have chosen (an ended thread frees its arena). */
+    pthread_barrier_wait(&start_line);
+    return NULL;
+}
+
+HS_TEST(threads_starting_together_get_their_own_arenas)
+{
+    unsigned n = 0;
+    size_t len = sizeof n;
+    HS_ASSERT_EQ_INT(hs_ctl("arenas.narenas", &n, &len, NULL, 0), 0);
+    if (n < STARTERS + 1)
+        HS_SKIP("fewer arenas than threads");
+    int shared = 0;
+    for (int round = 0; round < 300; round++) {
+        pthread_t t[STARTERS];
+        unsigned ind[STARTERS];
+        pthread_barrier_init(&start_line, NULL, STARTERS);
+        for (int i = 0; i < STARTERS; i++)
+            HS_ASSERT_EQ_INT(pthread_create(&t[i], NULL, starter, &ind[i]), 0);
+        for (int i = 0; i < STARTERS; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&start_line);
+        for (int i = 0; i < STARTERS; i++)
+            for (int j = i + 1; j < STARTERS; j++)
+                shared += ind[i] == ind[j];
+    }
+    HS_EXPECT_EQ_INT(shared, 0);
+}
+
 HS_TEST_MAIN()
