@@ -38,16 +38,24 @@ now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The page allocators' callback: new deferred work may be due at due_ns.
- * One atomic load when the thread will wake before then anyway. */
+/* The page allocators' callback: npages of new deferred work, all due by
+ * due_ns.  A few atomic operations when the thread will wake before then
+ * anyway and the new pages are few; but a large batch may be due much
+ * sooner (a curve lets a batch go early when it is large), so
+ * BACKGROUND_WAKE_PAGES pages since the thread last looked wake it. */
+static _Atomic(size_t) bg_new_pages;
+
 static void
-deferred(uint64_t due_ns)
+deferred(uint64_t due_ns, size_t npages)
 {
     if (!atomic_load_explicit(&bg_running, memory_order_relaxed) || bg_self)
         return;
     uint64_t until =
         atomic_load_explicit(&bg_sleep_until, memory_order_relaxed);
-    if (until != 0 && until <= due_ns)
+    size_t fresh = atomic_fetch_add_explicit(&bg_new_pages, npages,
+                                             memory_order_relaxed) +
+                   npages;
+    if (until != 0 && until <= due_ns && fresh < BACKGROUND_WAKE_PAGES)
         return;
     hs_mutex_lock(&bg_mtx);
     bg_signaled = true;
@@ -78,6 +86,7 @@ static uint64_t
 run_once(void)
 {
     uint64_t now = pac_now_ns(), wait = UINT64_MAX;
+    atomic_store_explicit(&bg_new_pages, 0, memory_order_relaxed);
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)

@@ -6,7 +6,8 @@
  * allocator has work due (pa_time_until_deferred_work), sleeps exactly that
  * long (at least BACKGROUND_MIN_SLEEP_MS), and sleeps with no timeout when
  * nothing is deferred; a page allocator that defers new work earlier than
- * the thread's wake-up time wakes it (pac_set_deferred_cb).  While it runs,
+ * the thread's wake-up time, or BACKGROUND_WAKE_PAGES new pages since it
+ * last looked, wake it (pac_set_deferred_cb).  While it runs,
  * allocation ticks do not purge.
  *
  * Started by the background_thread option (from a constructor, once the C
@@ -25,6 +26,8 @@
 #include <stdint.h>
 
 #define BACKGROUND_MIN_SLEEP_MS 100
+/* Pages freed since the thread last looked that wake it early (4 MiB). */
+#define BACKGROUND_WAKE_PAGES 1024
 
 void background_boot(void);
 /* Starts (on) or stops and joins (off) the thread; 0 or an errno value

@@ -29,9 +29,10 @@
     X(MS, dirty_decay_ms, 10000, -1, 86400000,                                 \
       "milliseconds over which freed pages are purged lazily (MADV_FREE), "    \
       "on a smooth curve (0: at once, -1: never)")                             \
-    X(MS, muzzy_decay_ms, 10000, -1, 86400000,                                 \
+    X(MS, muzzy_decay_ms, 0, -1, 86400000,                                     \
       "milliseconds over which lazily purged pages are purged for good "       \
-      "(MADV_DONTNEED; 0: at once, -1: never)")                                \
+      "(MADV_DONTNEED; 0: dirty pages are purged for good at once, with no "   \
+      "lazy stage; -1: never)")                                                \
     X(BOOL, background_thread, false, 0, 1,                                    \
       "purge from a background thread that sleeps until purging is due, "      \
       "instead of from allocating threads")                                    \

@@ -28,21 +28,22 @@ pac_now_ns(void)
 
 /* The callback told when new deferred work appears (the background
  * thread's), or NULL. */
-static void (*_Atomic deferred_cb)(uint64_t due_ns);
+static void (*_Atomic deferred_cb)(uint64_t due_ns, size_t npages);
 
 void
-pac_set_deferred_cb(void (*cb)(uint64_t due_ns))
+pac_set_deferred_cb(void (*cb)(uint64_t due_ns, size_t npages))
 {
     atomic_store_explicit(&deferred_cb, cb, memory_order_release);
 }
 
+/* npages entered a set whose curve has ms milliseconds. */
 static void
-tell_deferred(uint64_t now_ns, int64_t ms)
+tell_deferred(uint64_t now_ns, int64_t ms, size_t npages)
 {
-    void (*cb)(uint64_t) =
+    void (*cb)(uint64_t, size_t) =
         atomic_load_explicit(&deferred_cb, memory_order_acquire);
     if (cb != NULL && ms > 0)
-        cb(now_ns + (uint64_t)ms * 1000000);
+        cb(now_ns + (uint64_t)ms * 1000000, npages);
 }
 
 static void
@@ -184,14 +185,14 @@ pac_expand_impl(void *impl, edata_t *e, size_t new_size, bool zero)
 /* Pages just entered the dirty set: purged at once with dirty_decay_ms 0,
  * else new deferred work. */
 static void
-freed_dirty(pac_t *pac, uint64_t now_ns)
+freed_dirty(pac_t *pac, uint64_t now_ns, size_t npages)
 {
     int64_t ms =
         atomic_load_explicit(&pac->dirty_decay_ms, memory_order_relaxed);
     if (ms == 0)
         pac_decay(pac, now_ns);
     else
-        tell_deferred(now_ns, ms);
+        tell_deferred(now_ns, ms, npages);
 }
 
 static bool
@@ -199,9 +200,10 @@ pac_shrink_impl(void *impl, edata_t *e, size_t new_size)
 {
     pac_t *pac = impl;
     uint64_t now = pac_now_ns();
+    size_t npages = (e->size - new_size) / PAGE;
     if (!ecache_shrink(&pac->dirty, e, new_size, now))
         return false;
-    freed_dirty(pac, now);
+    freed_dirty(pac, now, npages);
     return true;
 }
 
@@ -217,8 +219,9 @@ pac_dalloc_impl(void *impl, edata_t *e)
         hs_mutex_unlock(&pac->active_mtx);
     }
     e->zeroed = false;
+    size_t npages = e->size / PAGE; /* (e may merge away below) */
     ecache_dalloc(&pac->dirty, e, now);
-    freed_dirty(pac, now);
+    freed_dirty(pac, now, npages);
 }
 
 static uint64_t
@@ -251,19 +254,42 @@ count_purge(pac_purge_stats_t *st, size_t pages, uint64_t nmadvise)
     }
 }
 
-/* Moves the oldest members of from into to, purging each (lazily when
- * lazy, else forcibly), until from holds at most limit pages.  Whole
- * extents move, so the last one may take the set below limit.  decay_mtx
- * held; each extent is private while its pages are purged. */
+/* The oldest member of from, cut down to about want pages: freed extents
+ * coalesce, so the oldest may be one large run whose whole purge would
+ * overshoot the curve by far.  Its front goes back (as old as it was);
+ * the tail is purged.  NULL when from is empty. */
+static edata_t *
+evict_about(pac_t *pac, ecache_t *from, size_t want)
+{
+    edata_t *e = ecache_evict(from, UINT64_MAX);
+    if (e == NULL || e->guarded)
+        return e;
+    size_t pages = e->size / PAGE;
+    if (want < PAC_DEFER_MIN_PAGES)
+        want = PAC_DEFER_MIN_PAGES;
+    if (pages <= want + want / 2)
+        return e;
+    edata_t *tail = extent_split(&pac->ctx, e, (pages - want) * PAGE);
+    if (tail == NULL)
+        return e; /* cannot split: purge it whole */
+    ecache_dalloc(from, e, e->dirty_ns);
+    return tail;
+}
+
+/* Moves the oldest pages of from into the next set, purging them (lazily
+ * when lazy, else forcibly), until from holds at most limit pages (a
+ * little less: whole extents, cut to a batch when much larger).
+ * decay_mtx held; each extent is private while its pages are purged. */
 static size_t
 purge_down(pac_t *pac, ecache_t *from, size_t limit, bool lazy,
            pac_purge_stats_t *st, uint64_t now_ns)
 {
-    size_t purged = 0;
+    size_t purged = 0, have;
     uint64_t nmadvise = 0;
     edata_t *e;
-    while (ecache_npages(from) > limit &&
-           (e = ecache_evict(from, UINT64_MAX)) != NULL) {
+    while ((have = ecache_npages(from)) > limit &&
+           (e = limit == 0 ? ecache_evict(from, UINT64_MAX)
+                           : evict_about(pac, from, have - limit)) != NULL) {
         nmadvise++;
         /* Read before the extent joins a set: it may merge there. */
         size_t pages = e->size / PAGE;
@@ -312,7 +338,7 @@ decay_locked(pac_t *pac, uint64_t now_ns)
     size_t moved = decay_stage(pac, &pac->dirty_decay, &pac->dirty, lazy,
                                &pac->dirty_stats, now_ns);
     if (moved != 0 && lazy)
-        tell_deferred(now_ns, pac->muzzy_decay.ms);
+        tell_deferred(now_ns, pac->muzzy_decay.ms, moved);
     return purged + moved;
 }
 
@@ -408,7 +434,7 @@ set_decay_ms(pac_t *pac, decay_t *d, ecache_t *c, _Atomic(int64_t) *copy,
     if (ms == 0)
         decay_locked(pac, now);
     hs_mutex_unlock(&pac->decay_mtx);
-    tell_deferred(now, ms);
+    tell_deferred(now, ms, ecache_npages(c));
 }
 
 void

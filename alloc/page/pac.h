@@ -136,10 +136,10 @@ uint64_t pac_ns_until_purge(pac_t *pac, uint64_t now_ns, size_t min_pages);
 void pac_set_dirty_decay_ms(pac_t *pac, int64_t ms);
 void pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms);
 
-/* cb (the background thread's) learns that new deferred work may be due
- * at due_ns: called after pages entered the dirty or muzzy set, with no
- * lock of rank HS_RANK_BACKGROUND or higher held. */
-void pac_set_deferred_cb(void (*cb)(uint64_t due_ns));
+/* cb (the background thread's) learns that npages entered the dirty or
+ * muzzy set, all of them due by due_ns (sooner, in part, the more there
+ * are); called with no lock of rank HS_RANK_BACKGROUND or higher held. */
+void pac_set_deferred_cb(void (*cb)(uint64_t due_ns, size_t npages));
 
 /* Monotonic clock in nanoseconds. */
 uint64_t pac_now_ns(void);

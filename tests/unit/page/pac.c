@@ -486,6 +486,53 @@ HS_TEST(decay_follows_the_curve_through_both_stages)
         pai.ops->dalloc(pai.impl, keep[i]);
 }
 
+static pac_t pac_curve_big;
+
+/*
+ * One large freed run (its pieces coalesce into one extent) still follows
+ * the curve: purging cuts the oldest extent down to what the curve asks
+ * for instead of purging all of it at the first step.
+ */
+HS_TEST(a_single_large_run_decays_gradually)
+{
+    boot_once();
+    pac_t *pac = &pac_curve_big;
+    const int64_t ms = 1000;
+    pac_init(pac, 114, ms, 0);
+    pai_t pai = pac_pai(pac);
+    enum { PIECES = 16, PIECE = 256 }; /* 16 MiB in all */
+    edata_t *e[PIECES];
+    for (int i = 0; i < PIECES; i++) {
+        e[i] = pai.ops->alloc(pai.impl, PIECE * PAGE, PAGE, false);
+        HS_ASSERT_NOT_NULL(e[i]);
+    }
+    uint64_t t0 = pac_now_ns();
+    for (int i = 0; i < PIECES; i++)
+        pai.ops->dalloc(pai.impl, e[i]);
+    const size_t total = PIECES * PIECE;
+    HS_EXPECT_GE_SIZE(ecache_npages(&pac->dirty), total);
+    /* A tick one epoch later puts them on the curve (pages join it at the
+     * first epoch boundary after they were freed, as freed then). */
+    t0 += (uint64_t)ms * MS / DECAY_NSTEPS;
+    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0), 0);
+    size_t start = ecache_npages(&pac->dirty), last = start;
+    for (int step = 1; step <= 10; step++) {
+        pac_decay(pac, t0 + (uint64_t)step * (uint64_t)ms * MS / 10);
+        size_t d = ecache_npages(&pac->dirty);
+        HS_EXPECT_LE_SIZE(d, last);
+        if (step == 2) /* smoothstep is slow at first: most still there */
+            HS_EXPECT_GE_SIZE(d, start - start / 5);
+        if (step == 5) { /* about half, within a batch and an epoch */
+            HS_EXPECT_GE_SIZE(d, start / 2 - start / 10);
+            HS_EXPECT_LE_SIZE(d, start / 2 + start / 10);
+        }
+        last = d;
+    }
+    pac_decay(pac, t0 + 2 * (uint64_t)ms * MS);
+    HS_EXPECT_EQ_SIZE(ecache_npages(&pac->dirty), 0);
+    expect_balanced(pac, 0);
+}
+
 static pac_t pac_decay_all;
 
 HS_TEST(purge_all_and_never)
