@@ -10,6 +10,7 @@
 
 #include "extent/base.h"
 #include "extent/emap.h"
+#include "opts.h"
 #include "prof_hooks.h"
 #include "tsd.h"
 
@@ -35,6 +36,22 @@ arena_init(arena_t *a, unsigned ind)
     for (unsigned i = 0; i < SZ_NBINS; i++)
         bin_init(&a->bins[i]);
     pa_shard_init(&a->pa, ind, arena_dirty_ms_default, arena_muzzy_ms_default);
+    /* Automatic arenas only: a manual arena's pages come from its hooks,
+     * through the PAC. */
+    if (opt_hpa && ind < narenas_auto) {
+        hpa_opts_t ho;
+        hpa_opts_default(&ho);
+        ho.slab_max_alloc = opt_hpa_slab_max_alloc;
+        ho.hugify_delay_ms = (uint64_t)(opt_hpa_hugify_delay_ms < 0
+                                            ? 0
+                                            : opt_hpa_hugify_delay_ms);
+        ho.dirty_mult_pct = opt_hpa_dirty_mult;
+        ho.min_purge_interval_ms =
+            (uint64_t)(opt_hpa_min_purge_interval_ms < 0
+                           ? 0
+                           : opt_hpa_min_purge_interval_ms);
+        pa_shard_enable_hpa(&a->pa, &ho);
+    }
     atomic_store_explicit(&a->nlarge_malloc, 0, memory_order_relaxed);
     atomic_store_explicit(&a->nlarge_dalloc, 0, memory_order_relaxed);
     atomic_store_explicit(&a->large_allocated, 0, memory_order_relaxed);
@@ -167,19 +184,19 @@ arena_bin_fill(arena_t *a, unsigned ind, void **out, unsigned n)
 size_t
 arena_purge(arena_t *a)
 {
-    return pac_purge_all(&a->pa.pac);
+    return pa_purge_all(&a->pa);
 }
 
 size_t
 arena_decay(arena_t *a)
 {
-    return pac_decay(&a->pa.pac, pac_now_ns());
+    return pa_decay(&a->pa, pac_now_ns());
 }
 
 void
 arena_decay_tick(arena_t *a)
 {
-    pac_decay_tick(&a->pa.pac, pac_now_ns());
+    pa_decay_tick(&a->pa, pac_now_ns());
 }
 
 void
@@ -189,7 +206,7 @@ arena_decay_tick_all(void)
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a != NULL)
-            pac_decay_tick(&a->pa.pac, now);
+            pa_decay_tick(&a->pa, now);
     }
 }
 

@@ -44,6 +44,9 @@ now_ns(void)
  * sooner (a curve lets a batch go early when it is large), so
  * BACKGROUND_WAKE_PAGES pages since the thread last looked wake it. */
 static _Atomic(size_t) bg_new_pages;
+/* Set by the first signal since the thread last looked: later ones skip
+ * the lock (the thread looks again anyway). */
+static _Atomic(bool) bg_kicked;
 
 static void
 deferred(uint64_t due_ns, size_t npages)
@@ -56,6 +59,8 @@ deferred(uint64_t due_ns, size_t npages)
                                              memory_order_relaxed) +
                    npages;
     if (until != 0 && until <= due_ns && fresh < BACKGROUND_WAKE_PAGES)
+        return;
+    if (atomic_exchange_explicit(&bg_kicked, true, memory_order_relaxed))
         return;
     hs_mutex_lock(&bg_mtx);
     bg_signaled = true;
@@ -87,6 +92,7 @@ run_once(void)
 {
     uint64_t now = pac_now_ns(), wait = UINT64_MAX;
     atomic_store_explicit(&bg_new_pages, 0, memory_order_relaxed);
+    atomic_store_explicit(&bg_kicked, false, memory_order_relaxed);
     for (unsigned i = 0; i < narenas_total; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)
@@ -104,34 +110,44 @@ run_once(void)
     return wait;
 }
 
+/* Waits on the condition until until (CLOCK_MONOTONIC ns; UINT64_MAX: no
+ * timeout).  bg_mtx held. */
+static void
+wait_until(uint64_t until)
+{
+    if (until == UINT64_MAX) {
+        pthread_cond_wait(&bg_cond, &bg_mtx.lock);
+        return;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
+                          .tv_nsec = (long)(until % 1000000000u)};
+    pthread_cond_timedwait(&bg_cond, &bg_mtx.lock, &ts);
+}
+
 static void *
 bg_main(void *arg)
 {
     (void)arg;
     bg_self = true;
+    const uint64_t min = (uint64_t)BACKGROUND_MIN_SLEEP_MS * 1000000;
     hs_mutex_lock(&bg_mtx);
     while (bg_state == BG_RUNNING) {
         bg_signaled = false;
         hs_mutex_unlock(&bg_mtx);
         uint64_t wait = run_once();
         hs_mutex_lock(&bg_mtx);
-        if (bg_signaled || bg_state != BG_RUNNING)
-            continue;
-        if (wait == UINT64_MAX) {
-            atomic_store_explicit(&bg_sleep_until, UINT64_MAX,
-                                  memory_order_relaxed);
-            pthread_cond_wait(&bg_cond, &bg_mtx.lock);
-        } else {
-            const uint64_t min = (uint64_t)BACKGROUND_MIN_SLEEP_MS * 1000000;
-            uint64_t until = now_ns() + (wait < min ? min : wait);
-            atomic_store_explicit(&bg_sleep_until, until,
-                                  memory_order_relaxed);
-            struct timespec ts = {.tv_sec = (time_t)(until / 1000000000u),
-                                  .tv_nsec = (long)(until % 1000000000u)};
-            while (!bg_signaled && bg_state == BG_RUNNING &&
-                   pthread_cond_timedwait(&bg_cond, &bg_mtx.lock, &ts) !=
-                       ETIMEDOUT)
-                ;
+        /* Never sooner than the minimum sleep, even when new work is
+         * signalled meanwhile: a burst of frees wakes the thread once per
+         * interval, not once per batch. */
+        uint64_t now = now_ns(), earliest = now + min;
+        uint64_t until =
+            wait == UINT64_MAX ? UINT64_MAX : now + (wait < min ? min : wait);
+        atomic_store_explicit(&bg_sleep_until, until, memory_order_relaxed);
+        while (bg_state == BG_RUNNING) {
+            uint64_t t = now_ns();
+            if ((bg_signaled && t >= earliest) || t >= until)
+                break;
+            wait_until(bg_signaled && earliest < until ? earliest : until);
         }
         atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
     }
@@ -214,4 +230,5 @@ background_postfork_child(void)
     bg_signaled = false;
     atomic_store_explicit(&bg_running, false, memory_order_relaxed);
     atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
+    atomic_store_explicit(&bg_kicked, false, memory_order_relaxed);
 }

@@ -36,6 +36,20 @@
     X(BOOL, background_thread, false, 0, 1,                                    \
       "purge from a background thread that sleeps until purging is due, "      \
       "instead of from allocating threads")                                    \
+    X(BOOL, hpa, false, 0, 1,                                                  \
+      "serve small and mid-size extents from hugepage-aware pageslabs "        \
+      "(transparent huge pages for dense ones)")                               \
+    X(SIZE, hpa_slab_max_alloc, 65536, 4096, 2097152,                          \
+      "largest extent the HPA serves from pageslabs (larger: the PAC)")       \
+    X(MS, hpa_hugify_delay_ms, 10000, 0, 86400000,                             \
+      "how long a pageslab must stay dense before it is hugified")             \
+    X(UINT, hpa_dirty_mult, 25, 0, 10000,                                      \
+      "dirty pages the HPA keeps, in percent of its active pages "             \
+      "(jemalloc's hpa_dirty_mult 0.25 = 25)")                                 \
+    X(MS, hpa_min_purge_interval_ms, 5000, 0, 86400000,                        \
+      "shortest time between two HPA purge passes")                            \
+    X(STR, hpa_dehugification_threshold, "", 0, 0,                             \
+      "accepted and ignored: pageslabs are dehugified before any purge")      \
     X(UINT, san_guard_small, 0, 0, 4294967295u,                                \
       "put guard pages around every N-th small allocation (0: none; an "     \
       "overflow past its end faults at once)")                                 \

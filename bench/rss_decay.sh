@@ -48,6 +48,10 @@
 # each run's output with its RSS timeline (one sample per 100 ms) and
 # stderr in <build-dir>/bench-results/rss_decay-<timestamp>/.
 set -euo pipefail
+# The whole script is one brace group, read before any of it runs: a run
+# takes ten minutes, and bash reads a plain script as it goes, so an edit
+# of this file during a run would execute from the middle of a line.
+{
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR="$REPO/build"
@@ -198,6 +202,7 @@ for a in "${ORDER[@]}"; do
     *) PRELOAD[$a]=$HS_COPY ;;
     esac
 done
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() { [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"; return 0; }
 trap cleanup EXIT
 
@@ -394,3 +399,5 @@ if [[ -n "$OUT" ]]; then
     printf '%s\n' "$REPORT" >"$OUT"
     note "report written to $OUT"
 fi
+exit 0
+}

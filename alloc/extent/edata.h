@@ -54,6 +54,8 @@ struct edata_s {
     uint32_t nfree;      /* slab: free regions; guarded by the bin lock */
     uint64_t dirty_ns;   /* when it became dirty (decay order) */
     void *prof_rec;      /* active sampled allocation: the profiler's record */
+    struct hpdata_s *ps; /* HPA: the pageslab it was carved from (NULL:
+                            from the PAC) */
     hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
     hs_link_t eset_link; /* eset size bucket, or the edata cache */
     hs_link_t lru_link;  /* eset age order */

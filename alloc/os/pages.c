@@ -91,3 +91,23 @@ pages_max_map_count(void)
     }
     return n != 0 ? n : 65530;
 }
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+bool
+pages_hugify(void *addr, size_t size, bool collapse)
+{
+    if (madvise(addr, size, MADV_HUGEPAGE) != 0)
+        return false;
+    if (collapse)
+        (void)madvise(addr, size, MADV_COLLAPSE); /* best effort */
+    return true;
+}
+
+bool
+pages_dehugify(void *addr, size_t size)
+{
+    return madvise(addr, size, MADV_NOHUGEPAGE) == 0;
+}

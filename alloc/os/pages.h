@@ -24,6 +24,12 @@ bool pages_purge_forced(void *addr, size_t size);
  * kernel cannot (then purge forcibly). */
 bool pages_purge_lazy(void *addr, size_t size);
 
+/* Asks the kernel to back [addr, addr + size) with transparent huge pages
+ * (MADV_HUGEPAGE), and to collapse them now when collapse is set and the
+ * kernel can (MADV_COLLAPSE, Linux 6.1).  True when the advice was taken. */
+bool pages_hugify(void *addr, size_t size, bool collapse);
+/* Undoes pages_hugify (MADV_NOHUGEPAGE): before purging part of it. */
+bool pages_dehugify(void *addr, size_t size);
 /* Makes the pages inaccessible (PROT_NONE): any access faults.  Each
  * guard splits a mapping, so it costs the process a kernel mapping (see
  * pages_max_map_count).  False on failure (ENOMEM at the map limit). */

@@ -66,8 +66,11 @@ decay_advance(decay_t *d, uint64_t now_ns, size_t npages)
      * ended: never purged earlier than their time. */
     d->backlog[DECAY_NSTEPS - 1] =
         npages > d->nunpurged ? npages - d->nunpurged : 0;
-    d->nunpurged = npages;
     d->limit = decay_limit_after(d, 0, 0);
+    /* Pages taken out for reuse leave their share of the backlog behind:
+     * when they are freed again, only what goes past the curve's limit is
+     * new, or they would be counted twice. */
+    d->nunpurged = d->limit > npages ? d->limit : npages;
     return true;
 }
 
@@ -83,7 +86,7 @@ decay_limit(const decay_t *d, size_t npages)
 void
 decay_purged(decay_t *d, size_t npages)
 {
-    d->nunpurged = npages;
+    d->nunpurged = d->limit > npages ? d->limit : npages;
 }
 
 uint64_t

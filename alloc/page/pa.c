@@ -8,7 +8,50 @@ pa_shard_init(pa_shard_t *s, unsigned arena_ind, int64_t dirty_decay_ms,
               int64_t muzzy_decay_ms)
 {
     pac_init(&s->pac, arena_ind, dirty_decay_ms, muzzy_decay_ms);
-    s->pac_pai = pac_pai(&s->pac);
+    s->use_hpa = false;
+    atomic_init(&s->hpa_next_tick_ns, 0);
+    s->pai = pac_pai(&s->pac);
+}
+
+void
+pa_shard_enable_hpa(pa_shard_t *s, const hpa_opts_t *opts)
+{
+    hpa_shard_init(&s->hpa, s->pac.arena_ind, &s->pac, opts);
+    s->use_hpa = true;
+    s->pai = hpa_pai(&s->hpa);
+}
+
+size_t
+pa_decay(pa_shard_t *s, uint64_t now_ns)
+{
+    size_t n = pac_decay(&s->pac, now_ns);
+    if (s->use_hpa)
+        n += hpa_deferred(&s->hpa, now_ns);
+    return n;
+}
+
+void
+pa_decay_tick(pa_shard_t *s, uint64_t now_ns)
+{
+    pac_decay_tick(&s->pac, now_ns);
+    if (!s->use_hpa ||
+        now_ns < atomic_load_explicit(&s->hpa_next_tick_ns,
+                                      memory_order_relaxed))
+        return;
+    /* The HPA's work is due in seconds (hugify delay, purge interval):
+     * a look every 100 ms is plenty. */
+    atomic_store_explicit(&s->hpa_next_tick_ns, now_ns + 100000000,
+                          memory_order_relaxed);
+    hpa_deferred(&s->hpa, now_ns);
+}
+
+size_t
+pa_purge_all(pa_shard_t *s)
+{
+    size_t n = pac_purge_all(&s->pac);
+    if (s->use_hpa)
+        n += hpa_purge_all(&s->hpa);
+    return n;
 }
 
 static void

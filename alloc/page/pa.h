@@ -2,28 +2,39 @@
  * pa.h — the page allocator dispatcher: one shard per arena, routing each
  * extent operation to the page allocator behind the PAI contract (pai.h).
  *
- * Owns: an arena's page allocators and the choice among them.  Today every
- * extent comes from the PAC; the hugepage-aware allocator plugs in here.
+ * Owns: an arena's page allocators and the choice among them: the PAC
+ * alone, or the hugepage-aware allocator (hpa.h) in front of it, which
+ * takes small and mid-size extents and hands the rest to the PAC.
  * Thread-safe; call with no lock of rank HS_RANK_GROW or higher held.
  */
 #ifndef HS_PA_H
 #define HS_PA_H
 
+#include "hpa.h"
 #include "pac.h"
 #include "pai.h"
 
 typedef struct pa_shard_s {
     pac_t pac;
-    pai_t pac_pai;
+    bool use_hpa;
+    hpa_shard_t hpa;
+    _Atomic(uint64_t) hpa_next_tick_ns;
+    pai_t pai; /* the PAC's, or the HPA's */
 } pa_shard_t;
 
 void pa_shard_init(pa_shard_t *s, unsigned arena_ind, int64_t dirty_decay_ms,
                    int64_t muzzy_decay_ms);
+/* Puts the HPA in front of the PAC (before any use). */
+void pa_shard_enable_hpa(pa_shard_t *s, const hpa_opts_t *opts);
+/* Deferred work of both: the decay curves and the HPA's hugify/purge. */
+size_t pa_decay(pa_shard_t *s, uint64_t now_ns);
+void pa_decay_tick(pa_shard_t *s, uint64_t now_ns);
+size_t pa_purge_all(pa_shard_t *s);
 
 static inline edata_t *
 pa_alloc(pa_shard_t *s, size_t size, size_t alignment, bool zero)
 {
-    return s->pac_pai.ops->alloc(s->pac_pai.impl, size, alignment, zero);
+    return s->pai.ops->alloc(s->pai.impl, size, alignment, zero);
 }
 
 /* A guarded extent (pac.h); NULL when none can be made. */
@@ -36,25 +47,25 @@ pa_alloc_guarded(pa_shard_t *s, size_t usize, size_t alignment, bool zero)
 static inline bool
 pa_expand(pa_shard_t *s, edata_t *e, size_t new_size, bool zero)
 {
-    return s->pac_pai.ops->expand(s->pac_pai.impl, e, new_size, zero);
+    return s->pai.ops->expand(s->pai.impl, e, new_size, zero);
 }
 
 static inline bool
 pa_shrink(pa_shard_t *s, edata_t *e, size_t new_size)
 {
-    return s->pac_pai.ops->shrink(s->pac_pai.impl, e, new_size);
+    return s->pai.ops->shrink(s->pai.impl, e, new_size);
 }
 
 static inline void
 pa_dalloc(pa_shard_t *s, edata_t *e)
 {
-    s->pac_pai.ops->dalloc(s->pac_pai.impl, e);
+    s->pai.ops->dalloc(s->pai.impl, e);
 }
 
 static inline uint64_t
 pa_time_until_deferred_work(pa_shard_t *s, uint64_t now_ns)
 {
-    return s->pac_pai.ops->time_until_deferred_work(s->pac_pai.impl, now_ns);
+    return s->pai.ops->time_until_deferred_work(s->pai.impl, now_ns);
 }
 
 /* Counters of one purge stage (see pac.h). */

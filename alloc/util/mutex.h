@@ -25,6 +25,7 @@ typedef enum {
     HS_RANK_CTL,           /* arena list, thread list, stats refresh */
     HS_RANK_BIN,           /* one arena bin (slabs of one size class) */
     HS_RANK_GUARD,         /* an arena's guard region (guarded extents) */
+    HS_RANK_HPA,           /* an arena's hugepage-aware shard */
     HS_RANK_EXTENTS,       /* a manual arena's list of active extents */
     HS_RANK_DECAY,         /* an arena's purge in progress */
     HS_RANK_GROW,          /* a PAC's address-space growth */

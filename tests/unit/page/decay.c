@@ -65,6 +65,30 @@ HS_TEST(pages_added_between_epochs_are_kept)
     HS_EXPECT_GE_SIZE(decay_limit(&d, 100), 100);
 }
 
+/*
+ * Pages reused and freed again are not counted twice.
+ * (A regression test. The bug it caught: every advance set nunpurged to the
+ * set's size, so pages taken out for reuse kept their backlog share and,
+ * freed again, were added anew: a set of 1,000 pages had a limit of 1,999
+ * and nothing could be purged until the curve had fallen by half.)
+ */
+HS_TEST(reused_pages_are_not_counted_twice)
+{
+    decay_t d;
+    decay_init(&d, 1000, 0, 0);
+    uint64_t t = epoch_of(&d);
+    decay_advance(&d, t, 1000); /* freed */
+    t += epoch_of(&d);
+    decay_advance(&d, t, 0);    /* all reused */
+    t += epoch_of(&d);
+    decay_advance(&d, t, 1000); /* freed again */
+    HS_EXPECT_LE_SIZE(decay_limit(&d, 1000), 1000);
+    HS_EXPECT_GE_SIZE(decay_limit(&d, 1000), 990);
+    /* And they leave on the curve from there: half way, about half. */
+    decay_advance(&d, t + 500 * MS, 1000);
+    HS_EXPECT_LE_SIZE(decay_limit(&d, 1000), 560);
+}
+
 HS_TEST(many_epochs_at_once)
 {
     decay_t d;
