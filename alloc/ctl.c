@@ -464,9 +464,13 @@ ctl_arena_stats_node(const char *name, const ctl_args_t *a)
         return ENOENT;
     const char *what = end + 1;
     arena_stats_t st = {0};
+    hpa_stats_t hs = {0};
     arena_t *ar = atomic_load_explicit(&arenas[i], memory_order_acquire);
-    if (ar != NULL)
+    if (ar != NULL) {
         arena_stats(ar, &st);
+        if (ar->pa.use_hpa)
+            hpa_stats(&ar->pa.hpa, &hs);
+    }
     const struct {
         const char *name;
         size_t v;
@@ -476,6 +480,14 @@ ctl_arena_stats_node(const char *name, const ctl_args_t *a)
         {"mapped", st.pa.mapped},
         {"retained", st.pa.retained},
         {"pactive", st.active / PAGE},
+        {"hpa_nslabs", hs.nslabs},
+        {"hpa_nhugified", hs.nhugified},
+        {"hpa_nempty", hs.nempty},
+        {"hpa_nfull", hs.nfull},
+        {"hpa_pactive", hs.nactive},
+        {"hpa_pdirty", hs.ndirty},
+        {"hpa_pretained", hs.nretained},
+        {"hpa_metadata", hs.metadata},
     };
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
         if (strcmp(what, sizes[k].name) == 0)
@@ -491,6 +503,10 @@ ctl_arena_stats_node(const char *name, const ctl_args_t *a)
         {"muzzy_nmadvise", st.pa.muzzy_purge.nmadvise},
         {"muzzy_purged", st.pa.muzzy_purge.purged},
         {"nguarded", ar == NULL ? 0 : atomic_load(&ar->pa.pac.nguarded)},
+        {"hpa_nhugifies", hs.nhugifies},
+        {"hpa_ndehugifies", hs.ndehugifies},
+        {"hpa_npurge_passes", hs.npurge_passes},
+        {"hpa_npurged", hs.npurged},
     };
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
         if (strcmp(what, counts[k].name) == 0)

@@ -77,6 +77,9 @@ size_t hs_sallocx(const void *ptr, int flags);
  * .run_interval (uint64_t, ns), stats.arenas.<i>.pdirty, .pmuzzy,
  * .pactive (pages), .mapped, .retained (bytes, size_t),
  * stats.arenas.<i>.{dirty,muzzy}_{npurge,nmadvise,purged} and .nguarded
+ * (uint64_t), with hpa:true stats.arenas.<i>.hpa_{nslabs,nhugified,
+ * nempty,nfull,pactive,pdirty,pretained,metadata} (size_t: slabs, pages,
+ * bytes) and .hpa_{nhugifies,ndehugifies,npurge_passes,npurged}
  * (uint64_t), stats.san.guards and stats.san.guard_budget (size_t: guard
  * pages in place, and the most allowed), stats.san.nskipped (uint64_t:
  * guarded requests served unguarded), stats.edata.in_use and .cached
