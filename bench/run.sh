@@ -29,6 +29,9 @@
 #   je_prof512k   MALLOC_CONF=prof:true (jemalloc's default
 #                 lg_prof_sample:19 = 512 KiB)
 #   je_prof64k    MALLOC_CONF=prof:true,lg_prof_sample:16 (64 KiB)
+# Page-allocator variants (name them in --allocators):
+#   hs_hpa        HEAPSIGHT=hpa:true (the hugepage-aware allocator)
+#   je_hpa        MALLOC_CONF=hpa:true
 # No variant writes a dump.  report.py then reports each profiled variant
 # against its own allocator unprofiled and heapsight's against jemalloc's.
 #
@@ -271,8 +274,9 @@ IFS=',' read -r -a want <<<"$ALLOCS"
 for a in "${want[@]}"; do
     case "$a" in
     glibc) PRELOAD[$a]="" ;;
-    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k|hs_py512k|hs_tracemalloc)
+    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k|hs_py512k|hs_tracemalloc|hs_hpa)
         case "$a" in
+        hs_hpa) ALLOC_ENV[$a]="HEAPSIGHT=hpa:true" ;;
         hs_prof_off) ALLOC_ENV[$a]="HEAPSIGHT=prof:false" ;;
         hs_prof_idle) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_active:false" ;;
         hs_prof512k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true" ;;
@@ -295,8 +299,9 @@ for a in "${want[@]}"; do
             note "NOTE: $LIB not found: $a skipped (peers only)"
             continue
         fi ;;
-    jemalloc|je_prof512k|je_prof64k)
+    jemalloc|je_prof512k|je_prof64k|je_hpa)
         case "$a" in
+        je_hpa) ALLOC_ENV[$a]="MALLOC_CONF=hpa:true" ;;
         je_prof512k) ALLOC_ENV[$a]="MALLOC_CONF=prof:true" ;;
         je_prof64k) ALLOC_ENV[$a]="MALLOC_CONF=prof:true,lg_prof_sample:16" ;;
         esac
