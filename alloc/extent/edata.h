@@ -24,6 +24,7 @@
 
 #include "../util/bitmap.h"
 #include "../util/list.h"
+#include "../util/mpsc.h"
 #include "../util/mutex.h"
 #include "../util/util.h"
 
@@ -60,6 +61,7 @@ struct edata_s {
     hs_link_t eset_link; /* eset size bucket, or the edata cache */
     hs_link_t lru_link;  /* eset age order */
     hs_link_t active_link; /* a manual arena's active extents */
+    hs_mpsc_node_t remote; /* HPA: queued as a free for its shard */
     bitmap_t bitmap;     /* slab: set bit = free region */
 } HS_ALIGNED_CL;
 

@@ -34,6 +34,8 @@ hpa_shard_init(hpa_shard_t *s, unsigned arena_ind, pac_t *pac,
     s->next_age = 0;
     s->last_purge_ns = 0;
     memset(&s->counters, 0, sizeof(s->counters));
+    hs_mpsc_init(&s->remote);
+    atomic_init(&s->nremote, 0);
 }
 
 /* After h changed: starts or stops its dense clock.  mtx held, h out of
@@ -47,6 +49,41 @@ note_density(hpa_shard_t *s, hpdata_t *h, uint64_t now_ns)
     } else {
         h->dense_ns = 0;
     }
+}
+
+/* Gives back npages at addr of h.  mtx held. */
+static void
+unreserve(hpa_shard_t *s, hpdata_t *h, void *addr, size_t npages,
+          uint64_t now_ns)
+{
+    psset_update_begin(&s->psset, h);
+    hpdata_unreserve(h, addr, npages);
+    note_density(s, h, now_ns);
+    psset_update_end(&s->psset, h);
+}
+
+/* Takes the frees queued while others held mtx.  mtx held. */
+static void
+drain_remote(hpa_shard_t *s)
+{
+    hs_mpsc_node_t *n = hs_mpsc_pop_all(&s->remote);
+    if (n == NULL)
+        return;
+    uint64_t now = pac_now_ns();
+    while (n != NULL) {
+        edata_t *e = (edata_t *)((char *)n - offsetof(edata_t, remote));
+        n = n->next;
+        unreserve(s, e->ps, e->addr, e->size / PAGE, now);
+        edata_cache_put(e);
+    }
+}
+
+/* Takes mtx and the queued frees. */
+static void
+lock_shard(hpa_shard_t *s)
+{
+    hs_mutex_lock(&s->mtx);
+    drain_remote(s);
 }
 
 /* A new, empty pageslab in the set; NULL on OOM.  mtx held. */
@@ -76,7 +113,7 @@ hpa_alloc_impl(void *impl, size_t size, size_t alignment, bool zero)
         return NULL;
     size_t npages = size / PAGE;
     uint64_t now = pac_now_ns();
-    hs_mutex_lock(&s->mtx);
+    lock_shard(s);
     hpdata_t *h = psset_pick(&s->psset, npages);
     if (h == NULL)
         h = slab_new(s);
@@ -134,17 +171,22 @@ hpa_dalloc_impl(void *impl, edata_t *e)
         pac_pai(s->pac).ops->dalloc(s->pac, e);
         return;
     }
-    void *addr = e->addr;
-    size_t npages = e->size / PAGE;
     emap_deregister_boundary(e);
-    edata_cache_put(e);
-    uint64_t now = pac_now_ns();
-    hs_mutex_lock(&s->mtx);
-    psset_update_begin(&s->psset, h);
-    hpdata_unreserve(h, addr, npages);
-    note_density(s, h, now);
-    psset_update_end(&s->psset, h);
+    if (!hs_mutex_trylock(&s->mtx)) {
+        /* Someone is in the shard: hand the free over, do not wait. */
+        atomic_fetch_add_explicit(&s->nremote, 1, memory_order_relaxed);
+        hs_mpsc_push(&s->remote, &e->remote);
+        if (hs_mutex_trylock(&s->mtx)) {
+            /* It left meanwhile: take the queue (ours included) now. */
+            drain_remote(s);
+            hs_mutex_unlock(&s->mtx);
+        }
+        return;
+    }
+    drain_remote(s);
+    unreserve(s, h, e->addr, e->size / PAGE, pac_now_ns());
     hs_mutex_unlock(&s->mtx);
+    edata_cache_put(e);
 }
 
 /* ---- deferred work ---- */
@@ -273,7 +315,7 @@ hugify_due(hpa_shard_t *s, uint64_t now_ns)
 size_t
 hpa_deferred(hpa_shard_t *s, uint64_t now_ns)
 {
-    hs_mutex_lock(&s->mtx);
+    lock_shard(s);
     hugify_due(s, now_ns);
     size_t purged = 0;
     uint64_t interval = s->opts.min_purge_interval_ms * 1000000;
@@ -294,7 +336,7 @@ size_t
 hpa_purge_all(hpa_shard_t *s)
 {
     size_t purged = 0;
-    hs_mutex_lock(&s->mtx);
+    lock_shard(s);
     hpdata_t *h;
     while ((h = purge_pick(s)) != NULL)
         purged += purge_slab(s, h);
@@ -348,8 +390,9 @@ hpa_pai(hpa_shard_t *s)
 void
 hpa_stats(hpa_shard_t *s, hpa_stats_t *r)
 {
-    hs_mutex_lock(&s->mtx);
+    lock_shard(s);
     *r = s->counters;
+    r->nremote = atomic_load_explicit(&s->nremote, memory_order_relaxed);
     r->nslabs = s->psset.nslabs;
     r->nempty = s->psset.nempty;
     r->nfull = s->psset.nfull;

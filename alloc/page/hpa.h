@@ -21,6 +21,11 @@
  * Pageslabs are mapped from the OS 2 MiB at a time, hugepage-aligned, and
  * never unmapped (an empty purged slab is retained address space).
  *
+ * Frees: a free that finds the shard's mutex taken does not wait: it
+ * queues the extent on the shard's MPSC queue (util/mpsc.h), and the next
+ * holder of the mutex (an allocation, a free, deferred work, stats) takes
+ * the queued frees first.
+ *
  * Locking: one mutex per shard (HS_RANK_HPA, above the bin and guard
  * ranks; the PAC fallback and the edata cache are called without it).
  * Purging and hugifying madvise with the lock released: the slab is
@@ -33,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../util/mpsc.h"
 #include "../util/mutex.h"
 #include "pac.h"
 #include "pai.h"
@@ -51,6 +57,7 @@ typedef struct hpa_stats_s {
     size_t nactive, ndirty, nretained;       /* pages, now */
     uint64_t nhugifies, ndehugifies, npurge_passes, npurged;
     size_t metadata; /* bytes of slab metadata */
+    uint64_t nremote; /* frees handed over through the queue */
 } hpa_stats_t;
 
 typedef struct hpa_shard_s {
@@ -62,6 +69,10 @@ typedef struct hpa_shard_s {
     uint64_t next_age;      /* guarded by mtx */
     uint64_t last_purge_ns; /* guarded by mtx */
     hpa_stats_t counters;   /* guarded by mtx: the cumulative ones */
+    /* Frees that found mtx taken: queued (lock-free) for whoever holds it
+     * next, so a free never waits on the shard.  Drained under mtx. */
+    hs_mpsc_t remote;
+    _Atomic(uint64_t) nremote; /* frees that went through the queue */
 } hpa_shard_t;
 
 /* The defaults of the options (the hpa_* options set them). */

@@ -152,4 +152,53 @@ HS_TEST(hugify_waits_for_the_delay_and_skips_slabs_purged_before_it)
         pai.ops->dalloc(pai.impl, x[0][i]);
 }
 
+static pac_t pac_c;
+static hpa_shard_t hpa_c;
+
+typedef struct {
+    hpa_shard_t *s;
+    edata_t *e;
+} freer_t;
+
+static void *
+free_it(void *arg)
+{
+    freer_t *f = arg;
+    hpa_pai(f->s).ops->dalloc(f->s, f->e);
+    return NULL;
+}
+
+/* A free that finds the shard busy is queued, not waited for, and the
+ * next holder of the shard takes it. */
+HS_TEST(frees_into_a_busy_shard_are_handed_over)
+{
+    hpa_shard_t *s = &hpa_c;
+    setup(s, &pac_c, 202);
+    pai_t pai = hpa_pai(s);
+    edata_t *a = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
+    edata_t *b = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
+    HS_ASSERT_TRUE(a != NULL && b != NULL);
+    hs_mutex_lock(&s->mtx); /* the shard is busy */
+    freer_t f = {s, a};
+    pthread_t t;
+    HS_ASSERT_EQ_INT(pthread_create(&t, NULL, free_it, &f), 0);
+    pthread_join(t, NULL); /* returned while the shard stayed locked */
+    HS_EXPECT_EQ_SIZE(s->psset.nactive, 16);
+    HS_EXPECT_FALSE(hs_mpsc_empty(&s->remote));
+    hs_mutex_unlock(&s->mtx);
+    hpa_stats_t st;
+    hpa_stats(s, &st); /* takes the shard: the queued free lands */
+    HS_EXPECT_EQ_U64(st.nremote, 1);
+    HS_EXPECT_EQ_SIZE(st.nactive, 8);
+    HS_EXPECT_TRUE(hs_mpsc_empty(&s->remote));
+    /* The freed pages are reusable. */
+    edata_t *c = pai.ops->alloc(pai.impl, 8 * PAGE, PAGE, false);
+    HS_ASSERT_NOT_NULL(c);
+    HS_EXPECT_EQ_PTR(c->ps, b->ps);
+    pai.ops->dalloc(pai.impl, b);
+    pai.ops->dalloc(pai.impl, c);
+    hpa_stats(s, &st);
+    HS_EXPECT_EQ_SIZE(st.nactive, 0);
+}
+
 HS_TEST_MAIN()
