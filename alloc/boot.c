@@ -25,6 +25,7 @@
 #include "sz.h"
 #include "tcache.h"
 #include "tsd.h"
+#include "util/fmt.h"
 #include "util/mutex.h"
 
 _Atomic(int) boot_state;
@@ -76,6 +77,10 @@ static bool
 boot_modules(void)
 {
     opts_parse();
+    if (opt_hpa_dehugification_threshold[0] != '\0')
+        hs_dprintf(2, "heapsight: hpa_dehugification_threshold is accepted "
+                      "and ignored (pageslabs are dehugified before any "
+                      "purge)\n");
     sz_boot();
     base_boot();
     edata_cache_boot();

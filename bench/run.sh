@@ -155,10 +155,11 @@ WORKLOADS=(
     "python_malloc|PY $REPO/bench/py_alloc.py|PY $REPO/bench/py_alloc.py scale=1|PYTHONMALLOC=malloc"
     "cxx_map|BIN/cxx_map|BIN/cxx_map rounds=2|"
     "py_calls|PY $REPO/bench/py_calls.py|PY $REPO/bench/py_calls.py scale=1|"
+    "bigheap|BIN/bigheap|BIN/bigheap mib=256 reads=5000000|"
 )
 # Workloads that run only when named (--only, --python): the default run
 # keeps the workloads its published results have.
-OPT_IN=",py_calls,"
+OPT_IN=",py_calls,bigheap,"
 if [[ $LIST == 1 ]]; then
     printf '%s\n' "${WORKLOADS[@]}" | cut -d'|' -f1,2,4 | tr '|' '\t'
     exit 0

@@ -6,6 +6,7 @@
 #   bogus_key:1            -> exit 0, exactly one stderr line, naming
 #                             "bogus_key"; the program runs to the end
 #   narenas:3              -> opt.narenas reads 3
+#   hpa_dehugification_threshold:0.2 -> one stderr line: accepted, ignored
 # Usage: options.sh <opt_probe executable>
 set -u
 probe=${1:?usage: options.sh opt_probe}
@@ -47,6 +48,12 @@ grep -q bogus_key "$tmp/err" || fail "bogus_key:1: warning lacks bogus_key"
 run narenas:3
 grep -qx 'opt.narenas=3 rc=0' "$tmp/out" || fail "narenas:3: not read back"
 [ -s "$tmp/err" ] && fail "narenas:3: stderr is not empty"
+
+run hpa_dehugification_threshold:0.2
+lines=$(wc -l <"$tmp/err")
+[ "$lines" -eq 1 ] || fail "hpa_dehugification_threshold: $lines stderr lines, want 1"
+grep -q "accepted and ignored" "$tmp/err" ||
+    fail "hpa_dehugification_threshold: no note that it is ignored"
 
 [ $status -eq 0 ] && echo "options ok"
 exit $status
