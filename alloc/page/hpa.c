@@ -19,6 +19,12 @@ hpa_opts_default(hpa_opts_t *r)
     r->min_purge_interval_ms = 5000;
 }
 
+/* Every shard by arena index, and the one that last mapped a new slab:
+ * where surplus empty slabs go. */
+#define HPA_SHARDS_MAX 1024
+static _Atomic(hpa_shard_t *) shards[HPA_SHARDS_MAX];
+static _Atomic(unsigned) last_grower = UINT32_MAX;
+
 void
 hpa_shard_init(hpa_shard_t *s, unsigned arena_ind, pac_t *pac,
                const hpa_opts_t *opts)
@@ -36,6 +42,9 @@ hpa_shard_init(hpa_shard_t *s, unsigned arena_ind, pac_t *pac,
     memset(&s->counters, 0, sizeof(s->counters));
     hs_mpsc_init(&s->remote);
     atomic_init(&s->nremote, 0);
+    hs_mpsc_init(&s->inbox);
+    if (arena_ind < HPA_SHARDS_MAX)
+        atomic_store_explicit(&shards[arena_ind], s, memory_order_release);
 }
 
 /* After h changed: starts or stops its dense clock.  mtx held, h out of
@@ -62,6 +71,52 @@ unreserve(hpa_shard_t *s, hpdata_t *h, void *addr, size_t npages,
     psset_update_end(&s->psset, h);
 }
 
+/* Takes the empty slabs other shards sent.  mtx held. */
+static void
+drain_inbox(hpa_shard_t *s)
+{
+    for (hs_mpsc_node_t *n = hs_mpsc_pop_all(&s->inbox); n != NULL;) {
+        hpdata_t *h = (hpdata_t *)((char *)n - offsetof(hpdata_t, inbox_link));
+        n = n->next;
+        psset_insert(&s->psset, h);
+        s->counters.nslabs_received++;
+        s->counters.metadata += sizeof(hpdata_t);
+    }
+}
+
+/* Sends empty purged slabs past HPA_EMPTY_KEEP to the shard that last
+ * grew (not this one).  mtx held. */
+static void
+send_surplus(hpa_shard_t *s)
+{
+    unsigned to = atomic_load_explicit(&last_grower, memory_order_relaxed);
+    hpa_shard_t *dst = to < HPA_SHARDS_MAX
+                           ? atomic_load_explicit(&shards[to],
+                                                  memory_order_acquire)
+                           : NULL;
+    if (dst == NULL || dst == s || s->psset.nempty <= HPA_EMPTY_KEEP)
+        return;
+    hs_mpsc_batch_t batch;
+    hs_mpsc_batch_init(&batch);
+    size_t extra = s->psset.nempty - HPA_EMPTY_KEEP;
+    /* Empty slabs sit in the last bin (their run is the whole slab). */
+    hs_link_t *bin = &s->psset.bins[HPDATA_NPAGES];
+    for (hs_link_t *l = bin->next; l != bin && extra > 0;) {
+        hpdata_t *h = (hpdata_t *)((char *)l - offsetof(hpdata_t, bin_link));
+        l = l->next;
+        if (h->purging || h->ntouched != 0)
+            continue; /* only purged ones: nothing resident moves */
+        psset_remove(&s->psset, h);
+        h->hugified = false;
+        h->dense_ns = 0;
+        hs_mpsc_batch_add(&batch, &h->inbox_link);
+        s->counters.nslabs_sent++;
+        s->counters.metadata -= sizeof(hpdata_t);
+        extra--;
+    }
+    hs_mpsc_push_batch(&dst->inbox, &batch);
+}
+
 /* Takes the frees queued while others held mtx.  mtx held. */
 static void
 drain_remote(hpa_shard_t *s)
@@ -83,6 +138,7 @@ static void
 lock_shard(hpa_shard_t *s)
 {
     hs_mutex_lock(&s->mtx);
+    drain_inbox(s);
     drain_remote(s);
 }
 
@@ -98,6 +154,8 @@ slab_new(hpa_shard_t *s)
         return NULL; /* (h stays in base memory: a few hundred bytes) */
     hpdata_init(h, addr, s->next_age++);
     s->counters.metadata += sizeof(hpdata_t);
+    s->counters.nslabs_mapped++;
+    atomic_store_explicit(&last_grower, s->arena_ind, memory_order_relaxed);
     psset_insert(&s->psset, h);
     return h;
 }
@@ -328,6 +386,7 @@ hpa_deferred(hpa_shard_t *s, uint64_t now_ns)
                (h = purge_pick(s)) != NULL)
             purged += purge_slab(s, h);
     }
+    send_surplus(s);
     hs_mutex_unlock(&s->mtx);
     return purged;
 }
@@ -341,6 +400,7 @@ hpa_purge_all(hpa_shard_t *s)
     while ((h = purge_pick(s)) != NULL)
         purged += purge_slab(s, h);
     s->last_purge_ns = pac_now_ns();
+    send_surplus(s);
     hs_mutex_unlock(&s->mtx);
     return purged;
 }

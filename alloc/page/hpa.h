@@ -21,6 +21,12 @@
  * Pageslabs are mapped from the OS 2 MiB at a time, hugepage-aligned, and
  * never unmapped (an empty purged slab is retained address space).
  *
+ * Moving slabs: a shard that holds more than HPA_EMPTY_KEEP empty, purged
+ * slabs sends the extra ones to the shard that last had to map a new slab,
+ * through that shard's inbox (an MPSC queue of slabs; no second shard lock
+ * is ever taken): address space is reused across arenas instead of mapped
+ * anew.  Only empty slabs move, so no live extent changes shard.
+ *
  * Frees: a free that finds the shard's mutex taken does not wait: it
  * queues the extent on the shard's MPSC queue (util/mpsc.h), and the next
  * holder of the mutex (an allocation, a free, deferred work, stats) takes
@@ -44,6 +50,8 @@
 #include "pai.h"
 #include "psset.h"
 
+#define HPA_EMPTY_KEEP 4
+
 typedef struct hpa_opts_s {
     size_t slab_max_alloc;         /* bytes; larger requests go to the PAC */
     uint64_t hugify_delay_ms;      /* dense this long before hugify */
@@ -58,6 +66,8 @@ typedef struct hpa_stats_s {
     uint64_t nhugifies, ndehugifies, npurge_passes, npurged;
     size_t metadata; /* bytes of slab metadata */
     uint64_t nremote; /* frees handed over through the queue */
+    uint64_t nslabs_sent, nslabs_received; /* empty slabs moved */
+    uint64_t nslabs_mapped; /* slabs this shard mapped from the OS */
 } hpa_stats_t;
 
 typedef struct hpa_shard_s {
@@ -73,6 +83,7 @@ typedef struct hpa_shard_s {
      * next, so a free never waits on the shard.  Drained under mtx. */
     hs_mpsc_t remote;
     _Atomic(uint64_t) nremote; /* frees that went through the queue */
+    hs_mpsc_t inbox; /* empty slabs sent by other shards */
 } hpa_shard_t;
 
 /* The defaults of the options (the hpa_* options set them). */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "../util/list.h"
+#include "../util/mpsc.h"
 #include "../util/util.h"
 
 #define HPDATA_NPAGES (HUGEPAGE / PAGE)
@@ -43,6 +44,7 @@ typedef struct hpdata_s {
     hs_link_t bin_link; /* psset bin list */
     hs_link_t hugify_link; /* psset hugify candidates */
     hs_link_t purge_link;  /* psset purge candidates */
+    hs_mpsc_node_t inbox_link; /* on its way to another shard (hpa.c) */
 } hpdata_t;
 
 /* An empty slab over [addr, addr + HUGEPAGE): nothing active or touched. */

@@ -201,4 +201,50 @@ HS_TEST(frees_into_a_busy_shard_are_handed_over)
     HS_EXPECT_EQ_SIZE(st.nactive, 0);
 }
 
+static pac_t pac_d, pac_e;
+static hpa_shard_t hpa_d, hpa_e;
+
+/* Surplus empty slabs go to the shard that last had to map one, through
+ * its inbox, and it uses them before mapping more. */
+HS_TEST(surplus_empty_slabs_move_to_the_growing_shard)
+{
+    hpa_shard_t *a = &hpa_d, *b = &hpa_e;
+    setup(a, &pac_d, 203);
+    setup(b, &pac_e, 204);
+    pai_t pa = hpa_pai(a), pb = hpa_pai(b);
+    enum { SLABS = 7, PER = HPDATA_NPAGES / 16 };
+    static edata_t *x[SLABS * PER];
+    for (int i = 0; i < SLABS * PER; i++) {
+        x[i] = pa.ops->alloc(pa.impl, 16 * PAGE, PAGE, false);
+        HS_ASSERT_NOT_NULL(x[i]);
+    }
+    for (int i = 0; i < SLABS * PER; i++)
+        pa.ops->dalloc(pa.impl, x[i]);
+    /* b grows: it is now the shard that last mapped a slab. */
+    edata_t *y = pb.ops->alloc(pb.impl, 16 * PAGE, PAGE, false);
+    HS_ASSERT_NOT_NULL(y);
+    hpa_purge_all(a); /* purged empties; the surplus is sent */
+    hpa_stats_t sa, sb;
+    hpa_stats(a, &sa);
+    HS_EXPECT_EQ_U64(sa.nslabs_sent, SLABS - HPA_EMPTY_KEEP);
+    HS_EXPECT_EQ_SIZE(sa.nslabs, HPA_EMPTY_KEEP);
+    hpa_stats(b, &sb); /* takes its inbox */
+    HS_EXPECT_EQ_U64(sb.nslabs_received, SLABS - HPA_EMPTY_KEEP);
+    HS_EXPECT_EQ_SIZE(sb.nslabs, 1 + SLABS - HPA_EMPTY_KEEP);
+    /* b fills its own slab, then uses a received one, mapping nothing. */
+    uint64_t mapped = sb.nslabs_mapped;
+    enum { NZ = PER + 8 };
+    edata_t *z[NZ];
+    for (int i = 0; i < NZ; i++) {
+        z[i] = pb.ops->alloc(pb.impl, 16 * PAGE, PAGE, false);
+        HS_ASSERT_NOT_NULL(z[i]);
+    }
+    hpa_stats(b, &sb);
+    HS_EXPECT_EQ_U64(sb.nslabs_mapped, mapped);
+    HS_EXPECT_EQ_SIZE(sb.nactive, (NZ + 1) * 16);
+    for (int i = 0; i < NZ; i++)
+        pb.ops->dalloc(pb.impl, z[i]);
+    pb.ops->dalloc(pb.impl, y);
+}
+
 HS_TEST_MAIN()
