@@ -46,11 +46,12 @@
  *             CAS are relaxed: a producer only copies head into its own
  *             last node, never dereferences it, so it needs nothing from
  *             the producers before it.
- *   pop_all:  exchange acquire — every push CAS is a read-modify-write, so
- *             the pushes since the last take form one release sequence per
- *             push; the acquire read of the final value synchronizes with
- *             each of them, and the consumer sees every node it walks.  No
- *             release: producers never read through the NULL it stores.
+ *   pop_all:  exchange acquire — each push's release CAS heads a release
+ *             sequence that every later push CAS (a read-modify-write)
+ *             extends, so the exchange, reading the last of them,
+ *             synchronizes with every push since the previous take and the
+ *             consumer sees every node it walks.  No release: producers
+ *             never read through the NULL it stores.
  *             The pre-check load is relaxed: it reads no message.
  *   empty:    relaxed — a hint.  To the consumer a "false" stays right
  *             (only it removes), and its next pop_all returns something;
