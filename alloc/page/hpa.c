@@ -53,8 +53,12 @@ static void
 note_density(hpa_shard_t *s, hpdata_t *h, uint64_t now_ns)
 {
     if (h->nactive >= s->opts.hugify_threshold) {
-        if (h->dense_ns == 0)
+        if (h->dense_ns == 0 && !h->hugified) {
             h->dense_ns = now_ns == 0 ? 1 : now_ns;
+            /* New deferred work: a background thread asleep with nothing
+             * to do must wake for it. */
+            pac_tell_deferred(now_ns + s->opts.hugify_delay_ms * 1000000, 0);
+        }
     } else {
         h->dense_ns = 0;
     }

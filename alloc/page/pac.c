@@ -36,6 +36,15 @@ pac_set_deferred_cb(void (*cb)(uint64_t due_ns, size_t npages))
     atomic_store_explicit(&deferred_cb, cb, memory_order_release);
 }
 
+void
+pac_tell_deferred(uint64_t due_ns, size_t npages)
+{
+    void (*cb)(uint64_t, size_t) =
+        atomic_load_explicit(&deferred_cb, memory_order_acquire);
+    if (cb != NULL)
+        cb(due_ns, npages);
+}
+
 /* npages entered a set whose curve has ms milliseconds. */
 static void
 tell_deferred(uint64_t now_ns, int64_t ms, size_t npages)

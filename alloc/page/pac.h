@@ -140,6 +140,8 @@ void pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms);
  * muzzy set, all of them due by due_ns (sooner, in part, the more there
  * are); called with no lock of rank HS_RANK_BACKGROUND or higher held. */
 void pac_set_deferred_cb(void (*cb)(uint64_t due_ns, size_t npages));
+/* Calls that callback, if any (for the HPA's deferred work). */
+void pac_tell_deferred(uint64_t due_ns, size_t npages);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t pac_now_ns(void);

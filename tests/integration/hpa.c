@@ -103,4 +103,41 @@ HS_TEST(dense_heap_is_hugified_and_purged)
         free(p[i]);
 }
 
+/* With the background thread, slabs become huge while the program only
+ * sleeps: a slab turning dense wakes the thread. */
+HS_TEST(background_thread_hugifies_an_idle_heap)
+{
+    bool hpa = false;
+    size_t len = sizeof hpa;
+    HS_ASSERT_EQ_INT(hs_ctl("opt.hpa", &hpa, &len, NULL, 0), 0);
+    if (!hpa)
+        HS_SKIP("HEAPSIGHT has no hpa:true");
+    bool on = true;
+    HS_ASSERT_EQ_INT(hs_ctl("background_thread", NULL, NULL, &on, sizeof on),
+                     0);
+    usleep(200000); /* it has looked once and sleeps: nothing pending */
+    unsigned a = 0;
+    len = sizeof a;
+    HS_ASSERT_EQ_INT(hs_ctl("thread.arena", &a, &len, NULL, 0), 0);
+    size_t before = astat(a, "hpa_nhugifies");
+    enum { N = 1024 };
+    static char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = malloc(it_opaque(32768));
+        HS_ASSERT_NOT_NULL(p[i]);
+        memset(p[i], 1, 32768);
+    }
+    size_t after = before;
+    for (int t = 0; t < 50 && after < before + 8; t++) {
+        usleep(100000); /* no allocation here */
+        after = astat(a, "hpa_nhugifies");
+    }
+    HS_EXPECT_GE_SIZE(after, before + 8);
+    for (int i = 0; i < N; i++)
+        free(p[i]);
+    on = false;
+    HS_EXPECT_EQ_INT(hs_ctl("background_thread", NULL, NULL, &on, sizeof on),
+                     0);
+}
+
 HS_TEST_MAIN()
