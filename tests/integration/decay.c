@@ -38,39 +38,14 @@
 static size_t
 rss_bytes(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    unsigned long size, resident;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
-        return 0;
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+    return it_rss_bytes();
 }
 
 /* LazyFree bytes of the whole process (MADV_FREE pages not reclaimed). */
 static size_t
 lazyfree_bytes(void)
 {
-    char buf[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "LazyFree:");
-    unsigned long kb = 0;
-    if (p == NULL || sscanf(p, "LazyFree: %lu kB", &kb) != 1)
-        return 0;
-    return (size_t)kb << 10;
+    return it_smaps_kb("LazyFree:") << 10;
 }
 
 static double

@@ -18,35 +18,13 @@
 
 #include "it_util.h"
 
-static size_t
-smaps_kb(const char *key)
-{
-    char buf[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, key);
-    unsigned long kb = 0;
-    if (p != NULL)
-        sscanf(p + strlen(key), " %lu", &kb);
-    return (size_t)kb;
-}
-
 static bool
 thp_madvise_allowed(void)
 {
-    char buf[128] = {0};
-    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    return n > 0 && (strstr(buf, "[madvise]") || strstr(buf, "[always]"));
+    char buf[128];
+    return it_read_proc("/sys/kernel/mm/transparent_hugepage/enabled", buf,
+                        sizeof buf) &&
+           (strstr(buf, "[madvise]") || strstr(buf, "[always]"));
 }
 
 static size_t
@@ -69,7 +47,7 @@ HS_TEST(dense_heap_is_hugified_and_purged)
     unsigned a = 0;
     len = sizeof a;
     HS_ASSERT_EQ_INT(hs_ctl("thread.arena", &a, &len, NULL, 0), 0);
-    size_t huge0 = smaps_kb("AnonHugePages:");
+    size_t huge0 = it_smaps_kb("AnonHugePages:");
     enum { N = 2048 }; /* 2048 x 32 KiB = 64 MiB */
     static char *p[N];
     for (int i = 0; i < N; i++) {
@@ -86,7 +64,7 @@ HS_TEST(dense_heap_is_hugified_and_purged)
     HS_EXPECT_EQ_INT(hs_ctl(name, NULL, NULL, NULL, 0), 0);
     HS_EXPECT_GE_SIZE(astat(a, "hpa_nhugifies"), 16);
     if (thp_madvise_allowed())
-        HS_EXPECT_GE_SIZE(smaps_kb("AnonHugePages:"), huge0 + 16 * 2048);
+        HS_EXPECT_GE_SIZE(it_smaps_kb("AnonHugePages:"), huge0 + 16 * 2048);
     /* Free most: past dirty_mult, the next pass purges (dehugifying). */
     for (int i = 0; i < N; i++)
         if (i % 8 != 0)

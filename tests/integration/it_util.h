@@ -11,10 +11,13 @@
 #define IT_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Hides a value from the optimizer (no constant folding of huge sizes). */
 static inline size_t
@@ -125,5 +128,47 @@ it_rand(uint64_t *state)
         int errno_now = errno;                                              \
         HS_EXPECT_EQ_INT(errno_now, (want));                                \
     } while (0)
+
+/* Reads a small /proc file into buf (NUL-terminated); false if it cannot. */
+static inline bool
+it_read_proc(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* The process's resident bytes, from /proc/self/statm (0 if unreadable). */
+static inline size_t
+it_rss_bytes(void)
+{
+    char buf[128];
+    unsigned long size, resident;
+    if (!it_read_proc("/proc/self/statm", buf, sizeof buf) ||
+        sscanf(buf, "%lu %lu", &size, &resident) != 2)
+        return 0;
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The kB value of key (e.g. "LazyFree:") in /proc/self/smaps_rollup;
+ * 0 if absent. */
+static inline size_t
+it_smaps_kb(const char *key)
+{
+    char buf[4096];
+    unsigned long kb = 0;
+    if (!it_read_proc("/proc/self/smaps_rollup", buf, sizeof buf))
+        return 0;
+    const char *p = strstr(buf, key);
+    if (p != NULL)
+        sscanf(p + strlen(key), " %lu", &kb);
+    return (size_t)kb;
+}
 
 #endif /* IT_UTIL_H */
