@@ -90,21 +90,26 @@ bin_fill(bin_t *bin, pa_shard_t *pa, unsigned ind, void **out, unsigned n)
 }
 
 /* Returns one region to slab e; sets *r_empty when the slab became empty
- * and was detached from the bin.  Bin lock held. */
-static void
+ * and was detached from the bin.  False, with nothing changed, for a
+ * misuse that was reported and survived (util/fmt.h).  Bin lock held. */
+static bool
 bin_region_dalloc(bin_t *bin, edata_t *e, void *ptr, bool *r_empty)
 {
     const bin_info_t *bi = &bin_infos[e->szind];
     uint32_t r = sz_region_index(e->szind, (uintptr_t)ptr - edata_base(e));
-    if (r == UINT32_MAX)
-        hs_fatal("free(): invalid pointer %p (inside a %zu-byte block)", ptr,
-                 bi->reg_size);
-    if (bitmap_get(&e->bitmap, r))
-        hs_fatal("free(): double free of %p (%zu-byte block)", ptr,
-                 bi->reg_size);
+    *r_empty = false;
+    if (r == UINT32_MAX) {
+        hs_misuse("free(): invalid pointer %p (inside a %zu-byte block)", ptr,
+                  bi->reg_size);
+        return false;
+    }
+    if (bitmap_get(&e->bitmap, r)) {
+        hs_misuse("free(): double free of %p (%zu-byte block)", ptr,
+                  bi->reg_size);
+        return false;
+    }
     bitmap_set(&e->bitmap, r);
     e->nfree++;
-    *r_empty = false;
     if (e->nfree == bi->nregs) {
         if (bin->slabcur == e)
             bin->slabcur = NULL;
@@ -115,6 +120,7 @@ bin_region_dalloc(bin_t *bin, edata_t *e, void *ptr, bool *r_empty)
     } else if (e->nfree == 1 && bin->slabcur != e) {
         hs_list_push_back(&bin->nonfull, &e->bin_link);
     }
+    return true;
 }
 
 unsigned
@@ -132,7 +138,8 @@ bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind, void **ptrs,
             continue;
         }
         bool now_empty;
-        bin_region_dalloc(bin, e, ptrs[i], &now_empty);
+        if (!bin_region_dalloc(bin, e, ptrs[i], &now_empty))
+            continue; /* reported misuse: not counted as returned */
         if (now_empty)
             hs_list_push_back(&empty, &e->bin_link);
         done++;

@@ -77,6 +77,7 @@ static bool
 boot_modules(void)
 {
     opts_parse();
+    hs_misuse_aborts = opt_abort_on_error;
     if (opt_hpa_dehugification_threshold[0] != '\0')
         hs_dprintf(2, "heapsight: hpa_dehugification_threshold is accepted "
                       "and ignored (pageslabs are dehugified before any "

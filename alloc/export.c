@@ -22,6 +22,7 @@
  * A failed check ends the process with one line naming the address.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,9 +130,16 @@ promote(tsd_t *tsd, arena_t *a, size_t usize, req_t req)
     if (usize > PAGE || req.alignment > PAGE || tsd->nprof_pages == 0 ||
         a->manual)
         return large_malloc_promoted(a, ind, req.alignment, req.zero);
-    edata_t *e = tsd->prof_pages[--tsd->nprof_pages];
-    e->szind = (uint16_t)ind;
-    emap_update(e);
+    /* Only a page that held a block of this very class: a stale pointer
+     * to a freed block of another size must not find a live block there
+     * (its free stays a detected double free, as without profiling). */
+    unsigned k = tsd->nprof_pages;
+    while (k > 0 && tsd->prof_pages[k - 1]->szind != ind)
+        k--;
+    if (k == 0)
+        return large_malloc_promoted(a, ind, req.alignment, req.zero);
+    edata_t *e = tsd->prof_pages[k - 1];
+    tsd->prof_pages[k - 1] = tsd->prof_pages[--tsd->nprof_pages];
     if (req.zero)
         memset(e->addr, 0, usize);
     return e->addr;
@@ -313,36 +321,50 @@ alloc_fast(size_t size)
 
 /* ---- free ---- */
 
+/* The misuse reports (util/fmt.h: they abort, unless abort_on_error is
+ * false or an abort hook is set; then the block is left untouched). */
 static HS_COLD void
 bad_pointer(const char *fn, const void *p, emap_entry_t ent)
 {
-    if (ent == 0)
-        hs_fatal("%s(): invalid pointer %p (not allocated by heapsight, or "
-                 "already freed)",
-                 fn, p);
+    if (ent == 0) {
+        hs_misuse("%s(): invalid pointer %p (not allocated by heapsight, or "
+                  "already freed)",
+                  fn, p);
+        return;
+    }
     edata_t *e = emap_entry_edata(ent);
     if (emap_entry_slab(ent))
-        hs_fatal("%s(): invalid pointer %p (inside a %zu-byte block at "
-                 "offset %zu of its slab)",
-                 fn, p, sz_index2size(emap_entry_szind(ent)),
-                 emap_slab_offset(ent, p));
-    if (emap_entry_state(ent) != EXTENT_ACTIVE)
-        hs_fatal("%s(): double free of %p (block already freed)", fn, p);
-    if (emap_entry_guarded(ent))
-        hs_fatal("%s(): invalid pointer %p (inside the guarded %zu-byte "
-                 "block at %p)",
-                 fn, p, e->size - PAGE - e->guard_off,
-                 (void *)((char *)e->addr + e->guard_off));
-    hs_fatal("%s(): invalid pointer %p (inside the %zu-byte block at %p)", fn,
-             p, e->size, e->addr);
+        hs_misuse("%s(): invalid pointer %p (inside a %zu-byte block at "
+                  "offset %zu of its slab)",
+                  fn, p, sz_index2size(emap_entry_szind(ent)),
+                  emap_slab_offset(ent, p));
+    else if (emap_entry_state(ent) != EXTENT_ACTIVE)
+        hs_misuse("%s(): double free of %p (block already freed)", fn, p);
+    else if (emap_entry_guarded(ent))
+        hs_misuse("%s(): invalid pointer %p (inside the guarded %zu-byte "
+                  "block at %p)",
+                  fn, p, e->size - PAGE - e->guard_off,
+                  (void *)((char *)e->addr + e->guard_off));
+    else
+        hs_misuse("%s(): invalid pointer %p (inside the %zu-byte block at %p)",
+                  fn, p,
+                  emap_entry_szind(ent) < SZ_NBINS
+                      ? sz_index2size(emap_entry_szind(ent))
+                      : e->size,
+                  e->addr);
 }
 
 static HS_COLD void
 double_free(const char *fn, const void *p, unsigned ind)
 {
-    hs_fatal("%s(): double free of %p (%zu-byte block)", fn, p,
-             sz_index2size(ind));
+    hs_misuse("%s(): double free of %p (%zu-byte block)", fn, p,
+              sz_index2size(ind));
 }
+
+/* What checked_slab_ind and checked_usize return for a misuse that was
+ * reported and survived (abort_on_error:false or an abort hook). */
+#define MISUSED_IND UINT32_MAX
+#define MISUSED_USIZE 0
 
 /* Usable size of an active extent's allocation: a promoted (sampled) or
  * guarded small allocation keeps its small class; a guarded large one
@@ -363,28 +385,40 @@ HS_INLINE unsigned
 checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
 {
     unsigned ind = emap_entry_szind(ent);
-    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) == UINT32_MAX))
+    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
+                 UINT32_MAX)) {
         bad_pointer(fn, p, ent);
-    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
+        return MISUSED_IND;
+    }
+    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
         double_free(fn, p, ind);
+        return MISUSED_IND;
+    }
     return ind;
 }
 
-/* Validates p against its entry; returns its usable size. */
+/* Validates p against its entry; returns its usable size (MISUSED_USIZE
+ * after a reported misuse). */
 static inline size_t
 checked_usize(const char *fn, const void *p, emap_entry_t ent)
 {
-    if (likely(emap_entry_slab(ent)))
-        return sz_index2size(checked_slab_ind(fn, p, ent));
+    if (likely(emap_entry_slab(ent))) {
+        unsigned ind = checked_slab_ind(fn, p, ent);
+        return ind == MISUSED_IND ? MISUSED_USIZE : sz_index2size(ind);
+    }
     edata_t *e = emap_entry_edata(ent);
     if (unlikely(ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE ||
                  emap_entry_szind(ent) == SZIND_NONE ||
                  (char *)e->addr +
                          (emap_entry_guarded(ent) ? e->guard_off : 0) !=
-                     p))
+                     p)) {
         bad_pointer(fn, p, ent);
-    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p)))
+        return MISUSED_USIZE;
+    }
+    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
         double_free(fn, p, emap_entry_szind(ent));
+        return MISUSED_USIZE;
+    }
     return large_usize(ent);
 }
 
@@ -406,6 +440,8 @@ static HS_NOINLINE void
 free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
 {
     size_t usize = checked_usize(fn, p, ent);
+    if (unlikely(usize == MISUSED_USIZE))
+        return; /* reported; the block is left as it is */
     tsd_t *tsd = tsd_fetch_slow();
     if (tsd != NULL)
         tsd->deallocated += usize;
@@ -453,6 +489,8 @@ free_fast(void *p)
     emap_entry_t ent = emap_lookup(p);
     if (likely(emap_entry_cacheable_slab(ent))) {
         unsigned ind = checked_slab_ind("free", p, ent);
+        if (unlikely(ind == MISUSED_IND))
+            return;
         uintptr_t *w = p;
         cache_bin_t *b = &tsd->tcache.bins[ind];
         if (likely(b->ncached < b->ncached_max)) {
@@ -527,6 +565,10 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
 {
     emap_entry_t ent = emap_lookup(p);
     size_t old = checked_usize(fn, p, ent);
+    if (unlikely(old == MISUSED_USIZE)) {
+        errno = EINVAL; /* reported; p is left as it is */
+        return NULL;
+    }
     size_t usize =
         req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     if (unlikely(usize == 0)) {
@@ -727,10 +769,14 @@ hs_sdallocx(void *p, size_t size, int flags)
         req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     emap_entry_t ent = emap_lookup(p);
     size_t usize = checked_usize("free_sized", p, ent);
-    if (unlikely(expect != usize))
-        hs_fatal("free_sized(): size %zu does not match the %zu-byte block "
-                 "at %p",
-                 size, usize, p);
+    if (unlikely(usize == MISUSED_USIZE))
+        return;
+    if (unlikely(expect != usize)) {
+        hs_misuse("free_sized(): size %zu does not match the %zu-byte block "
+                  "at %p",
+                  size, usize, p);
+        return;
+    }
     hs_dallocx(p, flags);
 }
 
@@ -760,4 +806,10 @@ start_background_thread(void)
 {
     if (hs_boot() && opt_background_thread)
         background_set(true);
+}
+
+HS_API hs_abort_hook_t *
+hs_set_abort_hook(hs_abort_hook_t *hook)
+{
+    return atomic_exchange(&hs_misuse_hook, hook);
 }

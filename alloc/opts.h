@@ -20,6 +20,9 @@
 #include <sys/types.h>
 
 #define HS_OPTIONS(X)                                                          \
+    X(BOOL, abort_on_error, true, 0, 1,                                        \
+      "end the process on a detected misuse (bad or double free, wrong "       \
+      "size); false: warn and leave the block untouched")                      \
     X(BOOL, stats_print, false, 0, 1,                                          \
       "print allocator statistics to stderr when the process exits")           \
     X(BOOL, tcache, true, 0, 1,                                                \

@@ -163,6 +163,20 @@ typedef struct hs_arena_config_s {
  * arena" (jemalloc's MALLCTL_ARENAS_ALL). */
 #define HS_ARENAS_ALL 4096
 
+/*
+ * Misuse detection (a free of a pointer heapsight did not return, a double
+ * free, a sized free with the wrong size) writes one line on stderr naming
+ * the problem and the address, then ends the process with abort() — or,
+ * with the option abort_on_error:false, returns leaving the block
+ * untouched.  An abort hook, if set, is called with that line (without the
+ * "heapsight: " prefix) instead of aborting, and the block is left
+ * untouched: for tests that check a detection fired without dying.  The
+ * hook may run with allocator locks held: it must not allocate.  Returns
+ * the previous hook; NULL removes it.
+ */
+typedef void hs_abort_hook_t(const char *message);
+hs_abort_hook_t *hs_set_abort_hook(hs_abort_hook_t *hook);
+
 int hs_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
            size_t newlen);
 

@@ -234,6 +234,30 @@ hs_fatal(const char *fmt, ...)
     abort();
 }
 
+bool hs_misuse_aborts = true;
+void (*_Atomic hs_misuse_hook)(const char *message);
+
+void
+hs_misuse(const char *fmt, ...)
+{
+    char buf[1024];
+    size_t n = hs_snprintf(buf, sizeof(buf), "heapsight: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += hs_vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+    va_end(ap);
+    buf[n] = '\n';
+    write_all(STDERR_FILENO, buf, n + 1);
+    buf[n] = '\0';
+    void (*hook)(const char *) = hs_misuse_hook;
+    if (hook != NULL) {
+        hook(buf + strlen("heapsight: "));
+        return;
+    }
+    if (hs_misuse_aborts)
+        abort();
+}
+
 void
 hs_warn(const char *fmt, ...)
 {

@@ -13,6 +13,7 @@
 #define HS_FMT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Formats into buf (always NUL-terminated); returns the length written. */
@@ -25,6 +26,18 @@ void hs_dprintf(int fd, const char *fmt, ...)
 /* "heapsight: <message>\n" on stderr, then abort(). */
 void hs_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn, cold));
+/*
+ * A misuse of the allocator (bad free, double free, wrong size): writes
+ * "heapsight: <message>\n" on stderr, then calls the abort hook if one is
+ * set (hs_misuse_hook), else aborts unless hs_misuse_aborts is false.
+ * When it returns, the caller leaves the block untouched.
+ */
+void hs_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
+/* Set at boot from abort_on_error; true by default. */
+extern bool hs_misuse_aborts;
+/* Called with the message (without the prefix) instead of aborting. */
+extern void (*_Atomic hs_misuse_hook)(const char *message);
+
 /* "heapsight: warning: <message>\n" on stderr. */
 void hs_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
