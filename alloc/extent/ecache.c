@@ -248,10 +248,10 @@ ecache_npages(ecache_t *c)
 }
 
 edata_t *
-ecache_alloc_guarded(ecache_t *c, size_t size)
+ecache_alloc_guarded(ecache_t *c, size_t size, uint32_t off)
 {
     hs_mutex_lock(&c->mtx);
-    edata_t *e = eset_fit_exact(&c->guarded, size);
+    edata_t *e = eset_fit_exact(&c->guarded, size, off);
     if (e != NULL)
         take_private(c, e);
     hs_mutex_unlock(&c->mtx);

@@ -61,9 +61,11 @@ bool ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed);
 /* Removes and returns the oldest member if it was inserted at or before
  * before_ns, else NULL.  The result is active and owned by the caller. */
 edata_t *ecache_evict(ecache_t *c, uint64_t before_ns);
-/* A guarded extent of exactly size bytes (guard page included), active,
- * or NULL. */
-edata_t *ecache_alloc_guarded(ecache_t *c, size_t size);
+/* A guarded extent of exactly size bytes (guard page included) that last
+ * held a block at offset off (so a block of the same size), active, or
+ * NULL.  Reuse only for the same block size keeps a stale pointer into a
+ * freed guarded block from finding a live block of another size there. */
+edata_t *ecache_alloc_guarded(ecache_t *c, size_t size, uint32_t off);
 /* Pages held, guarded extents included (a snapshot). */
 size_t ecache_npages(ecache_t *c);
 

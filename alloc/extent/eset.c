@@ -134,7 +134,7 @@ eset_fit(eset_t *s, size_t size, size_t alignment)
 }
 
 edata_t *
-eset_fit_exact(eset_t *s, size_t size)
+eset_fit_exact(eset_t *s, size_t size, uint32_t off)
 {
     unsigned b = psz_floor(size / PAGE);
     if (b >= ESET_NBUCKETS)
@@ -142,7 +142,8 @@ eset_fit_exact(eset_t *s, size_t size)
     hs_link_t *head = &s->buckets[b];
     unsigned budget = 64;
     for (hs_link_t *l = head->next; l != head && budget-- > 0; l = l->next)
-        if (edata_of_eset_link(l)->size == size)
+        if (edata_of_eset_link(l)->size == size &&
+            edata_of_eset_link(l)->guard_off == off)
             return edata_of_eset_link(l);
     return NULL;
 }

@@ -38,9 +38,10 @@ void eset_remove(eset_t *s, edata_t *e);
 /* A member with size >= size + alignment - PAGE (enough to carve an
  * aligned run of size bytes), or NULL. */
 edata_t *eset_fit(eset_t *s, size_t size, size_t alignment);
-/* A member of exactly size bytes, or NULL (a bounded search: a bucket
- * crowded with other sizes may hide one). */
-edata_t *eset_fit_exact(eset_t *s, size_t size);
+/* A member of exactly size bytes whose guard_off is off (guarded extents:
+ * the same block size), or NULL (a bounded search: a bucket crowded with
+ * other sizes may hide one). */
+edata_t *eset_fit_exact(eset_t *s, size_t size, uint32_t off);
 /* The least recently inserted member, or NULL. */
 edata_t *eset_oldest(eset_t *s);
 

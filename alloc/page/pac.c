@@ -571,14 +571,15 @@ pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment, bool zero)
     if (alignment < QUANTUM)
         alignment = QUANTUM;
     edata_t *e = NULL;
+    uint32_t off = (uint32_t)((user - usize) & ~(alignment - 1));
     /* Not in manual arenas: their pages go back to hooks at destroy, and a
      * hook's memory may not take mprotect. */
     if (need > user && alignment <= PAGE && !pac->ctx.manual) {
-        e = ecache_alloc_guarded(&pac->dirty, need);
+        e = ecache_alloc_guarded(&pac->dirty, need, off);
         if (e == NULL)
-            e = ecache_alloc_guarded(&pac->muzzy, need);
+            e = ecache_alloc_guarded(&pac->muzzy, need, off);
         if (e == NULL)
-            e = ecache_alloc_guarded(&pac->retained, need);
+            e = ecache_alloc_guarded(&pac->retained, need, off);
         if (e == NULL) {
             hs_mutex_lock(&pac->guard_mtx);
             e = guard_carve(pac, need);
@@ -589,7 +590,7 @@ pac_alloc_guarded(pac_t *pac, size_t usize, size_t alignment, bool zero)
         atomic_fetch_add_explicit(&guards_skipped, 1, memory_order_relaxed);
         return NULL;
     }
-    e->guard_off = (uint32_t)((user - usize) & ~(alignment - 1));
+    e->guard_off = off;
     if (zero)
         memset((char *)e->addr + e->guard_off, 0, usize);
     e->zeroed = false;
