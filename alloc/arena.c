@@ -42,9 +42,9 @@ arena_init(arena_t *a, unsigned ind)
         hpa_opts_t ho;
         hpa_opts_default(&ho);
         ho.slab_max_alloc = opt_hpa_slab_max_alloc;
-        ho.hugify_delay_ms = (uint64_t)(opt_hpa_hugify_delay_ms < 0
-                                            ? 0
-                                            : opt_hpa_hugify_delay_ms);
+        ho.hugify_delay_ms =
+            (uint64_t)(opt_hpa_hugify_delay_ms < 0 ? 0
+                                                   : opt_hpa_hugify_delay_ms);
         ho.dirty_mult_pct = opt_hpa_dirty_mult;
         ho.min_purge_interval_ms =
             (uint64_t)(opt_hpa_min_purge_interval_ms < 0
@@ -322,8 +322,7 @@ reset_arena(arena_t *a)
         e->szind = SZIND_NONE;
         pa_dalloc(&a->pa, e);
     }
-    atomic_store_explicit(&a->nlarge_dalloc,
-                          atomic_load(&a->nlarge_malloc),
+    atomic_store_explicit(&a->nlarge_dalloc, atomic_load(&a->nlarge_malloc),
                           memory_order_relaxed);
     atomic_store_explicit(&a->large_allocated, 0, memory_order_relaxed);
 }

@@ -55,9 +55,9 @@ deferred(uint64_t due_ns, size_t npages)
         return;
     uint64_t until =
         atomic_load_explicit(&bg_sleep_until, memory_order_relaxed);
-    size_t fresh = atomic_fetch_add_explicit(&bg_new_pages, npages,
-                                             memory_order_relaxed) +
-                   npages;
+    size_t fresh =
+        atomic_fetch_add_explicit(&bg_new_pages, npages, memory_order_relaxed) +
+        npages;
     if (until != 0 && until <= due_ns && fresh < BACKGROUND_WAKE_PAGES)
         return;
     if (atomic_exchange_explicit(&bg_kicked, true, memory_order_relaxed))

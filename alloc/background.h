@@ -37,8 +37,8 @@ int background_set(bool on);
 bool background_running(void);
 
 typedef struct background_stats_s {
-    unsigned num_threads; /* 0 or 1 */
-    uint64_t num_runs;    /* passes over the arenas */
+    unsigned num_threads;     /* 0 or 1 */
+    uint64_t num_runs;        /* passes over the arenas */
     uint64_t run_interval_ns; /* mean time between two passes */
 } background_stats_t;
 void background_stats(background_stats_t *r_stats);

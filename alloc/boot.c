@@ -18,9 +18,9 @@
 #include "extent/base.h"
 #include "extent/edata.h"
 #include "extent/rtree.h"
+#include "opts.h"
 #include "os/pages.h"
 #include "page/pac.h"
-#include "opts.h"
 #include "stats.h"
 #include "sz.h"
 #include "tcache.h"
@@ -103,8 +103,7 @@ bool
 boot_slow(void)
 {
     int expected = BOOT_NONE;
-    if (atomic_compare_exchange_strong(&boot_state, &expected,
-                                       BOOT_RUNNING)) {
+    if (atomic_compare_exchange_strong(&boot_state, &expected, BOOT_RUNNING)) {
         bool ok = boot_modules();
         atomic_store_explicit(&boot_state, ok ? BOOT_DONE : BOOT_FAILED,
                               memory_order_release);
@@ -122,8 +121,7 @@ boot_slow(void)
 __attribute__((destructor)) static void
 boot_at_exit(void)
 {
-    if (atomic_load_explicit(&boot_state, memory_order_acquire) ==
-            BOOT_DONE &&
+    if (atomic_load_explicit(&boot_state, memory_order_acquire) == BOOT_DONE &&
         opt_stats_print)
         stats_print(2);
 }

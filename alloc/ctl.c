@@ -409,8 +409,7 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
         const hs_extent_hooks_t *h = ar->hooks;
         return ctl_readonly(a, &h, sizeof(h));
     }
-    bool purge = strcmp(what, "purge") == 0,
-         decay = strcmp(what, "decay") == 0;
+    bool purge = strcmp(what, "purge") == 0, decay = strcmp(what, "decay") == 0;
     if (purge || decay) {
         int err = ctl_no_value(a);
         if (err != 0)
@@ -432,9 +431,9 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
     if (ar == NULL)
         return i < narenas_auto ? EAGAIN : ENOENT;
     pac_t *pac = &ar->pa.pac;
-    ssize_t old = (ssize_t)atomic_load_explicit(
-        dirty ? &pac->dirty_decay_ms : &pac->muzzy_decay_ms,
-        memory_order_relaxed);
+    ssize_t old = (ssize_t)atomic_load_explicit(dirty ? &pac->dirty_decay_ms
+                                                      : &pac->muzzy_decay_ms,
+                                                memory_order_relaxed);
     if (a->newp != NULL || a->newlen != 0) {
         ssize_t ms;
         if (a->newp == NULL || a->newlen != sizeof(ms))
@@ -475,18 +474,12 @@ ctl_arena_stats_node(const char *name, const ctl_args_t *a)
         const char *name;
         size_t v;
     } sizes[] = {
-        {"pdirty", st.pa.dirty / PAGE},
-        {"pmuzzy", st.pa.muzzy / PAGE},
-        {"mapped", st.pa.mapped},
-        {"retained", st.pa.retained},
-        {"pactive", st.active / PAGE},
-        {"hpa_nslabs", hs.nslabs},
-        {"hpa_nhugified", hs.nhugified},
-        {"hpa_nempty", hs.nempty},
-        {"hpa_nfull", hs.nfull},
-        {"hpa_pactive", hs.nactive},
-        {"hpa_pdirty", hs.ndirty},
-        {"hpa_pretained", hs.nretained},
+        {"pdirty", st.pa.dirty / PAGE},  {"pmuzzy", st.pa.muzzy / PAGE},
+        {"mapped", st.pa.mapped},        {"retained", st.pa.retained},
+        {"pactive", st.active / PAGE},   {"hpa_nslabs", hs.nslabs},
+        {"hpa_nhugified", hs.nhugified}, {"hpa_nempty", hs.nempty},
+        {"hpa_nfull", hs.nfull},         {"hpa_pactive", hs.nactive},
+        {"hpa_pdirty", hs.ndirty},       {"hpa_pretained", hs.nretained},
         {"hpa_metadata", hs.metadata},
     };
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)

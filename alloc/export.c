@@ -22,8 +22,8 @@
  * A failed check ends the process with one line naming the address.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 

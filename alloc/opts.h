@@ -43,7 +43,7 @@
       "serve small and mid-size extents from hugepage-aware pageslabs "        \
       "(transparent huge pages for dense ones)")                               \
     X(SIZE, hpa_slab_max_alloc, 65536, 4096, 2097152,                          \
-      "largest extent the HPA serves from pageslabs (larger: the PAC)")       \
+      "largest extent the HPA serves from pageslabs (larger: the PAC)")        \
     X(MS, hpa_hugify_delay_ms, 10000, 0, 86400000,                             \
       "how long a pageslab must stay dense before it is hugified")             \
     X(UINT, hpa_dirty_mult, 25, 0, 10000,                                      \
@@ -52,12 +52,12 @@
     X(MS, hpa_min_purge_interval_ms, 5000, 0, 86400000,                        \
       "shortest time between two HPA purge passes")                            \
     X(STR, hpa_dehugification_threshold, "", 0, 0,                             \
-      "accepted and ignored: pageslabs are dehugified before any purge")      \
+      "accepted and ignored: pageslabs are dehugified before any purge")       \
     X(UINT, san_guard_small, 0, 0, 4294967295u,                                \
-      "put guard pages around every N-th small allocation (0: none; an "     \
+      "put guard pages around every N-th small allocation (0: none; an "       \
       "overflow past its end faults at once)")                                 \
     X(UINT, san_guard_large, 0, 0, 4294967295u,                                \
-      "put guard pages around every N-th large allocation (0: none)")         \
+      "put guard pages around every N-th large allocation (0: none)")          \
     X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
       "sample from the start (false: armed but idle until prof.active)")       \

@@ -106,9 +106,8 @@ stats_print(int fd)
     hs_dprintf(fd,
                "options: narenas:%u tcache:%s dirty_decay_ms:%zd "
                "muzzy_decay_ms:%zd background_thread:%s\n",
-               narenas_total, opt_tcache ? "true" : "false",
-               opt_dirty_decay_ms, opt_muzzy_decay_ms,
-               opt_background_thread ? "true" : "false");
+               narenas_total, opt_tcache ? "true" : "false", opt_dirty_decay_ms,
+               opt_muzzy_decay_ms, opt_background_thread ? "true" : "false");
     hs_dprintf(fd,
                "allocated: %zu, active: %zu, metadata: %zu, resident: %zu, "
                "mapped: %zu, retained: %zu, dirty: %zu, muzzy: %zu\n",

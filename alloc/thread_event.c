@@ -74,7 +74,7 @@ static uint64_t
 te_interval_san(void)
 {
     return opt_san_guard_small != 0 || opt_san_guard_large != 0 ? 1
-                                                                 : UINT64_MAX;
+                                                                : UINT64_MAX;
 }
 
 static void

@@ -43,11 +43,11 @@ typedef struct tsd_s {
     tcache_t tcache;
     arena_t *arena;
     uint8_t state;
-    bool prof_pending;   /* owner thread only: sample this allocation */
+    bool prof_pending;       /* owner thread only: sample this allocation */
     uint32_t san_small_left; /* owner thread only: small allocations until
                                 the next guarded one (san_guard_small) */
     uint32_t san_large_left; /* the same for san_guard_large */
-    uint8_t nprof_pages; /* owner thread only: prof_pages in use */
+    uint8_t nprof_pages;     /* owner thread only: prof_pages in use */
     /* Owner thread only: freed one-page extents of sampled small
      * allocations, kept for the next one (each still active, with the
      * free mark in its second word). */

@@ -461,7 +461,7 @@ fast_moved(const PyMemAllocatorEx *old, void *ctx, void *p, size_t size)
 
 /* size bytes took the countdown to zero or below (size <= PYMALLOC_MAX). */
 #define FAST_WRAPPERS(dom, D)                                                  \
-    static __attribute__((noinline)) void *slow_malloc_##dom(void *ctx,       \
+    static __attribute__((noinline)) void *slow_malloc_##dom(void *ctx,        \
                                                              size_t size)      \
     {                                                                          \
         if (fast_crossed(size))                                                \

@@ -72,8 +72,7 @@ member_of(ecache_t *c, emap_entry_t entry)
         emap_entry_state(entry) != c->eset.state)
         return NULL;
     edata_t *n = emap_entry_edata(entry);
-    if (n->arena_ind != c->arena_ind || n->state != c->eset.state ||
-        n->guarded)
+    if (n->arena_ind != c->arena_ind || n->state != c->eset.state || n->guarded)
         return NULL;
     return n;
 }

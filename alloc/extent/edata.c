@@ -123,6 +123,5 @@ edata_cache_put(edata_t *e)
 void
 edata_cache_stats(size_t *r_in_use, size_t *r_cached, uint64_t *r_nrecycled)
 {
-    edata_cache_stats_of(&edata_cache_default, r_in_use, r_cached,
-                         r_nrecycled);
+    edata_cache_stats_of(&edata_cache_default, r_in_use, r_cached, r_nrecycled);
 }

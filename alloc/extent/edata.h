@@ -62,7 +62,7 @@ struct edata_s {
     hs_link_t lru_link;  /* eset age order */
     hs_link_t active_link; /* a manual arena's active extents */
     hs_mpsc_node_t remote; /* HPA: queued as a free for its shard */
-    bitmap_t bitmap;     /* slab: set bit = free region */
+    bitmap_t bitmap;       /* slab: set bit = free region */
 } HS_ALIGNED_CL;
 
 static inline edata_t *
@@ -117,8 +117,8 @@ edata_t *edata_cache_get_from(edata_cache_t *c); /* NULL on OOM */
 void edata_cache_put_to(edata_cache_t *c, edata_t *e);
 /* Forgets every descriptor (their base was released). */
 void edata_cache_forget(edata_cache_t *c);
-void edata_cache_stats_of(edata_cache_t *c, size_t *r_in_use,
-                          size_t *r_cached, uint64_t *r_nrecycled);
+void edata_cache_stats_of(edata_cache_t *c, size_t *r_in_use, size_t *r_cached,
+                          uint64_t *r_nrecycled);
 
 /* The default cache. */
 extern edata_cache_t edata_cache_default;

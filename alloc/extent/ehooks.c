@@ -14,8 +14,8 @@ ehooks_alloc(ehooks_t *h, size_t size, size_t alignment, bool *r_zeroed)
         return pages_map(size, alignment);
     }
     bool zero = false, commit = true;
-    void *p = h->hooks->alloc(h->hooks, NULL, size, alignment, &zero,
-                              &commit, h->arena_ind);
+    void *p = h->hooks->alloc(h->hooks, NULL, size, alignment, &zero, &commit,
+                              h->arena_ind);
     if (p == NULL)
         return NULL;
     if (((uintptr_t)p & (alignment - 1)) != 0) {
@@ -23,9 +23,9 @@ ehooks_alloc(ehooks_t *h, size_t size, size_t alignment, bool *r_zeroed)
         ehooks_release(h, p, size);
         return NULL;
     }
-    if (!commit && (h->hooks->commit == NULL ||
-                    h->hooks->commit(h->hooks, p, size, 0, size,
-                                     h->arena_ind))) {
+    if (!commit &&
+        (h->hooks->commit == NULL ||
+         h->hooks->commit(h->hooks, p, size, 0, size, h->arena_ind))) {
         ehooks_release(h, p, size);
         return NULL;
     }
@@ -64,8 +64,7 @@ ehooks_purge_lazy(ehooks_t *h, void *addr, size_t size)
     if (h->hooks == NULL)
         return pages_purge_lazy(addr, size);
     return h->hooks->purge_lazy != NULL &&
-           !h->hooks->purge_lazy(h->hooks, addr, size, 0, size,
-                                 h->arena_ind);
+           !h->hooks->purge_lazy(h->hooks, addr, size, 0, size, h->arena_ind);
 }
 
 bool
@@ -74,8 +73,7 @@ ehooks_purge_forced(ehooks_t *h, void *addr, size_t size)
     if (h->hooks == NULL)
         return pages_purge_forced(addr, size);
     return h->hooks->purge_forced != NULL &&
-           !h->hooks->purge_forced(h->hooks, addr, size, 0, size,
-                                   h->arena_ind);
+           !h->hooks->purge_forced(h->hooks, addr, size, 0, size, h->arena_ind);
 }
 
 bool
@@ -106,6 +104,5 @@ ehooks_merge(ehooks_t *h, void *a, size_t size_a, void *b, size_t size_b)
     if (h->hooks == NULL)
         return true;
     return h->hooks->merge != NULL &&
-           !h->hooks->merge(h->hooks, a, size_a, b, size_b, true,
-                            h->arena_ind);
+           !h->hooks->merge(h->hooks, a, size_a, b, size_b, true, h->arena_ind);
 }

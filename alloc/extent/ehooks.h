@@ -43,7 +43,6 @@ bool ehooks_can_purge_forced(const ehooks_t *h);
 /* Whether [addr, addr + size) may be split at size_a (true: yes). */
 bool ehooks_split(ehooks_t *h, void *addr, size_t size, size_t size_a);
 /* Whether [a, a + size_a) and [b, b + size_b) may become one (true: yes). */
-bool ehooks_merge(ehooks_t *h, void *a, size_t size_a, void *b,
-                  size_t size_b);
+bool ehooks_merge(ehooks_t *h, void *a, size_t size_a, void *b, size_t size_b);
 
 #endif /* HS_EHOOKS_H */

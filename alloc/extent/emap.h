@@ -93,8 +93,8 @@ emap_entry_pack_page(const edata_t *e, size_t pidx)
     return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 56) |
            ((uint64_t)(e->szind & 0xff) << 48) |
            ((uint64_t)(e->slab ? e->manual : e->guarded) << 5) |
-           ((uint64_t)e->state << 2) |
-           ((uint64_t)e->head << 1) | (uint64_t)e->slab;
+           ((uint64_t)e->state << 2) | ((uint64_t)e->head << 1) |
+           (uint64_t)e->slab;
 }
 
 /* The entry of e's first page. */

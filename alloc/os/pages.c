@@ -8,8 +8,8 @@
 
 #include <fcntl.h>
 #include <stdint.h>
-#include <unistd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "../util/util.h"
 

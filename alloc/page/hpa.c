@@ -94,10 +94,10 @@ static void
 send_surplus(hpa_shard_t *s)
 {
     unsigned to = atomic_load_explicit(&last_grower, memory_order_relaxed);
-    hpa_shard_t *dst = to < HPA_SHARDS_MAX
-                           ? atomic_load_explicit(&shards[to],
-                                                  memory_order_acquire)
-                           : NULL;
+    hpa_shard_t *dst =
+        to < HPA_SHARDS_MAX
+            ? atomic_load_explicit(&shards[to], memory_order_acquire)
+            : NULL;
     if (dst == NULL || dst == s || s->psset.nempty <= HPA_EMPTY_KEEP)
         return;
     hs_mpsc_batch_t batch;
@@ -413,8 +413,8 @@ static uint64_t
 hpa_time_until_deferred_work(void *impl, uint64_t now_ns)
 {
     hpa_shard_t *s = impl;
-    uint64_t wait = pac_pai(s->pac).ops->time_until_deferred_work(s->pac,
-                                                                  now_ns);
+    uint64_t wait =
+        pac_pai(s->pac).ops->time_until_deferred_work(s->pac, now_ns);
     uint64_t delay = s->opts.hugify_delay_ms * 1000000;
     hs_mutex_lock(&s->mtx);
     for (hs_link_t *l = s->psset.hugify.next; l != &s->psset.hugify;
@@ -428,7 +428,8 @@ hpa_time_until_deferred_work(void *impl, uint64_t now_ns)
             wait = w;
     }
     if (psset_ndirty(&s->psset) > dirty_allowed(s)) {
-        uint64_t due = s->last_purge_ns + s->opts.min_purge_interval_ms * 1000000;
+        uint64_t due =
+            s->last_purge_ns + s->opts.min_purge_interval_ms * 1000000;
         uint64_t w = due > now_ns ? due - now_ns : 0;
         if (w < wait)
             wait = w;

@@ -53,10 +53,10 @@
 #define HPA_EMPTY_KEEP 4
 
 typedef struct hpa_opts_s {
-    size_t slab_max_alloc;         /* bytes; larger requests go to the PAC */
-    uint64_t hugify_delay_ms;      /* dense this long before hugify */
-    uint32_t hugify_threshold;     /* active pages that make a slab dense */
-    uint32_t dirty_mult_pct;       /* dirty pages allowed, % of active */
+    size_t slab_max_alloc;     /* bytes; larger requests go to the PAC */
+    uint64_t hugify_delay_ms;  /* dense this long before hugify */
+    uint32_t hugify_threshold; /* active pages that make a slab dense */
+    uint32_t dirty_mult_pct;   /* dirty pages allowed, % of active */
     uint64_t min_purge_interval_ms;
 } hpa_opts_t;
 
@@ -64,7 +64,7 @@ typedef struct hpa_stats_s {
     size_t nslabs, nempty, nfull, nhugified; /* now */
     size_t nactive, ndirty, nretained;       /* pages, now */
     uint64_t nhugifies, ndehugifies, npurge_passes, npurged;
-    size_t metadata; /* bytes of slab metadata */
+    size_t metadata;  /* bytes of slab metadata */
     uint64_t nremote; /* frees handed over through the queue */
     uint64_t nslabs_sent, nslabs_received; /* empty slabs moved */
     uint64_t nslabs_mapped; /* slabs this shard mapped from the OS */
@@ -74,8 +74,8 @@ typedef struct hpa_shard_s {
     hs_mutex_t mtx;
     unsigned arena_ind;
     hpa_opts_t opts;
-    pac_t *pac; /* the fallback */
-    psset_t psset;   /* guarded by mtx */
+    pac_t *pac;             /* the fallback */
+    psset_t psset;          /* guarded by mtx */
     uint64_t next_age;      /* guarded by mtx */
     uint64_t last_purge_ns; /* guarded by mtx */
     hpa_stats_t counters;   /* guarded by mtx: the cumulative ones */
@@ -83,7 +83,7 @@ typedef struct hpa_shard_s {
      * next, so a free never waits on the shard.  Drained under mtx. */
     hs_mpsc_t remote;
     _Atomic(uint64_t) nremote; /* frees that went through the queue */
-    hs_mpsc_t inbox; /* empty slabs sent by other shards */
+    hs_mpsc_t inbox;           /* empty slabs sent by other shards */
 } hpa_shard_t;
 
 /* The defaults of the options (the hpa_* options set them). */

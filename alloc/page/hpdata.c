@@ -21,8 +21,8 @@ set_range(uint64_t *w, size_t first, size_t n, bool on)
     for (size_t i = first; i < first + n;) {
         size_t word = i >> 6, off = i & 63;
         size_t take = 64 - off < first + n - i ? 64 - off : first + n - i;
-        uint64_t mask = take == 64 ? ~(uint64_t)0
-                                   : (((uint64_t)1 << take) - 1) << off;
+        uint64_t mask =
+            take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << off;
         if (on)
             w[word] |= mask;
         else

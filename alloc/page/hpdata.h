@@ -36,14 +36,14 @@ typedef struct hpdata_s {
     uint32_t nactive;
     uint32_t ntouched;
     uint32_t longest_free;
-    bool hugified;      /* madvise(MADV_HUGEPAGE) done, not undone */
-    bool purging;       /* a purge of its inactive touched pages runs */
-    uint64_t dense_ns;  /* when it last became dense enough to hugify (0:
-                           not dense) */
-    unsigned bin;       /* psset bin it sits in (psset.c) */
-    hs_link_t bin_link; /* psset bin list */
-    hs_link_t hugify_link; /* psset hugify candidates */
-    hs_link_t purge_link;  /* psset purge candidates */
+    bool hugified;             /* madvise(MADV_HUGEPAGE) done, not undone */
+    bool purging;              /* a purge of its inactive touched pages runs */
+    uint64_t dense_ns;         /* when it last became dense enough to hugify (0:
+                                  not dense) */
+    unsigned bin;              /* psset bin it sits in (psset.c) */
+    hs_link_t bin_link;        /* psset bin list */
+    hs_link_t hugify_link;     /* psset hugify candidates */
+    hs_link_t purge_link;      /* psset purge candidates */
     hs_mpsc_node_t inbox_link; /* on its way to another shard (hpa.c) */
 } hpdata_t;
 

@@ -34,9 +34,8 @@ void
 pa_decay_tick(pa_shard_t *s, uint64_t now_ns)
 {
     pac_decay_tick(&s->pac, now_ns);
-    if (!s->use_hpa ||
-        now_ns < atomic_load_explicit(&s->hpa_next_tick_ns,
-                                      memory_order_relaxed))
+    if (!s->use_hpa || now_ns < atomic_load_explicit(&s->hpa_next_tick_ns,
+                                                     memory_order_relaxed))
         return;
     /* The HPA's work is due in seconds (hugify delay, purge interval):
      * a look every 100 ms is plenty. */

@@ -79,8 +79,8 @@ typedef struct pa_stats_s {
     size_t dirty;    /* bytes free and resident */
     size_t muzzy;    /* bytes free, purged lazily (resident until reclaimed) */
     size_t retained; /* bytes free and purged: address space only */
-    pa_purge_stats_t dirty_purge; /* dirty -> muzzy or retained */
-    pa_purge_stats_t muzzy_purge; /* muzzy -> retained */
+    pa_purge_stats_t dirty_purge;             /* dirty -> muzzy or retained */
+    pa_purge_stats_t muzzy_purge;             /* muzzy -> retained */
     uint64_t npurges, nmadvise, purged_pages; /* both stages */
 } pa_stats_t;
 

@@ -365,10 +365,9 @@ pac_purge_all(pac_t *pac)
 {
     uint64_t now = pac_now_ns();
     hs_mutex_lock(&pac->decay_mtx);
-    size_t purged = purge_down(pac, &pac->dirty, 0, false, &pac->dirty_stats,
-                               now) +
-                    purge_down(pac, &pac->muzzy, 0, false, &pac->muzzy_stats,
-                               now);
+    size_t purged =
+        purge_down(pac, &pac->dirty, 0, false, &pac->dirty_stats, now) +
+        purge_down(pac, &pac->muzzy, 0, false, &pac->muzzy_stats, now);
     decay_purged(&pac->dirty_decay, ecache_npages(&pac->dirty));
     decay_purged(&pac->muzzy_decay, ecache_npages(&pac->muzzy));
     hs_mutex_unlock(&pac->decay_mtx);
@@ -449,15 +448,13 @@ set_decay_ms(pac_t *pac, decay_t *d, ecache_t *c, _Atomic(int64_t) *copy,
 void
 pac_set_dirty_decay_ms(pac_t *pac, int64_t ms)
 {
-    set_decay_ms(pac, &pac->dirty_decay, &pac->dirty, &pac->dirty_decay_ms,
-                 ms);
+    set_decay_ms(pac, &pac->dirty_decay, &pac->dirty, &pac->dirty_decay_ms, ms);
 }
 
 void
 pac_set_muzzy_decay_ms(pac_t *pac, int64_t ms)
 {
-    set_decay_ms(pac, &pac->muzzy_decay, &pac->muzzy, &pac->muzzy_decay_ms,
-                 ms);
+    set_decay_ms(pac, &pac->muzzy_decay, &pac->muzzy, &pac->muzzy_decay_ms, ms);
 }
 
 /* ---- guarded extents ---- */
@@ -509,8 +506,8 @@ guard_region(pac_t *pac, size_t need)
     edata_t *r = pac->guard_region;
     if (r != NULL && r->size >= need)
         return r;
-    size_t size = need + PAGE > PAC_GUARD_REGION ? need + PAGE
-                                                 : PAC_GUARD_REGION;
+    size_t size =
+        need + PAGE > PAC_GUARD_REGION ? need + PAGE : PAC_GUARD_REGION;
     if (size < need || !guard_take())
         return NULL;
     edata_t *lead = pac_alloc_impl(pac, size, PAGE, false);

@@ -67,7 +67,7 @@ typedef struct pac_s {
     hs_mutex_t grow_mtx;
     size_t grow_next; /* guarded by grow_mtx */
     hs_mutex_t guard_mtx;
-    edata_t *guard_region; /* guarded by guard_mtx: carving space */
+    edata_t *guard_region;      /* guarded by guard_mtx: carving space */
     _Atomic(uint64_t) nguarded; /* guarded extents handed out */
     hs_mutex_t decay_mtx;
     decay_t dirty_decay; /* guarded by decay_mtx */

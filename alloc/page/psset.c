@@ -133,8 +133,7 @@ psset_pick(psset_t *s, size_t npages)
     if (best == NULL) {
         /* Everything scanned is being purged: try the longer runs. */
         for (b = next_bin(s, b + 1); b < PSSET_NBINS; b = next_bin(s, b + 1))
-            for (hs_link_t *l = s->bins[b].next; l != &s->bins[b];
-                 l = l->next)
+            for (hs_link_t *l = s->bins[b].next; l != &s->bins[b]; l = l->next)
                 if (!of_bin_link(l)->purging)
                     return of_bin_link(l);
     }

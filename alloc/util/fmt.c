@@ -96,8 +96,7 @@ arg_signed(va_list *ap, int lmod)
 }
 
 static void
-out_conversion(out_t *o, char conv, int lmod, int width, bool left,
-               va_list *ap)
+out_conversion(out_t *o, char conv, int lmod, int width, bool left, va_list *ap)
 {
     switch (conv) {
     case 's': {
@@ -114,8 +113,8 @@ out_conversion(out_t *o, char conv, int lmod, int width, bool left,
     }
     case 'd': {
         int64_t v = arg_signed(ap, lmod);
-        out_int(o, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0, 10, width,
-                left, "");
+        out_int(o, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0, 10, width, left,
+                "");
         break;
     }
     case 'u':

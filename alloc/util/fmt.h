@@ -32,7 +32,8 @@ void hs_fatal(const char *fmt, ...)
  * set (hs_misuse_hook), else aborts unless hs_misuse_aborts is false.
  * When it returns, the caller leaves the block untouched.
  */
-void hs_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
+void hs_misuse(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), cold));
 /* Set at boot from abort_on_error; true by default. */
 extern bool hs_misuse_aborts;
 /* Called with the message (without the prefix) instead of aborting. */

@@ -236,8 +236,8 @@ find_code(void)
         for (unsigned k = 0; k < NTRIM_NAMES; k++) {
             void *fn = dlsym(RTLD_DEFAULT, trim_names[k]);
             const ElfW(Sym) *s = NULL;
-            if (fn != NULL &&
-                dladdr1(fn, &di, (void **)&s, RTLD_DL_SYMENT) && s != NULL)
+            if (fn != NULL && dladdr1(fn, &di, (void **)&s, RTLD_DL_SYMENT) &&
+                s != NULL)
                 add_trim((uintptr_t)fn, (uintptr_t)fn + s->st_size);
         }
     info.ntrim = atomic_load(&ntrims);

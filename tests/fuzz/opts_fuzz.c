@@ -19,15 +19,15 @@ check(void)
 {
 #define CHECK_BOOL(name, min, max) ;
 #define CHECK_UINT(name, min, max)                                             \
-    if ((long long)opt_##name < (long long)(min) ||                           \
-        (long long)opt_##name > (long long)(max))                             \
+    if ((long long)opt_##name < (long long)(min) ||                            \
+        (long long)opt_##name > (long long)(max))                              \
         abort();
 #define CHECK_MS(name, min, max)                                               \
-    if ((long long)opt_##name < (long long)(min) ||                           \
-        (long long)opt_##name > (long long)(max))                             \
+    if ((long long)opt_##name < (long long)(min) ||                            \
+        (long long)opt_##name > (long long)(max))                              \
         abort();
 #define CHECK_SIZE(name, min, max)                                             \
-    if (opt_##name < (size_t)(min) || opt_##name > (size_t)(max))             \
+    if (opt_##name < (size_t)(min) || opt_##name > (size_t)(max))              \
         abort();
 #define CHECK_STR(name, min, max)                                              \
     if (memchr(opt_##name, '\0', OPT_STR_MAX) == NULL)                         \

@@ -35,8 +35,8 @@ static _Atomic(size_t) bump;           /* next free offset */
 static _Atomic(long long) outstanding; /* bytes out minus bytes back */
 static _Atomic(unsigned) nalloc_calls, nsmall_allocs, nmerge_calls;
 static _Atomic(unsigned) merge_violations;
-static _Atomic(int) fail_allocs;   /* >0: fail allocations of size >= it */
-static _Atomic(int) fail_below;    /* >0: fail allocations below it */
+static _Atomic(int) fail_allocs; /* >0: fail allocations of size >= it */
+static _Atomic(int) fail_below;  /* >0: fail allocations below it */
 /* Which arena each 64 KiB granule of the region was handed to. */
 static _Atomic(unsigned) owner[REGION >> 16];
 
@@ -173,9 +173,17 @@ arena_op(unsigned ind, const char *op)
 static size_t
 size_of(unsigned k)
 {
-    static const size_t sizes[] = {16,    48,     200,        1024,
-                                   4000,  12000,  40000,      (size_t)300000,
-                                   65536, 100000, (size_t)3 << 20};
+    static const size_t sizes[] = {16,
+                                   48,
+                                   200,
+                                   1024,
+                                   4000,
+                                   12000,
+                                   40000,
+                                   (size_t)300000,
+                                   65536,
+                                   100000,
+                                   (size_t)3 << 20};
     return sizes[k % (sizeof sizes / sizeof sizes[0])];
 }
 
@@ -218,15 +226,9 @@ only_region_memory(bool metadata_use_hooks)
     HS_EXPECT_EQ_INT(atomic_load(&outstanding), 0);
 }
 
-HS_TEST(hooked_arena_serves_only_hook_memory)
-{
-    only_region_memory(false);
-}
+HS_TEST(hooked_arena_serves_only_hook_memory) { only_region_memory(false); }
 
-HS_TEST(metadata_from_hooks_too)
-{
-    only_region_memory(true);
-}
+HS_TEST(metadata_from_hooks_too) { only_region_memory(true); }
 
 HS_TEST(failing_hooks_fail_the_allocation_and_keep_nothing)
 {

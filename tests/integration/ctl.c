@@ -66,8 +66,7 @@ ctl_refresh(void)
 {
     uint64_t epoch = 1;
     size_t len = sizeof epoch;
-    HS_EXPECT_EQ_INT(hs_ctl("epoch", &epoch, &len, &epoch, sizeof epoch),
-                     0);
+    HS_EXPECT_EQ_INT(hs_ctl("epoch", &epoch, &len, &epoch, sizeof epoch), 0);
 }
 
 static void
@@ -88,8 +87,14 @@ HS_TEST(version_is_the_header_version)
 HS_TEST(unknown_names_are_enoent)
 {
     static const char *const names[] = {
-        "",                "no.such.node",  "stats",  "stats.allocatedx",
-        "stats.allocated.", "opt.no_such_opt", "thread.", "versio",
+        "",
+        "no.such.node",
+        "stats",
+        "stats.allocatedx",
+        "stats.allocated.",
+        "opt.no_such_opt",
+        "thread.",
+        "versio",
         "arena.x.purge",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -120,11 +125,10 @@ HS_TEST(wrong_lengths_are_einval)
     len = sizeof(size_t);
     HS_EXPECT_EQ_INT(hs_ctl("arenas.narenas", big, &len, NULL, 0), EINVAL);
     len = sizeof small;
-    HS_EXPECT_EQ_INT(hs_ctl("thread.allocated", &small, &len, NULL, 0),
-                     EINVAL);
+    HS_EXPECT_EQ_INT(hs_ctl("thread.allocated", &small, &len, NULL, 0), EINVAL);
     unsigned arena = 0;
-    HS_EXPECT_EQ_INT(hs_ctl("thread.arena", NULL, NULL, &arena,
-                            sizeof(uint64_t)), EINVAL);
+    HS_EXPECT_EQ_INT(
+        hs_ctl("thread.arena", NULL, NULL, &arena, sizeof(uint64_t)), EINVAL);
     uint32_t e32 = 1;
     HS_EXPECT_EQ_INT(hs_ctl("epoch", NULL, NULL, &e32, sizeof e32), EINVAL);
 }
@@ -138,16 +142,14 @@ HS_TEST(read_only_nodes_are_eperm)
     bool b = true;
     HS_EXPECT_EQ_INT(hs_ctl("version", NULL, NULL, &s, sizeof s), EPERM);
     for (size_t i = 0; i < CTL_NSTATS; i++)
-        HS_EXPECT_EQ_INT(hs_ctl(ctl_stats_nodes[i], NULL, NULL, &sz,
-                                sizeof sz), EPERM);
-    HS_EXPECT_EQ_INT(hs_ctl("arenas.narenas", NULL, NULL, &u, sizeof u),
+        HS_EXPECT_EQ_INT(hs_ctl(ctl_stats_nodes[i], NULL, NULL, &sz, sizeof sz),
+                         EPERM);
+    HS_EXPECT_EQ_INT(hs_ctl("arenas.narenas", NULL, NULL, &u, sizeof u), EPERM);
+    HS_EXPECT_EQ_INT(hs_ctl("thread.allocated", NULL, NULL, &u64, sizeof u64),
                      EPERM);
-    HS_EXPECT_EQ_INT(hs_ctl("thread.allocated", NULL, NULL, &u64,
-                            sizeof u64), EPERM);
-    HS_EXPECT_EQ_INT(hs_ctl("thread.deallocated", NULL, NULL, &u64,
-                            sizeof u64), EPERM);
-    HS_EXPECT_EQ_INT(hs_ctl("opt.narenas", NULL, NULL, &u, sizeof u),
+    HS_EXPECT_EQ_INT(hs_ctl("thread.deallocated", NULL, NULL, &u64, sizeof u64),
                      EPERM);
+    HS_EXPECT_EQ_INT(hs_ctl("opt.narenas", NULL, NULL, &u, sizeof u), EPERM);
     HS_EXPECT_EQ_INT(hs_ctl("opt.tcache", NULL, NULL, &b, sizeof b), EPERM);
 }
 
@@ -256,8 +258,7 @@ HS_TEST(thread_arena_read_write)
     unsigned want = narenas > 1 ? (cur + 1) % narenas : cur;
     unsigned old = 12345;
     size_t len = sizeof old;
-    HS_ASSERT_EQ_INT(hs_ctl("thread.arena", &old, &len, &want, sizeof want),
-                     0);
+    HS_ASSERT_EQ_INT(hs_ctl("thread.arena", &old, &len, &want, sizeof want), 0);
     HS_EXPECT_EQ_U64(old, cur);
     HS_EXPECT_EQ_U64(ctl_read_unsigned("thread.arena"), want);
     /* Allocation keeps working after the switch. */
@@ -270,8 +271,7 @@ HS_TEST(thread_arena_read_write)
     HS_EXPECT_EQ_INT(hs_ctl("thread.arena", NULL, NULL, &bad, sizeof bad),
                      EINVAL);
     HS_EXPECT_EQ_U64(ctl_read_unsigned("thread.arena"), want);
-    HS_EXPECT_EQ_INT(hs_ctl("thread.arena", NULL, NULL, &cur, sizeof cur),
-                     0);
+    HS_EXPECT_EQ_INT(hs_ctl("thread.arena", NULL, NULL, &cur, sizeof cur), 0);
 }
 
 HS_TEST(tcache_flush_and_purge)
@@ -315,9 +315,8 @@ ctl_check_thread_counters(size_t n)
 
 HS_TEST(thread_counters_move_by_usable_size)
 {
-    static const size_t sizes[] = {1,    8,     100,    1000,     4096,
-                                   5000, 65536, 70000,  (1 << 20) + 1,
-                                   10 << 20};
+    static const size_t sizes[] = {1,    8,     100,   1000,          4096,
+                                   5000, 65536, 70000, (1 << 20) + 1, 10 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         ctl_check_thread_counters(sizes[i]);
 }
@@ -378,11 +377,9 @@ HS_TEST(required_opt_nodes_exist)
     len = sizeof tcache;
     HS_EXPECT_EQ_INT(hs_ctl("opt.tcache", &tcache, &len, NULL, 0), 0);
     len = sizeof stats_print;
-    HS_EXPECT_EQ_INT(hs_ctl("opt.stats_print", &stats_print, &len, NULL, 0),
-                     0);
+    HS_EXPECT_EQ_INT(hs_ctl("opt.stats_print", &stats_print, &len, NULL, 0), 0);
     len = sizeof decay;
-    HS_EXPECT_EQ_INT(hs_ctl("opt.dirty_decay_ms", &decay, &len, NULL, 0),
-                     0);
+    HS_EXPECT_EQ_INT(hs_ctl("opt.dirty_decay_ms", &decay, &len, NULL, 0), 0);
     /* Defaults: this test runs without HEAPSIGHT set. */
     HS_EXPECT_FALSE(stats_print);
     HS_EXPECT_GE_INT(decay, -1);

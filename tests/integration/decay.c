@@ -287,8 +287,8 @@ HS_TEST(ctl_nodes_read_back_and_reject_bad_values)
     HS_EXPECT_EQ_INT(hs_ctl("stats.edata.in_use", &in_use, &len, NULL, 0), 0);
     HS_EXPECT_EQ_INT(hs_ctl("stats.edata.cached", &cached, &len, NULL, 0), 0);
     len = sizeof recycled;
-    HS_EXPECT_EQ_INT(
-        hs_ctl("stats.edata.nrecycled", &recycled, &len, NULL, 0), 0);
+    HS_EXPECT_EQ_INT(hs_ctl("stats.edata.nrecycled", &recycled, &len, NULL, 0),
+                     0);
     HS_EXPECT_GT_SIZE(in_use, 0);
     HS_EXPECT_GT_U64(recycled, 0);
 }
@@ -335,8 +335,9 @@ HS_TEST(background_thread_across_fork)
             /* The child has no background thread; allocation works, and it
              * can start one of its own. */
             size_t n = 0, len = sizeof n;
-            if (hs_ctl("stats.background_thread.num_threads", &n, &len,
-                       NULL, 0) != 0 || n != 0)
+            if (hs_ctl("stats.background_thread.num_threads", &n, &len, NULL,
+                       0) != 0 ||
+                n != 0)
                 _exit(2);
             for (int k = 0; k < 1000; k++)
                 free(it_opaque_ptr(malloc(it_opaque(100 + k))));

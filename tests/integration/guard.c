@@ -17,8 +17,8 @@
 #include <heapsight.h>
 #include <malloc.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -98,9 +98,9 @@ HS_TEST(guarded_large_and_aligned_blocks)
     free(p);
     /* A size between pages: the block's end is the guard. */
     size_t n = hs_nallocx(5000, 0);
-    char *q = hs_mallocx(it_opaque(5000), HS_MALLOCX_GUARDED |
-                                              HS_MALLOCX_ALIGN(64) |
-                                              HS_MALLOCX_ZERO);
+    char *q =
+        hs_mallocx(it_opaque(5000),
+                   HS_MALLOCX_GUARDED | HS_MALLOCX_ALIGN(64) | HS_MALLOCX_ZERO);
     HS_ASSERT_NOT_NULL(q);
     HS_EXPECT_ALIGNED(q, 64);
     size_t zeros = 0;

@@ -123,10 +123,10 @@ it_rand(uint64_t *state)
 }
 
 /* Checks errno (copied first, so a failure message reads "errno"). */
-#define IT_EXPECT_ERRNO(want)                                               \
-    do {                                                                    \
-        int errno_now = errno;                                              \
-        HS_EXPECT_EQ_INT(errno_now, (want));                                \
+#define IT_EXPECT_ERRNO(want)                                                  \
+    do {                                                                       \
+        int errno_now = errno;                                                 \
+        HS_EXPECT_EQ_INT(errno_now, (want));                                   \
     } while (0)
 
 /* Reads a small /proc file into buf (NUL-terminated); false if it cannot. */

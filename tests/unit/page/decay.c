@@ -79,7 +79,7 @@ HS_TEST(reused_pages_are_not_counted_twice)
     uint64_t t = epoch_of(&d);
     decay_advance(&d, t, 1000); /* freed */
     t += epoch_of(&d);
-    decay_advance(&d, t, 0);    /* all reused */
+    decay_advance(&d, t, 0); /* all reused */
     t += epoch_of(&d);
     decay_advance(&d, t, 1000); /* freed again */
     HS_EXPECT_LE_SIZE(decay_limit(&d, 1000), 1000);
@@ -175,8 +175,8 @@ HS_TEST(ns_until_purge_matches_a_scan)
         }
         for (size_t min = 1; min <= 256; min *= 16) {
             uint64_t got = decay_ns_until_purge(&d, t, npages, min);
-            uint64_t want = npages == 0 ? UINT64_MAX
-                                        : brute_until(&d, t, npages, min);
+            uint64_t want =
+                npages == 0 ? UINT64_MAX : brute_until(&d, t, npages, min);
             HS_EXPECT_EQ_U64(got, want);
         }
     }

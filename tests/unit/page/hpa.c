@@ -133,16 +133,15 @@ HS_TEST(hugify_waits_for_the_delay_and_skips_slabs_purged_before_it)
     HS_EXPECT_TRUE(x[0][0]->ps->hugified);
     HS_EXPECT_FALSE(x[1][0]->ps->hugified);
     /* time_until_deferred_work: nothing pending now. */
-    HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl,
-                                                       t0 + 2 * DELAY_MS * MS),
-                     UINT64_MAX);
+    HS_EXPECT_EQ_U64(
+        pai.ops->time_until_deferred_work(pai.impl, t0 + 2 * DELAY_MS * MS),
+        UINT64_MAX);
     /* Freeing most of slab 0 makes dirty pages past dirty_mult: the next
      * pass purges them, dehugifying the slab first. */
     for (int i = 0; i < PER - 4; i++)
         pai.ops->dalloc(pai.impl, x[0][i]);
-    HS_EXPECT_EQ_U64(pai.ops->time_until_deferred_work(pai.impl,
-                                                       t0 + 2 * DELAY_MS * MS),
-                     0);
+    HS_EXPECT_EQ_U64(
+        pai.ops->time_until_deferred_work(pai.impl, t0 + 2 * DELAY_MS * MS), 0);
     HS_EXPECT_GT_SIZE(hpa_deferred(s, t0 + 3 * DELAY_MS * MS), 0);
     hpa_stats(s, &st);
     HS_EXPECT_EQ_U64(st.ndehugifies, 1);

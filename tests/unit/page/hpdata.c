@@ -73,10 +73,10 @@ HS_TEST(purge_walk_visits_dirty_runs_only)
     hpdata_t h;
     hpdata_init(&h, BASE, 0);
     hpdata_reserve(&h, 0, 300);
-    hpdata_unreserve(&h, page_addr(5), 10);   /* dirty [5,15) */
-    hpdata_unreserve(&h, page_addr(60), 4);   /* dirty [60,64) */
-    hpdata_unreserve(&h, page_addr(64), 70);  /* dirty [64,134): joins */
-    hpdata_unreserve(&h, page_addr(299), 1);  /* dirty [299,300) */
+    hpdata_unreserve(&h, page_addr(5), 10);  /* dirty [5,15) */
+    hpdata_unreserve(&h, page_addr(60), 4);  /* dirty [60,64) */
+    hpdata_unreserve(&h, page_addr(64), 70); /* dirty [64,134): joins */
+    hpdata_unreserve(&h, page_addr(299), 1); /* dirty [299,300) */
     size_t pos = 0, first, n, runs = 0, pages = 0;
     size_t want_first[] = {5, 60, 299}, want_n[] = {10, 74, 1};
     h.purging = true;

@@ -580,10 +580,11 @@ HS_TEST(time_until_deferred_work)
      * within the decay time (plus the epoch they joined in). */
     uint64_t wait = pai.ops->time_until_deferred_work(pai.impl, t0);
     HS_EXPECT_GT_U64(wait, 0);
-    HS_EXPECT_LE_U64(wait, (uint64_t)ms * MS + 2 * (uint64_t)ms * MS /
-                                                  DECAY_NSTEPS);
+    HS_EXPECT_LE_U64(wait,
+                     (uint64_t)ms * MS + 2 * (uint64_t)ms * MS / DECAY_NSTEPS);
     /* Purging at that time takes them all; before it, none. */
-    HS_EXPECT_EQ_SIZE(pac_decay(pac, t0 + wait - (uint64_t)ms * MS / DECAY_NSTEPS - 1), 0);
+    HS_EXPECT_EQ_SIZE(
+        pac_decay(pac, t0 + wait - (uint64_t)ms * MS / DECAY_NSTEPS - 1), 0);
     HS_EXPECT_EQ_SIZE(pac_decay(pac, t0 + wait), 8);
     HS_EXPECT_EQ_SIZE(ecache_npages(&pac->muzzy), 8);
     /* Now the muzzy stage has deferred work. */

@@ -46,11 +46,11 @@ HS_TEST(pick_takes_the_fullest_slab_that_fits)
     psset_insert(&s, b);
     psset_insert(&s, c);
     psset_insert(&s, e);
-    take(&s, a, 100);                /* longest free 412 */
-    take(&s, b, 400);                /* longest free 112 */
-    void *cp = take(&s, c, 300);     /* c: 300 active, then a hole */
-    take(&s, c, 150);                /* longest free 62 */
-    give(&s, c, cp, 10);             /* hole of 10 at the front */
+    take(&s, a, 100);            /* longest free 412 */
+    take(&s, b, 400);            /* longest free 112 */
+    void *cp = take(&s, c, 300); /* c: 300 active, then a hole */
+    take(&s, c, 150);            /* longest free 62 */
+    give(&s, c, cp, 10);         /* hole of 10 at the front */
     HS_EXPECT_TRUE(psset_consistent(&s));
     /* 50 pages: c (62 free) is the best fit and the fullest. */
     HS_EXPECT_EQ_PTR(psset_pick(&s, 50), c);
@@ -66,9 +66,9 @@ HS_TEST(pick_takes_the_fullest_slab_that_fits)
     psset_insert(&t, x);
     psset_insert(&t, y);
     void *xp = take(&t, x, 200);
-    take(&t, x, 112);                /* x: 312 active, 200 free at the end */
-    give(&t, x, xp, 1);              /* x: 311 active, longest 200 */
-    take(&t, y, 312);                /* y: 312 active, longest 200 */
+    take(&t, x, 112);   /* x: 312 active, 200 free at the end */
+    give(&t, x, xp, 1); /* x: 311 active, longest 200 */
+    take(&t, y, 312);   /* y: 312 active, longest 200 */
     HS_EXPECT_EQ_SIZE(x->longest_free, y->longest_free);
     HS_EXPECT_EQ_PTR(psset_pick(&t, 150), y);
     /* A slab being purged is not picked. */
