@@ -99,16 +99,8 @@ fi
 BURST_ARGS=($MODE_ARGS $EXTRA_ARGS timeline=1)
 
 # ---- Libraries ------------------------------------------------------------------
-# Finds a shared library by file name in the usual library directories
-# (as bench/run.sh does).
-find_lib() {
-    local d
-    for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 \
-             /usr/lib /usr/local/lib; do
-        [[ -e "$d/$1" ]] && { echo "$d/$1"; return 0; }
-    done
-    ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n { print $NF; exit }'
-}
+# find_lib and bench_build_home.
+. "$REPO/bench/lib.sh"
 
 declare -A PRELOAD=() ALLOC_ENV=()
 ORDER=()
@@ -145,15 +137,9 @@ LOG="$BUILD_DIR/bench-results/rss_decay-build.log"
 build() {
     mkdir -p "$BUILD_DIR/bench-results"
     : >"$LOG"
-    local jobs home=""
+    local jobs home
     jobs=$(nproc 2>/dev/null || echo 2)
-    if [[ -f "$BUILD_DIR/CMakeCache.txt" ]]; then
-        home=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt")
-    elif cmake -S "$REPO" -B "$BUILD_DIR" >>"$LOG" 2>&1; then
-        home="$REPO"
-    else
-        note "top-level configure failed (see $LOG); building the bench alone"
-    fi
+    home=$(bench_build_home)
     if [[ "$home" == "$REPO" ]]; then
         if [[ $WANT_HS == 1 && $LIB_GIVEN == 0 && ! -e "$LIB" ]]; then
             note "building libheapsight (target heapsight)"

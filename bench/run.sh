@@ -185,15 +185,8 @@ install_peers() {
     fi
 }
 
-# Finds a shared library by file name in the usual library directories.
-find_lib() {
-    local d
-    for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 \
-             /usr/lib /usr/local/lib; do
-        [[ -e "$d/$1" ]] && { echo "$d/$1"; return 0; }
-    done
-    ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n { print $NF; exit }'
-}
+# find_lib and bench_build_home.
+. "$REPO/bench/lib.sh"
 
 # ---- Build --------------------------------------------------------------------
 BENCH_BIN=""
@@ -201,15 +194,9 @@ LOG="$BUILD_DIR/bench-results/build.log"
 build() {
     mkdir -p "$BUILD_DIR/bench-results"
     : >"$LOG"
-    local jobs home=""
+    local jobs home
     jobs=$(nproc 2>/dev/null || echo 2)
-    if [[ -f "$BUILD_DIR/CMakeCache.txt" ]]; then
-        home=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD_DIR/CMakeCache.txt")
-    elif cmake -S "$REPO" -B "$BUILD_DIR" >>"$LOG" 2>&1; then
-        home="$REPO"
-    else
-        note "top-level configure failed (see $LOG); building the bench alone"
-    fi
+    home=$(bench_build_home)
     if [[ "$home" == "$REPO" ]]; then
         local targets=(hs_bench)
         # Incremental: a no-op when the library is up to date.
