@@ -83,7 +83,6 @@ background_boot(void)
 {
     hs_mutex_init(&bg_mtx, HS_RANK_BACKGROUND);
     cond_init();
-    pac_set_deferred_cb(deferred);
 }
 
 /* One pass: every arena's due work, then the time until the next. */
@@ -173,6 +172,8 @@ start_locked(void)
     }
     pthread_setname_np(bg_thread, "hs_background");
     atomic_store_explicit(&bg_running, true, memory_order_release);
+    /* Only while a thread runs: without one, a free pays no call. */
+    pac_set_deferred_cb(deferred);
     return 0;
 }
 
@@ -196,6 +197,7 @@ background_set(bool on)
     pthread_join(t, NULL);
     hs_mutex_lock(&bg_mtx);
     bg_state = BG_STOPPED;
+    pac_set_deferred_cb(NULL);
     atomic_store_explicit(&bg_running, false, memory_order_release);
     atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
     hs_mutex_unlock(&bg_mtx);
@@ -228,6 +230,7 @@ background_postfork_child(void)
     cond_init();
     bg_state = BG_STOPPED;
     bg_signaled = false;
+    pac_set_deferred_cb(NULL);
     atomic_store_explicit(&bg_running, false, memory_order_relaxed);
     atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
     atomic_store_explicit(&bg_kicked, false, memory_order_relaxed);
