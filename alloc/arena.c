@@ -188,6 +188,20 @@ arena_purge(arena_t *a)
 }
 
 size_t
+arena_release_all(void)
+{
+    size_t bytes = 0;
+    for (unsigned i = 0; i < narenas_total; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a == NULL)
+            continue;
+        pa_purge_all(&a->pa);
+        bytes += pa_release_retained(&a->pa);
+    }
+    return bytes;
+}
+
+size_t
 arena_decay(arena_t *a)
 {
     return pa_decay(&a->pa, pac_now_ns());

@@ -85,6 +85,9 @@ void arena_bin_flush(unsigned ind, void **ptrs, unsigned n);
 /* Purges all of a's dirty and muzzy pages to retained (malloc_trim,
  * arena.<i>.purge); returns the pages purged. */
 size_t arena_purge(arena_t *a);
+/* Every arena's free pages purged and its retained address space unmapped
+ * (the out-of-memory path, before its one retry); returns bytes unmapped. */
+size_t arena_release_all(void);
 /* Brings a's free pages down to their decay curves now (arena.<i>.decay);
  * returns the pages purged. */
 size_t arena_decay(arena_t *a);

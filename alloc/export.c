@@ -257,6 +257,19 @@ alloc_guarded(arena_t *a, size_t usize, req_t req)
     return p == NULL ? NULL : hand_out(p);
 }
 
+/*
+ * Out of memory: the calling thread's cached blocks go back, every arena
+ * purges its free pages and unmaps the address space it retains, so that
+ * one retry can succeed where the address space (RLIMIT_AS) rather than
+ * memory ran out.
+ */
+static HS_COLD void
+oom_release(tsd_t *tsd)
+{
+    tcache_flush_all(&tsd->tcache);
+    arena_release_all();
+}
+
 static HS_NOINLINE void *
 alloc_slow(size_t size, req_t req)
 {
@@ -276,6 +289,8 @@ alloc_slow(size_t size, req_t req)
         te_run(tsd, usize);
     void *p = NULL;
     bool use_tcache = !req.no_tcache && req.arena < 0;
+    bool retried = false;
+retry:
     if (unlikely(tsd->prof_pending)) {
         p = alloc_sampled(tsd, a, size, usize, req, 0);
     } else {
@@ -291,8 +306,13 @@ alloc_slow(size_t size, req_t req)
             p = large_alloc(tsd, a, usize, req, use_tcache);
         }
     }
-    if (unlikely(p == NULL))
-        goto oom;
+    if (unlikely(p == NULL)) {
+        if (retried)
+            goto oom;
+        oom_release(tsd);
+        retried = true;
+        goto retry;
+    }
     tsd->allocated += usize;
     return p;
 oom:

@@ -237,6 +237,17 @@ ecache_evict(ecache_t *c, uint64_t before_ns)
     return e;
 }
 
+edata_t *
+ecache_evict_unguarded(ecache_t *c)
+{
+    hs_mutex_lock(&c->mtx);
+    edata_t *e = eset_oldest(&c->eset);
+    if (e != NULL)
+        take_private(c, e);
+    hs_mutex_unlock(&c->mtx);
+    return e;
+}
+
 size_t
 ecache_npages(ecache_t *c)
 {

@@ -53,6 +53,12 @@ pa_purge_all(pa_shard_t *s)
     return n;
 }
 
+size_t
+pa_release_retained(pa_shard_t *s)
+{
+    return pac_release_retained(&s->pac);
+}
+
 static void
 stage_stats(const pac_purge_stats_t *st, pa_purge_stats_t *r)
 {

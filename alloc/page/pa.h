@@ -30,6 +30,8 @@ void pa_shard_enable_hpa(pa_shard_t *s, const hpa_opts_t *opts);
 size_t pa_decay(pa_shard_t *s, uint64_t now_ns);
 void pa_decay_tick(pa_shard_t *s, uint64_t now_ns);
 size_t pa_purge_all(pa_shard_t *s);
+/* pac_release_retained on the shard's PAC (the HPA keeps its slabs). */
+size_t pa_release_retained(pa_shard_t *s);
 
 static inline edata_t *
 pa_alloc(pa_shard_t *s, size_t size, size_t alignment, bool zero)

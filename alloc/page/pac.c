@@ -106,13 +106,17 @@ pac_grow(pac_t *pac, size_t size, size_t alignment)
     if (chunk < size)
         return NULL;
     /* Hugepage-aligned chunks from the OS; from hooks, only the alignment
-     * asked for (and a chunk of just the size when a larger one fails). */
+     * asked for.  When a larger chunk fails (a tight RLIMIT_AS, or hooks
+     * short of memory), a chunk of just the size, aligned only as asked. */
     size_t align = own && alignment < HUGEPAGE ? HUGEPAGE : alignment;
     bool zeroed;
     void *addr = ehooks_alloc(&pac->ctx.eh, chunk, align, &zeroed);
-    if (addr == NULL && !own && chunk > size) {
+    if (addr == NULL && (chunk > size || align > alignment)) {
         chunk = size;
+        align = alignment < PAGE ? PAGE : alignment;
         addr = ehooks_alloc(&pac->ctx.eh, chunk, align, &zeroed);
+        if (addr != NULL)
+            pac->grow_next = PAC_GROW_MIN;
     }
     if (addr == NULL)
         return NULL;
@@ -372,6 +376,28 @@ pac_purge_all(pac_t *pac)
     decay_purged(&pac->muzzy_decay, ecache_npages(&pac->muzzy));
     hs_mutex_unlock(&pac->decay_mtx);
     return purged;
+}
+
+size_t
+pac_release_retained(pac_t *pac)
+{
+    if (!ehooks_are_default(&pac->ctx.eh))
+        return 0;
+    size_t bytes = 0;
+    edata_t *e;
+    /* grow_mtx: no grow is carving from the retained set meanwhile. */
+    hs_mutex_lock(&pac->grow_mtx);
+    while ((e = ecache_evict_unguarded(&pac->retained)) != NULL) {
+        emap_deregister_boundary(e);
+        ehooks_release(&pac->ctx.eh, e->addr, e->size);
+        atomic_fetch_sub_explicit(&pac->mapped, e->size, memory_order_relaxed);
+        bytes += e->size;
+        edata_cache_put_to(pac->ctx.edc, e);
+    }
+    /* Start small again: a large chunk is what may not fit any more. */
+    pac->grow_next = PAC_GROW_MIN;
+    hs_mutex_unlock(&pac->grow_mtx);
+    return bytes;
 }
 
 static uint64_t
