@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "background.h"
+#include "check.h"
 #include "extent/base.h"
 #include "extent/edata.h"
 #include "extent/rtree.h"
@@ -78,6 +79,7 @@ boot_modules(void)
 {
     opts_parse();
     hs_misuse_aborts = opt_abort_on_error;
+    check_boot(); /* before the first slab: it sets how slabs are mapped */
     if (opt_hpa_dehugification_threshold[0] != '\0')
         hs_dprintf(2, "heapsight: hpa_dehugification_threshold is accepted "
                       "and ignored (pageslabs are dehugified before any "

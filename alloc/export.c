@@ -20,6 +20,8 @@
  *     back in its slab (the slab bitmap catches the rest at flush);
  *   - a large pointer must be its extent's start, and the extent active.
  * A failed check ends the process with one line naming the address.
+ * The canary and junk options (check.h) add their checks on the slow
+ * paths, which every call takes while either is on.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -31,6 +33,7 @@
 #include "arena.h"
 #include "background.h"
 #include "boot.h"
+#include "check.h"
 #include "extent/emap.h"
 #include "large.h"
 #include "opts.h"
@@ -92,6 +95,19 @@ small_alloc_slow(tsd_t *tsd, arena_t *a, unsigned ind, bool use_tcache)
         p = NULL;
     }
     return p == NULL ? NULL : hand_out(p);
+}
+
+/* The checks on a block of size bytes asked, about to be handed out: the
+ * junk of its last life, then its new junk and canary (check.h). */
+static HS_COLD void
+check_fill(void *p, size_t size, size_t usize, bool zero)
+{
+    if (check_junk_free)
+        check_junk_on_reuse("malloc", p, usize);
+    if (check_junk_alloc && !zero)
+        memset(p, CHECK_JUNK_ALLOC, size);
+    if (check_canary)
+        check_canary_write(p, size, usize);
 }
 
 /* A large block: from the thread cache when its class is cached there
@@ -217,7 +233,8 @@ HS_API void *
 hs_prof_malloc_sampled(size_t size, unsigned domain)
 {
     tsd_t *tsd = hs_boot() ? tsd_fetch_slow() : NULL;
-    size_t usize = sz_s2u(size == 0 ? 1 : size);
+    size_t psize = check_padded(size == 0 ? 1 : size);
+    size_t usize = psize == 0 ? 0 : sz_s2u(psize);
     if (alloc_prof_hooks == NULL || tsd == NULL || tsd_reentrant() ||
         usize == 0)
         return malloc(size);
@@ -227,6 +244,8 @@ hs_prof_malloc_sampled(size_t size, unsigned domain)
         errno = ENOMEM;
         return NULL;
     }
+    if (unlikely(check_any))
+        check_fill(p, size, usize, false);
     tsd->allocated += usize;
     return p;
 }
@@ -278,9 +297,10 @@ alloc_slow(size_t size, req_t req)
     tsd_t *tsd = tsd_fetch_slow();
     if (unlikely(tsd == NULL))
         goto oom;
+    size_t psize = check_padded(size);
     size_t usize =
-        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
-    if (unlikely(usize == 0))
+        req.alignment > QUANTUM ? sz_sa2u(psize, req.alignment) : sz_s2u(psize);
+    if (unlikely(usize == 0 || psize < size))
         goto oom;
     arena_t *a = tsd->arena;
     if (req.arena >= 0 && (a = arena_get((unsigned)req.arena)) == NULL)
@@ -313,6 +333,8 @@ retry:
         retried = true;
         goto retry;
     }
+    if (unlikely(check_any))
+        check_fill(p, size, usize, req.zero);
     tsd->allocated += usize;
     return p;
 oom:
@@ -462,14 +484,22 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
     size_t usize = checked_usize(fn, p, ent);
     if (unlikely(usize == MISUSED_USIZE))
         return; /* reported; the block is left as it is */
+    if (unlikely(check_any)) {
+        if (check_canary && check_canary_verify(fn, p, usize) == SIZE_MAX)
+            return;
+        if (check_junk_free)
+            check_junk_on_free(p, usize);
+    }
     tsd_t *tsd = tsd_fetch_slow();
     if (tsd != NULL)
         tsd->deallocated += usize;
     unsigned ind = emap_entry_szind(ent);
     bool slab = emap_entry_slab(ent);
     /* A manual arena's blocks never enter thread caches (its reset and
-     * destroy could not reach them there). */
-    if (slab && !emap_entry_cacheable_slab(ent))
+     * destroy could not reach them there).  (A slab not for the fast path
+     * may also be one of the checks', check.h.) */
+    if (slab && !emap_entry_cacheable_slab(ent) &&
+        emap_entry_edata(ent)->manual)
         no_tcache = true;
     if (!slab) {
         edata_t *e = emap_entry_edata(ent);
@@ -537,11 +567,15 @@ static size_t
 usable_size_of(const void *p)
 {
     emap_entry_t ent = emap_lookup(p);
+    size_t usize;
     if (emap_entry_slab(ent))
-        return sz_index2size(emap_entry_szind(ent));
-    if (ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE)
+        usize = sz_index2size(emap_entry_szind(ent));
+    else if (ent == 0 || emap_entry_state(ent) != EXTENT_ACTIVE)
         return 0;
-    return large_usize(ent);
+    else
+        usize = large_usize(ent);
+    /* With canaries, the slack past the size asked is not the caller's. */
+    return unlikely(check_canary) ? check_canary_size(p, usize) : usize;
 }
 
 /*
@@ -579,6 +613,42 @@ sample_in_place(tsd_t *tsd, void *p, size_t size, size_t old, size_t usize)
     e->prof_rec = prof_sampled(p, size, usize, 0);
 }
 
+/* realloc_impl with the canary on: p's canary verified (n bytes asked of
+ * old usable), the block is rewritten in place when the new size needs
+ * the same class, else moved. */
+static HS_COLD void *
+realloc_checked(const char *fn, void *p, emap_entry_t ent, size_t old,
+                size_t size, req_t req)
+{
+    size_t n = check_canary_verify(fn, p, old);
+    if (n == SIZE_MAX) {
+        errno = EINVAL; /* reported; p is left as it is */
+        return NULL;
+    }
+    size_t psize = check_padded(size);
+    size_t usize =
+        req.alignment > QUANTUM ? sz_sa2u(psize, req.alignment) : sz_s2u(psize);
+    if (usize == 0 || psize < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    bool aligned =
+        req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
+    if (usize == old && aligned) {
+        if (size > n)
+            memset((char *)p + n, check_junk_alloc ? CHECK_JUNK_ALLOC : 0,
+                   size - n);
+        check_canary_write(p, size, usize);
+        return p;
+    }
+    void *q = alloc_slow(size, req);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, n < size ? n : size);
+    free_slow(fn, p, ent, false);
+    return q;
+}
+
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */
 static void *
 realloc_impl(const char *fn, void *p, size_t size, req_t req)
@@ -589,6 +659,8 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
         errno = EINVAL; /* reported; p is left as it is */
         return NULL;
     }
+    if (unlikely(check_canary))
+        return realloc_checked(fn, p, ent, old, size, req);
     size_t usize =
         req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
     if (unlikely(usize == 0)) {
@@ -639,7 +711,7 @@ calloc(size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    if (size <= SZ_LOOKUP_MAX) {
+    if (size <= SZ_LOOKUP_MAX && likely(!check_any)) {
         void *p = alloc_fast(size);
         if (p != NULL)
             memset(p, 0, sz_s2u(size));
@@ -791,6 +863,14 @@ hs_sdallocx(void *p, size_t size, int flags)
     size_t usize = checked_usize("free_sized", p, ent);
     if (unlikely(usize == MISUSED_USIZE))
         return;
+    if (unlikely(check_canary)) {
+        /* The size asked is known exactly: it must be the one given. */
+        size_t n = check_canary_verify("free_sized", p, usize);
+        if (n == SIZE_MAX)
+            return;
+        usize = n;
+        expect = size;
+    }
     if (unlikely(expect != usize)) {
         hs_misuse("free_sized(): size %zu does not match the %zu-byte block "
                   "at %p",

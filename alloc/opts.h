@@ -58,6 +58,14 @@
       "overflow past its end faults at once)")                                 \
     X(UINT, san_guard_large, 0, 0, 4294967295u,                                \
       "put guard pages around every N-th large allocation (0: none)")          \
+    X(BOOL, canary, false, 0, 1,                                               \
+      "write canary bytes after every block and check them at free and "       \
+      "realloc (a write past the end ends the process; all calls take the "    \
+      "slow path)")                                                            \
+    X(STR, junk, "false", 0, 0,                                                \
+      "fill new blocks with 0xa5 (alloc), freed ones with 0x5a (free), or "    \
+      "both (true), and check a freed small block's junk when it is reused "   \
+      "(all calls take the slow path)")                                        \
     X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
       "sample from the start (false: armed but idle until prof.active)")       \

@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "background.h"
+#include "check.h"
 #include "opts.h"
 #include "prof_hooks.h"
 #include "tcache.h"
@@ -108,7 +109,10 @@ te_recompute(tsd_t *tsd)
     for (unsigned e = 0; e < TE_NEVENTS; e++)
         if (tsd->te_next[e] < next)
             next = tsd->te_next[e];
-    tsd->next_event = next;
+    /* The canary and junk checks (check.h) need every allocation on the
+     * slow path, also those made while one is in progress (the
+     * profiler's): a threshold no allocation stays under. */
+    tsd->next_event = check_any ? 1 : next;
 }
 
 void

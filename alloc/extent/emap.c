@@ -3,6 +3,8 @@
  */
 #include "emap.h"
 
+bool emap_slabs_uncached;
+
 static void
 write_boundary(edata_t *e)
 {

@@ -5,9 +5,10 @@
  *   bits 0      slab bit
  *   bits 1      head bit (first extent of an OS mapping)
  *   bits 2..4   extent state (extent_state_t)
- *   bit 5       not for thread caches: on a slab, the arena was made by
- *               arenas.create (manual); on any other extent, it is guarded
- *               (ends in a guard page; never coalesced)
+ *   bit 5       not for the free fast path: on a slab, the arena was made
+ *               by arenas.create (manual: never in thread caches), or the
+ *               canary or junk checks are on; on any other extent, it is
+ *               guarded (ends in a guard page; never coalesced)
  *   bits 6..47  edata pointer (edata_t is cache-line aligned)
  *   bits 48..55 size class index (SZIND_NONE for free extents)
  *   bits 56..63 slab pages: the page's index within its slab, so free()
@@ -33,6 +34,11 @@
 #include "rtree.h"
 
 typedef uint64_t emap_entry_t;
+
+/* Set at boot when every slab is to be marked not for the free fast path
+ * (bit 5), so that every free takes free_slow (the canary and junk
+ * checks, check.h); thread caches are still used. */
+extern bool emap_slabs_uncached;
 
 #define EMAP_PTR_MASK (((uint64_t)1 << 48) - 1 - 63)
 
@@ -92,7 +98,8 @@ emap_entry_pack_page(const edata_t *e, size_t pidx)
 {
     return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 56) |
            ((uint64_t)(e->szind & 0xff) << 48) |
-           ((uint64_t)(e->slab ? e->manual : e->guarded) << 5) |
+           ((uint64_t)(e->slab ? e->manual || emap_slabs_uncached : e->guarded)
+            << 5) |
            ((uint64_t)e->state << 2) | ((uint64_t)e->head << 1) |
            (uint64_t)e->slab;
 }

@@ -106,10 +106,11 @@ free_static_pointer(void)
     return 0;
 }
 
+/* 56 bytes: a 64-byte block with or without a canary's 8. */
 static int
 free_interior_small(void)
 {
-    char *p = malloc(64);
+    char *p = malloc(56);
     announce(p + 16);
     free(p + 16);
     return 0;
@@ -118,7 +119,7 @@ free_interior_small(void)
 static int
 free_misaligned_small(void)
 {
-    char *p = malloc(64);
+    char *p = malloc(56);
     announce(p + 1);
     free(p + 1);
     return 0;
@@ -152,6 +153,69 @@ sized_free_wrong_size(void)
     return 0;
 }
 
+/* ---- overflows and writes after free: caught with canary:true and
+ * junk:true (the suite registers them for those options only) ---- */
+
+/* A store the compiler cannot drop (a store before free is dead to it). */
+static void
+poke(char *p, size_t at, char v)
+{
+    ((volatile char *)p)[at] = v;
+}
+
+static int
+overflow_small(void)
+{
+    char *p = malloc(100);
+    announce(p);
+    poke(p, 100, 'x');
+    free(p);
+    return 0;
+}
+
+static int
+overflow_small_tail(void)
+{
+    /* 40 + 8 fill a 48-byte block: the tail itself is overwritten. */
+    char *p = malloc(40);
+    announce(p);
+    for (size_t i = 0; i < 48; i++)
+        poke(p, i, 0);
+    free(p);
+    return 0;
+}
+
+static int
+overflow_large(void)
+{
+    char *p = malloc(100000);
+    announce(p);
+    poke(p, 100000, 1);
+    free(p);
+    return 0;
+}
+
+static int
+overflow_realloc(void)
+{
+    char *p = malloc(100);
+    announce(p);
+    poke(p, 101, 1);
+    sink = realloc(p, 5000);
+    return 0;
+}
+
+static int
+write_after_free(void)
+{
+    char *p = malloc(48);
+    free(p);
+    announce(p);
+    poke(p, 20, 7);
+    sink = malloc(48);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -168,6 +232,11 @@ static const struct {
     {"free_interior_large", free_interior_large},
     {"realloc_freed", realloc_freed},
     {"sized_free_wrong_size", sized_free_wrong_size},
+    {"overflow_small", overflow_small},
+    {"overflow_small_tail", overflow_small_tail},
+    {"overflow_large", overflow_large},
+    {"overflow_realloc", overflow_realloc},
+    {"write_after_free", write_after_free},
 };
 
 int

@@ -1,0 +1,143 @@
+/*
+ * check.c — canaries and junk (see check.h).
+ */
+#include "check.h"
+
+#include <string.h>
+
+#include "boot.h"
+#include "extent/emap.h"
+#include "opts.h"
+#include "util/fmt.h"
+
+bool check_canary;
+bool check_junk_alloc;
+bool check_junk_free;
+bool check_any;
+
+void
+check_boot(void)
+{
+    check_canary = opt_canary;
+    if (strcmp(opt_junk, "true") == 0) {
+        check_junk_alloc = check_junk_free = true;
+    } else if (strcmp(opt_junk, "alloc") == 0) {
+        check_junk_alloc = true;
+    } else if (strcmp(opt_junk, "free") == 0) {
+        check_junk_free = true;
+    } else if (strcmp(opt_junk, "false") != 0) {
+        hs_warn("HEAPSIGHT: bad value \"%s\" for junk (ignored; expected "
+                "true, false, alloc or free)",
+                opt_junk);
+    }
+    check_any = check_canary || check_junk_alloc || check_junk_free;
+    emap_slabs_uncached = check_any;
+}
+
+/* The tail's check word: the distance mixed with the address and key, so
+ * an overflow writing any constant, or a copy of another block's tail,
+ * does not pass. */
+static uint32_t
+tail_word(const void *p, uint32_t dist)
+{
+    uint64_t x = ((uint64_t)(uintptr_t)p ^ boot_free_mark_key) + dist;
+    x *= 0x9e3779b97f4a7c15u;
+    return (uint32_t)(x >> 32);
+}
+
+static size_t
+fill_len(size_t n, size_t usize)
+{
+    size_t room = usize - CHECK_TAIL - n;
+    return room < CHECK_FILL ? room : CHECK_FILL;
+}
+
+void
+check_canary_write(void *p, size_t n, size_t usize)
+{
+    memset((char *)p + n, CHECK_CANARY_BYTE, fill_len(n, usize));
+    uint32_t tail[2] = {(uint32_t)(usize - n), 0};
+    tail[1] = tail_word(p, tail[0]);
+    memcpy((char *)p + usize - CHECK_TAIL, tail, sizeof tail);
+}
+
+/* The distance from the size asked to the end, or 0 when the tail is not
+ * intact. */
+static size_t
+tail_dist(const void *p, size_t usize)
+{
+    uint32_t tail[2];
+    if (usize < CHECK_TAIL)
+        return 0;
+    memcpy(tail, (const char *)p + usize - CHECK_TAIL, sizeof tail);
+    if (tail[0] < CHECK_TAIL || tail[0] > usize ||
+        tail[1] != tail_word(p, tail[0]))
+        return 0;
+    return tail[0];
+}
+
+size_t
+check_canary_verify(const char *fn, const void *p, size_t usize)
+{
+    size_t dist = tail_dist(p, usize);
+    if (dist == 0) {
+        hs_misuse("%s(): write past the end of the block at %p (the canary "
+                  "at the end of its %zu-byte slot changed)",
+                  fn, p, usize);
+        return SIZE_MAX;
+    }
+    size_t n = usize - dist;
+    const unsigned char *c = (const unsigned char *)p + n;
+    size_t len = fill_len(n, usize);
+    for (size_t i = 0; i < len; i++) {
+        if (c[i] != CHECK_CANARY_BYTE) {
+            hs_misuse("%s(): write past the end of the %zu-byte block at %p "
+                      "(byte %zu changed)",
+                      fn, n, p, n + i);
+            return SIZE_MAX;
+        }
+    }
+    return n;
+}
+
+size_t
+check_canary_size(const void *p, size_t usize)
+{
+    size_t dist = tail_dist(p, usize);
+    return dist == 0 ? usize - CHECK_TAIL : usize - dist;
+}
+
+/* The stamp of a junked block: its address and size, keyed. */
+static uintptr_t
+junk_stamp(const void *p, size_t usize)
+{
+    return ((uintptr_t)p + usize) * 0x9e3779b97f4a7c15u ^ boot_free_mark_key;
+}
+
+void
+check_junk_on_free(void *p, size_t usize)
+{
+    memset(p, CHECK_JUNK_FREE,
+           usize < CHECK_JUNK_LARGE ? usize : CHECK_JUNK_LARGE);
+    ((uintptr_t *)p)[0] = junk_stamp(p, usize);
+}
+
+void
+check_junk_on_reuse(const char *fn, const void *p, size_t usize)
+{
+    if (((const uintptr_t *)p)[0] != junk_stamp(p, usize))
+        return;
+    /* Only the stamp's page: another may have been reclaimed (zeros). */
+    size_t on_page = PAGE - ((uintptr_t)p & PAGE_MASK);
+    size_t end = usize < on_page ? usize : on_page;
+    const unsigned char *c = p;
+    /* Words 0 and 1 hold the stamp and the free mark. */
+    for (size_t i = 2 * sizeof(uintptr_t); i < end; i++) {
+        if (c[i] != CHECK_JUNK_FREE) {
+            hs_misuse("%s(): write after free to the %zu-byte block at %p "
+                      "(byte %zu changed)",
+                      fn, usize, p, i);
+            return;
+        }
+    }
+}

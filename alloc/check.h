@@ -1,0 +1,87 @@
+/*
+ * check.h — the debugging fills: canaries after blocks and junk in them.
+ *
+ * Owns: the `canary` and `junk` options' meaning and the byte layouts they
+ * write.  Both are off by default and cost the default paths nothing: when
+ * either is on, boot sends every allocation to the slow path (a thread
+ * event due at every byte, thread_event.c) and marks every slab as not for
+ * the free fast path (emap.h bit 5), so free goes through free_slow too.
+ *
+ * Canary (`canary:true`): a block of n bytes is served from the class of
+ * n + CHECK_TAIL.  The last CHECK_TAIL bytes of the block hold the tail:
+ * the distance from n to the block's end, and a check word mixing that
+ * distance with the address and a random key.  Up to CHECK_FILL bytes
+ * right after byte n hold CHECK_CANARY_BYTE.  free, realloc and sized
+ * free verify both before touching the block: a write past byte n changes
+ * a canary byte (a short overflow) or the tail (a longer one).  The usable
+ * size reported is n: the slack is the allocator's.
+ *
+ * Junk (`junk:true|alloc|free|false`, as jemalloc): alloc fills a new
+ * block's n bytes with CHECK_JUNK_ALLOC (not calloc's or a zeroed one's);
+ * free fills a freed block with CHECK_JUNK_FREE (its first
+ * CHECK_JUNK_LARGE bytes) and stamps its first word with a mark of its
+ * address and size.  When a stamped block is handed out again for the
+ * same size (a small region, a kept sampled page, a guarded extent), the
+ * bytes of it on its first page must still be junk: anything else is a
+ * write after free.  (Only the stamp's page: another page may have been
+ * reclaimed and read as zeros; a purged stamp reads as zero too, and a
+ * stamp of another size or address does not match.  A zeroed request
+ * clears the stamp first and is not checked.)
+ *
+ * Locking: none; read-only after boot.
+ */
+#ifndef HS_CHECK_H
+#define HS_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define CHECK_TAIL 8           /* bytes of the canary tail */
+#define CHECK_FILL 64          /* canary bytes checked after the size asked */
+#define CHECK_JUNK_LARGE 65536 /* bytes of a large block junked at free */
+#define CHECK_CANARY_BYTE 0xcb
+#define CHECK_JUNK_ALLOC 0xa5
+#define CHECK_JUNK_FREE 0x5a
+
+extern bool check_canary;     /* canary:true */
+extern bool check_junk_alloc; /* junk:true or junk:alloc */
+extern bool check_junk_free;  /* junk:true or junk:free */
+extern bool check_any;        /* any of the three: the slow paths */
+
+/* Reads the canary and junk options (warns about a bad junk value) and
+ * routes the paths; at boot, before any allocation. */
+void check_boot(void);
+
+/* The size to serve for a request of n bytes: n + CHECK_TAIL with the
+ * canary on, n otherwise; 0 on overflow. */
+static inline size_t
+check_padded(size_t n)
+{
+    if (!check_canary)
+        return n;
+    return n > SIZE_MAX - CHECK_TAIL ? 0 : n + CHECK_TAIL;
+}
+
+/* Writes the canary of a block of n bytes asked at p, usize usable. */
+void check_canary_write(void *p, size_t n, size_t usize);
+
+/* The size asked for block p of usize usable bytes, after verifying its
+ * canary; on a changed canary, reports it for fn (util/fmt.h hs_misuse)
+ * and returns SIZE_MAX. */
+size_t check_canary_verify(const char *fn, const void *p, size_t usize);
+
+/* The size asked for p if its tail is intact, else usize - CHECK_TAIL;
+ * never reports (malloc_usable_size). */
+size_t check_canary_size(const void *p, size_t usize);
+
+/* Junk and the stamp for a freed block of usize bytes. */
+void check_junk_on_free(void *p, size_t usize);
+
+/* Verifies a block about to be handed out again for fn: if it bears its
+ * stamp, its junk must be intact (else a write after free, reported). */
+void check_junk_on_reuse(const char *fn, const void *p, size_t usize);
+
+#endif /* HS_CHECK_H */
