@@ -21,6 +21,7 @@ slab_alloc(pa_shard_t *pa, unsigned ind)
     if (e == NULL)
         return NULL;
     e->slab = true;
+    e->prof_stack = NULL;
     e->szind = (uint16_t)ind;
     e->nfree = bi->nregs;
     bitmap_init_full(&e->bitmap, bi->nregs);

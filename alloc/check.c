@@ -76,28 +76,26 @@ tail_dist(const void *p, size_t usize)
     return tail[0];
 }
 
-size_t
-check_canary_verify(const char *fn, const void *p, size_t usize)
+bool
+check_canary_intact(const void *p, size_t usize, size_t *r_n, size_t *r_bad)
 {
     size_t dist = tail_dist(p, usize);
+    *r_bad = SIZE_MAX;
     if (dist == 0) {
-        hs_misuse("%s(): write past the end of the block at %p (the canary "
-                  "at the end of its %zu-byte slot changed)",
-                  fn, p, usize);
-        return SIZE_MAX;
+        *r_n = SIZE_MAX;
+        return false;
     }
     size_t n = usize - dist;
+    *r_n = n;
     const unsigned char *c = (const unsigned char *)p + n;
     size_t len = fill_len(n, usize);
     for (size_t i = 0; i < len; i++) {
         if (c[i] != CHECK_CANARY_BYTE) {
-            hs_misuse("%s(): write past the end of the %zu-byte block at %p "
-                      "(byte %zu changed)",
-                      fn, n, p, n + i);
-            return SIZE_MAX;
+            *r_bad = n + i;
+            return false;
         }
     }
-    return n;
+    return true;
 }
 
 size_t

@@ -68,10 +68,11 @@ check_padded(size_t n)
 /* Writes the canary of a block of n bytes asked at p, usize usable. */
 void check_canary_write(void *p, size_t n, size_t usize);
 
-/* The size asked for block p of usize usable bytes, after verifying its
- * canary; on a changed canary, reports it for fn (util/fmt.h hs_misuse)
- * and returns SIZE_MAX. */
-size_t check_canary_verify(const char *fn, const void *p, size_t usize);
+/* Whether the canary of block p (usize usable bytes) is intact.  *r_n is
+ * the size asked (SIZE_MAX when the tail itself changed), *r_bad the first
+ * changed canary byte's offset (SIZE_MAX if none). */
+bool check_canary_intact(const void *p, size_t usize, size_t *r_n,
+                         size_t *r_bad);
 
 /* The size asked for p if its tail is intact, else usize - CHECK_TAIL;
  * never reports (malloc_usable_size). */

@@ -208,6 +208,17 @@ prof_sampled_free(void *p, size_t usize, void *rec)
     errno = saved;
 }
 
+/* Keeps rec, and the stack behind it for misuse reports, with e. */
+static void
+set_prof_rec(edata_t *e, void *rec)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    e->prof_rec = rec;
+    e->prof_stack = rec != NULL && h != NULL && h->stack_of != NULL
+                        ? h->stack_of(rec)
+                        : NULL;
+}
+
 /* The allocation crossing the sample point (or hs_prof_malloc_sampled's
  * block for domain): an extent of its own, then reported to the
  * profiler, which returns the record the extent keeps. */
@@ -222,8 +233,8 @@ alloc_sampled(tsd_t *tsd, arena_t *a, size_t size, size_t usize, req_t req,
     if (p == NULL)
         return NULL;
     hand_out(p);
-    emap_entry_edata(emap_lookup(p))->prof_rec =
-        prof_sampled(p, size, usize, domain);
+    set_prof_rec(emap_entry_edata(emap_lookup(p)),
+                 prof_sampled(p, size, usize, domain));
     return p;
 }
 
@@ -365,6 +376,30 @@ alloc_fast(size_t size)
 
 /* The misuse reports (util/fmt.h: they abort, unless abort_on_error is
  * false or an abort hook is set; then the block is left untouched). */
+
+/* "; allocated at ..." when the profiler sampled the block starting at p
+ * (its extent keeps the stack, also after the free), else "". */
+static const char *
+stack_note(const void *p, emap_entry_t ent, char *buf, size_t len)
+{
+    const alloc_prof_hooks_t *h = alloc_prof_hooks;
+    buf[0] = '\0';
+    if (ent == 0 || emap_entry_slab(ent) || h == NULL || h->describe == NULL)
+        return buf;
+    const edata_t *e = emap_entry_edata(ent);
+    /* A free extent's stack is its first block's: p must be that block. */
+    if (e->prof_stack == NULL ||
+        (emap_entry_state(ent) != EXTENT_ACTIVE &&
+         (const char *)e->addr + (e->guarded ? e->guard_off : 0) != p))
+        return buf;
+    buf[0] = ';';
+    buf[1] = ' ';
+    h->describe(e->prof_stack, buf + 2, len - 2);
+    return buf;
+}
+
+#define STACK_NOTE_LEN 640
+
 static HS_COLD void
 bad_pointer(const char *fn, const void *p, emap_entry_t ent)
 {
@@ -380,27 +415,57 @@ bad_pointer(const char *fn, const void *p, emap_entry_t ent)
                   "offset %zu of its slab)",
                   fn, p, sz_index2size(emap_entry_szind(ent)),
                   emap_slab_offset(ent, p));
-    else if (emap_entry_state(ent) != EXTENT_ACTIVE)
-        hs_misuse("%s(): double free of %p (block already freed)", fn, p);
-    else if (emap_entry_guarded(ent))
+    else if (emap_entry_state(ent) != EXTENT_ACTIVE) {
+        char note[STACK_NOTE_LEN];
+        hs_misuse("%s(): double free of %p (block already freed)%s", fn, p,
+                  stack_note(p, ent, note, sizeof note));
+    } else if (emap_entry_guarded(ent)) {
+        char note[STACK_NOTE_LEN];
         hs_misuse("%s(): invalid pointer %p (inside the guarded %zu-byte "
-                  "block at %p)",
+                  "block at %p)%s",
                   fn, p, e->size - PAGE - e->guard_off,
-                  (void *)((char *)e->addr + e->guard_off));
-    else
-        hs_misuse("%s(): invalid pointer %p (inside the %zu-byte block at %p)",
+                  (void *)((char *)e->addr + e->guard_off),
+                  stack_note(p, ent, note, sizeof note));
+    } else {
+        char note[STACK_NOTE_LEN];
+        hs_misuse("%s(): invalid pointer %p (inside the %zu-byte block at "
+                  "%p)%s",
                   fn, p,
                   emap_entry_szind(ent) < SZ_NBINS
                       ? sz_index2size(emap_entry_szind(ent))
                       : e->size,
-                  e->addr);
+                  e->addr, stack_note(p, ent, note, sizeof note));
+    }
 }
 
 static HS_COLD void
-double_free(const char *fn, const void *p, unsigned ind)
+double_free(const char *fn, const void *p, emap_entry_t ent)
 {
-    hs_misuse("%s(): double free of %p (%zu-byte block)", fn, p,
-              sz_index2size(ind));
+    char note[STACK_NOTE_LEN];
+    hs_misuse("%s(): double free of %p (%zu-byte block)%s", fn, p,
+              sz_index2size(emap_entry_szind(ent)),
+              stack_note(p, ent, note, sizeof note));
+}
+
+/* The size asked for block p (usize usable, entry ent) after verifying
+ * its canary (check.h); a changed canary is reported for fn and gives
+ * SIZE_MAX. */
+static HS_COLD size_t
+canary_checked(const char *fn, const void *p, emap_entry_t ent, size_t usize)
+{
+    size_t n, bad;
+    if (likely(check_canary_intact(p, usize, &n, &bad)))
+        return n;
+    char note[STACK_NOTE_LEN];
+    if (n == SIZE_MAX)
+        hs_misuse("%s(): write past the end of the block at %p (the canary "
+                  "at the end of its %zu-byte slot changed)%s",
+                  fn, p, usize, stack_note(p, ent, note, sizeof note));
+    else
+        hs_misuse("%s(): write past the end of the %zu-byte block at %p "
+                  "(byte %zu changed)%s",
+                  fn, n, p, bad, stack_note(p, ent, note, sizeof note));
+    return SIZE_MAX;
 }
 
 /* What checked_slab_ind and checked_usize return for a misuse that was
@@ -433,7 +498,7 @@ checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
         return MISUSED_IND;
     }
     if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
-        double_free(fn, p, ind);
+        double_free(fn, p, ent);
         return MISUSED_IND;
     }
     return ind;
@@ -458,7 +523,7 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
         return MISUSED_USIZE;
     }
     if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
-        double_free(fn, p, emap_entry_szind(ent));
+        double_free(fn, p, ent);
         return MISUSED_USIZE;
     }
     return large_usize(ent);
@@ -485,7 +550,7 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
     if (unlikely(usize == MISUSED_USIZE))
         return; /* reported; the block is left as it is */
     if (unlikely(check_any)) {
-        if (check_canary && check_canary_verify(fn, p, usize) == SIZE_MAX)
+        if (check_canary && canary_checked(fn, p, ent, usize) == SIZE_MAX)
             return;
         if (check_junk_free)
             check_junk_on_free(p, usize);
@@ -610,7 +675,7 @@ sample_in_place(tsd_t *tsd, void *p, size_t size, size_t old, size_t usize)
     if (!tsd->prof_pending)
         return;
     tsd->prof_pending = false;
-    e->prof_rec = prof_sampled(p, size, usize, 0);
+    set_prof_rec(e, prof_sampled(p, size, usize, 0));
 }
 
 /* realloc_impl with the canary on: p's canary verified (n bytes asked of
@@ -620,7 +685,7 @@ static HS_COLD void *
 realloc_checked(const char *fn, void *p, emap_entry_t ent, size_t old,
                 size_t size, req_t req)
 {
-    size_t n = check_canary_verify(fn, p, old);
+    size_t n = canary_checked(fn, p, ent, old);
     if (n == SIZE_MAX) {
         errno = EINVAL; /* reported; p is left as it is */
         return NULL;
@@ -865,16 +930,17 @@ hs_sdallocx(void *p, size_t size, int flags)
         return;
     if (unlikely(check_canary)) {
         /* The size asked is known exactly: it must be the one given. */
-        size_t n = check_canary_verify("free_sized", p, usize);
+        size_t n = canary_checked("free_sized", p, ent, usize);
         if (n == SIZE_MAX)
             return;
         usize = n;
         expect = size;
     }
     if (unlikely(expect != usize)) {
+        char note[STACK_NOTE_LEN];
         hs_misuse("free_sized(): size %zu does not match the %zu-byte block "
-                  "at %p",
-                  size, usize, p);
+                  "at %p%s",
+                  size, usize, p, stack_note(p, ent, note, sizeof note));
         return;
     }
     hs_dallocx(p, flags);

@@ -18,6 +18,7 @@ large_malloc(arena_t *a, size_t usize, size_t alignment, bool zero)
     if (e == NULL)
         return NULL;
     e->szind = (uint16_t)sz_size2index(usize);
+    e->prof_stack = NULL; /* a new allocation: none sampled yet */
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->large_allocated, usize, memory_order_relaxed);
@@ -33,6 +34,7 @@ large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment, bool zero)
     if (e == NULL)
         return NULL;
     e->szind = (uint16_t)ind;
+    e->prof_stack = NULL;
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->large_allocated, size, memory_order_relaxed);
@@ -47,6 +49,7 @@ large_malloc_guarded(arena_t *a, unsigned ind, size_t usize, size_t alignment,
     if (e == NULL)
         return NULL;
     e->szind = (uint16_t)ind;
+    e->prof_stack = NULL;
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->large_allocated, e->size,

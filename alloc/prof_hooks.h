@@ -36,6 +36,13 @@ typedef struct alloc_prof_hooks_s {
     void *(*sampled)(void *ptr, size_t size, size_t usize, unsigned domain);
     /* The sampled allocation at ptr, with record rec, is being freed. */
     void (*sampled_free)(void *ptr, size_t usize, void *rec);
+    /* The stack of record rec, as a handle that outlives the record (the
+     * extent keeps it after the free, for misuse reports); NULL if none. */
+    const void *(*stack_of)(void *rec);
+    /* Writes "allocated at <frames>" for stack handle stack into buf (len
+     * bytes, NUL-terminated).  Called with allocator locks possibly held,
+     * just before the process may abort: it must not allocate or lock. */
+    void (*describe)(const void *stack, char *buf, size_t len);
 } alloc_prof_hooks_t;
 
 /* The installed table, or NULL (read-only after installation). */

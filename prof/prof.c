@@ -32,6 +32,7 @@
 #include "../alloc/tsd.h"
 #include "../alloc/util/fmt.h"
 #include "../backtrace_hooks/hook_chain.h"
+#include "../backtrace_hooks/symbolic.h"
 #include "../backtrace_hooks/unwind.h"
 #include "dump.h"
 #include "foreign.h"
@@ -310,11 +311,66 @@ hook_sampled_free(void *ptr, size_t usize, void *rec)
     prof_hooks_run_free(ptr, usize);
 }
 
+/* A record's site: sites are never freed, so the allocator may keep it
+ * past the record's free for a misuse report. */
+static const void *
+hook_stack_of(void *rec)
+{
+    return ((prof_rec_t *)rec)->site;
+}
+
+enum { DESCRIBE_FRAMES = 6 };
+
+/* One frame as "function (file:line)" (symbolic) or "object+0xaddr" (the
+ * address as `addr2line -e object` takes it).  _dl_find_object neither
+ * locks nor allocates. */
+static size_t
+describe_frame(hs_frame_t f, char *buf, size_t len)
+{
+    const char *fn, *file;
+    unsigned line;
+    if (hs_frame_is_symbolic(f)) {
+        if (!bt_symbolic_lookup(f, &fn, &file, &line))
+            return hs_snprintf(buf, len, "?");
+        if (file == NULL)
+            return hs_snprintf(buf, len, "%s", fn);
+        return hs_snprintf(buf, len, "%s (%s:%u)", fn, file, line);
+    }
+    struct dl_find_object dlfo;
+    if (_dl_find_object((void *)f, &dlfo) != 0 || dlfo.dlfo_link_map == NULL)
+        return hs_snprintf(buf, len, "%p", (void *)f);
+    const char *name = dlfo.dlfo_link_map->l_name;
+    if (name == NULL || name[0] == '\0')
+        name = program_invocation_short_name;
+    const char *slash = strrchr(name, '/');
+    return hs_snprintf(buf, len, "%s+0x%zx", slash ? slash + 1 : name,
+                       (size_t)(f - dlfo.dlfo_link_map->l_addr));
+}
+
+/* "allocated at f0 <- f1 <- ...", innermost first, at most
+ * DESCRIBE_FRAMES frames; no allocation, no lock (see prof_hooks.h). */
+static void
+hook_describe(const void *stack, char *buf, size_t len)
+{
+    const hs_frame_t *frames;
+    unsigned n = site_frames(stack, &frames);
+    size_t at = hs_snprintf(buf, len, "allocated at");
+    if (n == 0)
+        hs_snprintf(buf + at, len - at, " an unknown place");
+    for (unsigned i = 0; i < n && i < DESCRIBE_FRAMES && at + 1 < len; i++) {
+        at += hs_snprintf(buf + at, len - at, i == 0 ? " " : " <- ");
+        if (at + 1 < len)
+            at += describe_frame(frames[i], buf + at, len - at);
+    }
+}
+
 static const alloc_prof_hooks_t hooks = {
     .next_sample = hook_next_sample,
     .sampling = prof_sampling_now,
     .sampled = hook_sampled,
     .sampled_free = hook_sampled_free,
+    .stack_of = hook_stack_of,
+    .describe = hook_describe,
 };
 
 /* ---- labels from backtrace hooks ---- */

@@ -168,6 +168,13 @@ site_record_free(prof_rec_t *rec)
     free(rec);
 }
 
+unsigned
+site_frames(const prof_site_t *s, const hs_frame_t **r_frames)
+{
+    *r_frames = s->frames;
+    return s->nframes;
+}
+
 void
 site_reset(void)
 {

@@ -51,6 +51,8 @@ prof_rec_t *site_record_alloc(const hs_frame_t *frames, unsigned nframes,
                               unsigned domain, unsigned extra, double weight);
 /* The object of rec was freed; rec is released. */
 void site_record_free(prof_rec_t *rec);
+/* The frames of site s (stable: sites live as long as the process). */
+unsigned site_frames(const prof_site_t *s, const hs_frame_t **r_frames);
 /* Zeroes every counter and starts a new generation. */
 void site_reset(void);
 /* Copies every site with a non-zero counter into a malloc'ed array;

@@ -32,6 +32,7 @@ edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
     e->nfree = 0;
     e->dirty_ns = 0;
     e->prof_rec = NULL;
+    e->prof_stack = NULL;
     e->ps = NULL;
     hs_list_init(&e->bin_link);
     hs_list_init(&e->eset_link);

@@ -46,23 +46,25 @@ struct edata_s {
     uint16_t szind; /* size class when active, else SZIND_NONE */
     uint8_t state;  /* extent_state_t */
     bool slab;
-    bool zeroed;         /* every byte reads as zero */
-    bool head;           /* first extent of an OS mapping */
-    bool guarded;        /* its last page is a guard page (see pac.h) */
-    bool manual;         /* of an arena made by arenas.create: its blocks
-                            never enter thread caches */
-    uint32_t guard_off;  /* guarded and active: the block's offset */
-    uint32_t nfree;      /* slab: free regions; guarded by the bin lock */
-    uint64_t dirty_ns;   /* when it became dirty (decay order) */
-    void *prof_rec;      /* active sampled allocation: the profiler's record */
-    struct hpdata_s *ps; /* HPA: the pageslab it was carved from (NULL:
-                            from the PAC) */
-    hs_link_t bin_link;  /* bin's nonfull slabs, or arena's large list */
-    hs_link_t eset_link; /* eset size bucket, or the edata cache */
-    hs_link_t lru_link;  /* eset age order */
-    hs_link_t active_link; /* a manual arena's active extents */
-    hs_mpsc_node_t remote; /* HPA: queued as a free for its shard */
-    bitmap_t bitmap;       /* slab: set bit = free region */
+    bool zeroed;        /* every byte reads as zero */
+    bool head;          /* first extent of an OS mapping */
+    bool guarded;       /* its last page is a guard page (see pac.h) */
+    bool manual;        /* of an arena made by arenas.create: its blocks
+                           never enter thread caches */
+    uint32_t guard_off; /* guarded and active: the block's offset */
+    uint32_t nfree;     /* slab: free regions; guarded by the bin lock */
+    uint64_t dirty_ns;  /* when it became dirty (decay order) */
+    void *prof_rec;     /* active sampled allocation: the profiler's record */
+    const void *prof_stack; /* the last sampled allocation's stack handle
+                             * (prof_hooks.h), kept after its free */
+    struct hpdata_s *ps;    /* HPA: the pageslab it was carved from (NULL:
+                               from the PAC) */
+    hs_link_t bin_link;     /* bin's nonfull slabs, or arena's large list */
+    hs_link_t eset_link;    /* eset size bucket, or the edata cache */
+    hs_link_t lru_link;     /* eset age order */
+    hs_link_t active_link;  /* a manual arena's active extents */
+    hs_mpsc_node_t remote;  /* HPA: queued as a free for its shard */
+    bitmap_t bitmap;        /* slab: set bit = free region */
 } HS_ALIGNED_CL;
 
 static inline edata_t *
