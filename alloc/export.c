@@ -74,12 +74,30 @@ free_mark(const void *p)
     return (uintptr_t)p ^ boot_free_mark_key;
 }
 
+/* The free mark's write and test.  config_free_checks is false only in a
+ * build made to measure what the checks cost (cmake -DHS_FREE_CHECKS=OFF,
+ * bench/run.sh --checks); such a build detects no misuse on the fast
+ * paths. */
+static inline void
+mark_freed(void *p)
+{
+    if (config_free_checks)
+        ((uintptr_t *)p)[1] = free_mark(p);
+}
+
+static inline bool
+marked_freed(const void *p)
+{
+    return config_free_checks && ((const uintptr_t *)p)[1] == free_mark(p);
+}
+
 /* ---- allocation ---- */
 
 static inline void *
 hand_out(void *p)
 {
-    ((uintptr_t *)p)[1] = 0;
+    if (config_free_checks)
+        ((uintptr_t *)p)[1] = 0;
     return p;
 }
 
@@ -170,7 +188,7 @@ keep_promoted_page(edata_t *e, void *p)
     if (e->size != PAGE || e->manual || tsd->state != TSD_NOMINAL ||
         tsd->nprof_pages == TSD_PROF_PAGES)
         return false;
-    ((uintptr_t *)p)[1] = free_mark(p);
+    mark_freed(p);
     tsd->prof_pages[tsd->nprof_pages++] = e;
     return true;
 }
@@ -492,12 +510,13 @@ HS_INLINE unsigned
 checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
 {
     unsigned ind = emap_entry_szind(ent);
-    if (unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
+    if (config_free_checks &&
+        unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
                  UINT32_MAX)) {
         bad_pointer(fn, p, ent);
         return MISUSED_IND;
     }
-    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
+    if (unlikely(marked_freed(p))) {
         double_free(fn, p, ent);
         return MISUSED_IND;
     }
@@ -522,7 +541,7 @@ checked_usize(const char *fn, const void *p, emap_entry_t ent)
         bad_pointer(fn, p, ent);
         return MISUSED_USIZE;
     }
-    if (unlikely(((const uintptr_t *)p)[1] == free_mark(p))) {
+    if (unlikely(marked_freed(p))) {
         double_free(fn, p, ent);
         return MISUSED_USIZE;
     }
@@ -584,14 +603,14 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         tsd == NULL || ind >= TCACHE_NBINS ? NULL : &tsd->tcache.bins[ind];
     if (no_tcache || b == NULL || b->ncached_max == 0) {
         if (slab) {
-            ((uintptr_t *)p)[1] = free_mark(p);
+            mark_freed(p);
             arena_bin_flush(ind, &p, 1);
         } else {
             large_dalloc(emap_entry_edata(ent));
         }
         return;
     }
-    ((uintptr_t *)p)[1] = free_mark(p);
+    mark_freed(p);
     if (b->ncached == b->ncached_max)
         tcache_flush_bin(&tsd->tcache, ind, b->ncached_max / 2);
     b->stack[b->ncached++] = p;
@@ -606,10 +625,9 @@ free_fast(void *p)
         unsigned ind = checked_slab_ind("free", p, ent);
         if (unlikely(ind == MISUSED_IND))
             return;
-        uintptr_t *w = p;
         cache_bin_t *b = &tsd->tcache.bins[ind];
         if (likely(b->ncached < b->ncached_max)) {
-            w[1] = free_mark(p);
+            mark_freed(p);
             b->stack[b->ncached++] = p;
             tsd->deallocated += sz_index2size(ind);
             return;
