@@ -10,6 +10,7 @@
  */
 #include "bin.h"
 
+#include "check.h"
 #include "extent/emap.h"
 #include "util/fmt.h"
 
@@ -22,6 +23,8 @@ slab_alloc(pa_shard_t *pa, unsigned ind)
         return NULL;
     e->slab = true;
     e->prof_stack = NULL;
+    if (check_junk_free)
+        check_new_life(e);
     e->szind = (uint16_t)ind;
     e->nfree = bi->nregs;
     bitmap_init_full(&e->bitmap, bi->nregs);

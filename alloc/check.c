@@ -3,6 +3,7 @@
  */
 #include "check.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "boot.h"
@@ -105,25 +106,36 @@ check_canary_size(const void *p, size_t usize)
     return dist == 0 ? usize - CHECK_TAIL : usize - dist;
 }
 
-/* The stamp of a junked block: its address and size, keyed. */
-static uintptr_t
-junk_stamp(const void *p, size_t usize)
+static _Atomic(uint32_t) next_life = 1;
+
+void
+check_new_life(edata_t *e)
 {
-    return ((uintptr_t)p + usize) * 0x9e3779b97f4a7c15u ^ boot_free_mark_key;
+    e->junk_life =
+        atomic_fetch_add_explicit(&next_life, 1, memory_order_relaxed);
+}
+
+/* The stamp of a junked block: its address, size and life, keyed. */
+static uintptr_t
+junk_stamp(const void *p, size_t usize, uint32_t life)
+{
+    return ((uintptr_t)p + usize + ((uintptr_t)life << 32)) *
+               0x9e3779b97f4a7c15u ^
+           boot_free_mark_key;
 }
 
 void
-check_junk_on_free(void *p, size_t usize)
+check_junk_on_free(void *p, size_t usize, uint32_t life)
 {
     memset(p, CHECK_JUNK_FREE,
            usize < CHECK_JUNK_LARGE ? usize : CHECK_JUNK_LARGE);
-    ((uintptr_t *)p)[0] = junk_stamp(p, usize);
+    ((uintptr_t *)p)[0] = junk_stamp(p, usize, life);
 }
 
 void
-check_junk_on_reuse(const char *fn, const void *p, size_t usize)
+check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
 {
-    if (((const uintptr_t *)p)[0] != junk_stamp(p, usize))
+    if (((const uintptr_t *)p)[0] != junk_stamp(p, usize, life))
         return;
     /* Only the stamp's page: another may have been reclaimed (zeros). */
     size_t on_page = PAGE - ((uintptr_t)p & PAGE_MASK);

@@ -20,13 +20,17 @@
  * block's n bytes with CHECK_JUNK_ALLOC (not calloc's or a zeroed one's);
  * free fills a freed block with CHECK_JUNK_FREE (its first
  * CHECK_JUNK_LARGE bytes) and stamps its first word with a mark of its
- * address and size.  When a stamped block is handed out again for the
- * same size (a small region, a kept sampled page, a guarded extent), the
- * bytes of it on its first page must still be junk: anything else is a
- * write after free.  (Only the stamp's page: another page may have been
- * reclaimed and read as zeros; a purged stamp reads as zero too, and a
- * stamp of another size or address does not match.  A zeroed request
- * clears the stamp first and is not checked.)
+ * address, size and the life of its memory.  When a stamped block is
+ * handed out again for the same size in the same life (a region of the
+ * same slab, a kept sampled page, a cached large block, a guarded extent:
+ * those are only ever reused whole, for the same size), the bytes of it on
+ * its first page must still be junk: anything else is a write after free.
+ * A life starts when an extent becomes a slab or a large block
+ * (check_new_life): a block freed in an earlier life, whose memory has
+ * since held blocks of other sizes, is not checked.  (Only the stamp's
+ * page: another page may have been reclaimed and read as zeros; a purged
+ * stamp reads as zero too.  A zeroed request clears the stamp first and
+ * is not checked.)
  *
  * Locking: none; read-only after boot.
  */
@@ -37,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "extent/edata.h"
 #include "util/util.h"
 
 #define CHECK_TAIL 8           /* bytes of the canary tail */
@@ -78,11 +83,17 @@ bool check_canary_intact(const void *p, size_t usize, size_t *r_n,
  * never reports (malloc_usable_size). */
 size_t check_canary_size(const void *p, size_t usize);
 
-/* Junk and the stamp for a freed block of usize bytes. */
-void check_junk_on_free(void *p, size_t usize);
+/* A new life for e's memory (a new slab, a new large block): stamps of
+ * blocks freed in earlier lives no longer match (junk:free only). */
+void check_new_life(edata_t *e);
+
+/* Junk and the stamp for a freed block of usize bytes in life life. */
+void check_junk_on_free(void *p, size_t usize, uint32_t life);
 
 /* Verifies a block about to be handed out again for fn: if it bears its
- * stamp, its junk must be intact (else a write after free, reported). */
-void check_junk_on_reuse(const char *fn, const void *p, size_t usize);
+ * stamp of this life, its junk must be intact (else a write after free,
+ * reported). */
+void check_junk_on_reuse(const char *fn, const void *p, size_t usize,
+                         uint32_t life);
 
 #endif /* HS_CHECK_H */

@@ -121,7 +121,8 @@ static HS_COLD void
 check_fill(void *p, size_t size, size_t usize, bool zero)
 {
     if (check_junk_free)
-        check_junk_on_reuse("malloc", p, usize);
+        check_junk_on_reuse("malloc", p, usize,
+                            emap_entry_edata(emap_lookup(p))->junk_life);
     if (check_junk_alloc && !zero)
         memset(p, CHECK_JUNK_ALLOC, size);
     if (check_canary)
@@ -572,7 +573,7 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         if (check_canary && canary_checked(fn, p, ent, usize) == SIZE_MAX)
             return;
         if (check_junk_free)
-            check_junk_on_free(p, usize);
+            check_junk_on_free(p, usize, emap_entry_edata(ent)->junk_life);
     }
     tsd_t *tsd = tsd_fetch_slow();
     if (tsd != NULL)

@@ -8,6 +8,7 @@
  */
 #include "large.h"
 
+#include "check.h"
 #include "extent/emap.h"
 
 void *
@@ -19,6 +20,8 @@ large_malloc(arena_t *a, size_t usize, size_t alignment, bool zero)
         return NULL;
     e->szind = (uint16_t)sz_size2index(usize);
     e->prof_stack = NULL; /* a new allocation: none sampled yet */
+    if (check_junk_free)
+        check_new_life(e);
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->large_allocated, usize, memory_order_relaxed);
@@ -35,6 +38,8 @@ large_malloc_promoted(arena_t *a, unsigned ind, size_t alignment, bool zero)
         return NULL;
     e->szind = (uint16_t)ind;
     e->prof_stack = NULL;
+    if (check_junk_free)
+        check_new_life(e);
     emap_update(e);
     atomic_fetch_add_explicit(&a->nlarge_malloc, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->large_allocated, size, memory_order_relaxed);

@@ -226,8 +226,15 @@ read_proc_comm(void)
         proc_comm[n - 1] = '\0';
 }
 
+/* Unnamed threads labelled "tid <n>" before later ones share "tid
+ * (other)": a process that starts threads forever must not grow its
+ * profile (a label, and sites of their own, per thread) without bound. */
+enum { PROF_TID_LABELS = 256 };
+static atomic_uint tid_labels;
+
 /* "main" for the main thread; otherwise the thread's name when it has one
- * of its own (threads inherit the process's name), else "tid <n>". */
+ * of its own (threads inherit the process's name), else "tid <n>" (for
+ * the first PROF_TID_LABELS such threads; "tid (other)" after). */
 unsigned
 prof_thread_label(void)
 {
@@ -244,6 +251,11 @@ prof_thread_label(void)
     if (proc_comm[0] != '\0' && name[0] != '\0' &&
         strcmp(name, proc_comm) != 0) {
         tls.label = names_label(name);
+        return tls.label;
+    }
+    if (atomic_fetch_add_explicit(&tid_labels, 1, memory_order_relaxed) >=
+        PROF_TID_LABELS) {
+        tls.label = names_label("tid (other)");
         return tls.label;
     }
     hs_snprintf(label, sizeof(label), "tid %d", (int)tid);

@@ -238,10 +238,10 @@ ecache_evict(ecache_t *c, uint64_t before_ns)
 }
 
 edata_t *
-ecache_evict_unguarded(ecache_t *c)
+ecache_evict_from(ecache_t *c, bool guarded)
 {
     hs_mutex_lock(&c->mtx);
-    edata_t *e = eset_oldest(&c->eset);
+    edata_t *e = eset_oldest(guarded ? &c->guarded : &c->eset);
     if (e != NULL)
         take_private(c, e);
     hs_mutex_unlock(&c->mtx);

@@ -61,10 +61,9 @@ bool ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed);
 /* Removes and returns the oldest member if it was inserted at or before
  * before_ns, else NULL.  The result is active and owned by the caller. */
 edata_t *ecache_evict(ecache_t *c, uint64_t before_ns);
-/* Removes and returns the oldest member of the unguarded set, whatever its
- * age, or NULL (for giving address space back: a guarded extent keeps its
- * guard's accounting and is never released this way). */
-edata_t *ecache_evict_unguarded(ecache_t *c);
+/* Removes and returns the oldest member of the guarded set (guarded) or of
+ * the other, whatever its age, or NULL (for giving address space back). */
+edata_t *ecache_evict_from(ecache_t *c, bool guarded);
 /* A guarded extent of exactly size bytes (guard page included) that last
  * held a block at offset off (so a block of the same size), active, or
  * NULL.  Reuse only for the same block size keeps a stale pointer into a

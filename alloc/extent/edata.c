@@ -33,6 +33,7 @@ edata_init(edata_t *e, unsigned arena_ind, void *addr, size_t size,
     e->dirty_ns = 0;
     e->prof_rec = NULL;
     e->prof_stack = NULL;
+    e->junk_life = 0;
     e->ps = NULL;
     hs_list_init(&e->bin_link);
     hs_list_init(&e->eset_link);

@@ -53,6 +53,7 @@ struct edata_s {
                            never enter thread caches */
     uint32_t guard_off; /* guarded and active: the block's offset */
     uint32_t nfree;     /* slab: free regions; guarded by the bin lock */
+    uint32_t junk_life; /* junk:free: which life of its memory (check.h) */
     uint64_t dirty_ns;  /* when it became dirty (decay order) */
     void *prof_rec;     /* active sampled allocation: the profiler's record */
     const void *prof_stack; /* the last sampled allocation's stack handle

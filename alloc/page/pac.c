@@ -378,6 +378,8 @@ pac_purge_all(pac_t *pac)
     return purged;
 }
 
+static void guard_give(void);
+
 size_t
 pac_release_retained(pac_t *pac)
 {
@@ -387,12 +389,18 @@ pac_release_retained(pac_t *pac)
     edata_t *e;
     /* grow_mtx: no grow is carving from the retained set meanwhile. */
     hs_mutex_lock(&pac->grow_mtx);
-    while ((e = ecache_evict_unguarded(&pac->retained)) != NULL) {
-        emap_deregister_boundary(e);
-        ehooks_release(&pac->ctx.eh, e->addr, e->size);
-        atomic_fetch_sub_explicit(&pac->mapped, e->size, memory_order_relaxed);
-        bytes += e->size;
-        edata_cache_put_to(pac->ctx.edc, e);
+    for (int guarded = 0; guarded <= 1; guarded++) {
+        while ((e = ecache_evict_from(&pac->retained, guarded)) != NULL) {
+            emap_deregister_boundary(e);
+            ehooks_release(&pac->ctx.eh, e->addr, e->size);
+            /* A guarded extent's guard page (its last) goes with it. */
+            if (guarded)
+                guard_give();
+            atomic_fetch_sub_explicit(&pac->mapped, e->size,
+                                      memory_order_relaxed);
+            bytes += e->size;
+            edata_cache_put_to(pac->ctx.edc, e);
+        }
     }
     /* Start small again: a large chunk is what may not fit any more. */
     pac->grow_next = PAC_GROW_MIN;

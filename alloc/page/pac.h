@@ -125,9 +125,10 @@ size_t pac_decay(pac_t *pac, uint64_t now_ns);
 /* Purges every dirty and muzzy page to retained at once; returns the
  * pages purged. */
 size_t pac_purge_all(pac_t *pac);
-/* Unmaps every retained extent (default hooks only: memory from extent
- * hooks stays theirs), giving the address space back; the out-of-memory
- * path's last resort.  Returns the bytes released. */
+/* Unmaps every retained extent, guarded ones with their guard page
+ * (default hooks only: memory from extent hooks stays theirs), giving the
+ * address space back; the out-of-memory path's last resort.  Returns the
+ * bytes released. */
 size_t pac_release_retained(pac_t *pac);
 /* Cheap check for allocation ticks: pac_decay at most once an epoch, and
  * not at all when another thread is purging. */
