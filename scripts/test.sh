@@ -2,8 +2,12 @@
 # scripts/test.sh — README command 2: set up and build (scripts/setup.sh),
 # then run the whole test suite with CTest.  Extra arguments go to ctest,
 # e.g. `bash scripts/test.sh -R include_rules` or `-L unit`.
-# The exit status is ctest's.  A run that finds no test fails
-# (--no-tests=error), so an empty suite never passes silently.
+# Without arguments the sanitizer runs follow (scripts/sanitize.sh: the CLI
+# under ASan+UBSan, the allocator's unit tests under TSan, in build-asan
+# and build-tsan); with arguments they are skipped.
+# The exit status is non-zero when ctest or a sanitizer run failed.  A run
+# that finds no test fails (--no-tests=error), so an empty suite never
+# passes silently.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,4 +17,10 @@ bash scripts/setup.sh
 printf '\n$ ctest --test-dir build --output-on-failure -j2 --no-tests=error%s\n' "${*:+ $*}"
 status=0
 ctest --test-dir build --output-on-failure -j2 --no-tests=error "$@" || status=$?
+if [ $# -eq 0 ]; then
+    printf '\n$ bash scripts/sanitize.sh\n'
+    bash scripts/sanitize.sh || { [ "$status" -ne 0 ] || status=1; }
+else
+    printf '\ntest: arguments given: the sanitizer runs are skipped\n'
+fi
 exit "$status"
