@@ -91,6 +91,21 @@ marked_freed(const void *p)
     return config_free_checks && ((const uintptr_t *)p)[1] == free_mark(p);
 }
 
+/* The usable size serving size bytes under req (0: too large). */
+static inline size_t
+req_usize(size_t size, req_t req)
+{
+    return req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
+                                   : sz_s2u(size);
+}
+
+/* Whether p already has req's alignment. */
+static inline bool
+req_aligned(const void *p, req_t req)
+{
+    return req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
+}
+
 /* ---- allocation ---- */
 
 static inline void *
@@ -328,8 +343,7 @@ alloc_slow(size_t size, req_t req)
     if (unlikely(tsd == NULL))
         goto oom;
     size_t psize = check_padded(size);
-    size_t usize =
-        req.alignment > QUANTUM ? sz_sa2u(psize, req.alignment) : sz_s2u(psize);
+    size_t usize = req_usize(psize, req);
     if (unlikely(usize == 0 || psize < size))
         goto oom;
     arena_t *a = tsd->arena;
@@ -697,6 +711,20 @@ sample_in_place(tsd_t *tsd, void *p, size_t size, size_t old, size_t usize)
     set_prof_rec(e, prof_sampled(p, size, usize, 0));
 }
 
+/* A resize by moving: a new block for size under req, the first keep
+ * bytes copied, p freed; NULL (p untouched) on failure. */
+static void *
+realloc_move(const char *fn, void *p, emap_entry_t ent, size_t size, req_t req,
+             size_t keep)
+{
+    void *q = alloc_slow(size, req);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, keep);
+    free_slow(fn, p, ent, false);
+    return q;
+}
+
 /* realloc_impl with the canary on: p's canary verified (n bytes asked of
  * old usable), the block is rewritten in place when the new size needs
  * the same class, else moved. */
@@ -710,14 +738,12 @@ realloc_checked(const char *fn, void *p, emap_entry_t ent, size_t old,
         return NULL;
     }
     size_t psize = check_padded(size);
-    size_t usize =
-        req.alignment > QUANTUM ? sz_sa2u(psize, req.alignment) : sz_s2u(psize);
+    size_t usize = req_usize(psize, req);
     if (usize == 0 || psize < size) {
         errno = ENOMEM;
         return NULL;
     }
-    bool aligned =
-        req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
+    bool aligned = req_aligned(p, req);
     if (usize == old && aligned) {
         if (size > n)
             memset((char *)p + n, check_junk_alloc ? CHECK_JUNK_ALLOC : 0,
@@ -725,12 +751,7 @@ realloc_checked(const char *fn, void *p, emap_entry_t ent, size_t old,
         check_canary_write(p, size, usize);
         return p;
     }
-    void *q = alloc_slow(size, req);
-    if (q == NULL)
-        return NULL;
-    memcpy(q, p, n < size ? n : size);
-    free_slow(fn, p, ent, false);
-    return q;
+    return realloc_move(fn, p, ent, size, req, n < size ? n : size);
 }
 
 /* Resizes p (not NULL) to size with req; NULL (p untouched) on failure. */
@@ -745,14 +766,12 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
     }
     if (unlikely(check_canary))
         return realloc_checked(fn, p, ent, old, size, req);
-    size_t usize =
-        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
+    size_t usize = req_usize(size, req);
     if (unlikely(usize == 0)) {
         errno = ENOMEM;
         return NULL;
     }
-    bool aligned =
-        req.alignment == 0 || ((uintptr_t)p & (req.alignment - 1)) == 0;
+    bool aligned = req_aligned(p, req);
     if (usize == old && aligned)
         return p;
     tsd_t *tsd = emap_entry_slab(ent) ? NULL : tsd_fetch_slow();
@@ -764,12 +783,7 @@ realloc_impl(const char *fn, void *p, size_t size, req_t req)
         sample_in_place(tsd, p, size, old, usize);
         return p;
     }
-    void *q = alloc_slow(size, req);
-    if (q == NULL)
-        return NULL;
-    memcpy(q, p, old < usize ? old : usize);
-    free_slow(fn, p, ent, false);
-    return q;
+    return realloc_move(fn, p, ent, size, req, old < usize ? old : usize);
 }
 
 /* ---- the C and POSIX entry points ---- */
@@ -941,8 +955,7 @@ HS_API void
 hs_sdallocx(void *p, size_t size, int flags)
 {
     req_t req = req_from_flags(flags);
-    size_t expect =
-        req.alignment > QUANTUM ? sz_sa2u(size, req.alignment) : sz_s2u(size);
+    size_t expect = req_usize(size, req);
     emap_entry_t ent = emap_lookup(p);
     size_t usize = checked_usize("free_sized", p, ent);
     if (unlikely(usize == MISUSED_USIZE))
@@ -971,8 +984,7 @@ hs_nallocx(size_t size, int flags)
     req_t req = req_from_flags(flags);
     if (!hs_boot())
         return 0;
-    return req.alignment > QUANTUM ? sz_sa2u(size, req.alignment)
-                                   : sz_s2u(size);
+    return req_usize(size, req);
 }
 
 HS_API size_t
