@@ -19,6 +19,9 @@ PACKAGES=(
     build-essential cmake pkg-config git binutils
     # test and demo tools (python3 and sqlite3 also run under LD_PRELOAD)
     python3 sqlite3 procps
+    # CPython's own regression tests (Lib/test of /usr/bin/python3.11), run
+    # on the preloaded library by tests/programs/cpython_suite.sh
+    libpython3.11-testsuite
     # benchmark peers
     libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
     # the profiler: unwinding (libunwind is dlopen'ed privately), gzip

@@ -1,8 +1,11 @@
 #!/bin/sh
 # sqlite.sh — sqlite3 under heapsight: a 200,000-row table built with a
 # recursive CTE, an index, aggregate and range queries, an unindexed sort
-# and an integrity check, on a file database.  Output must match the plain
-# run, exit 0, nothing on stderr.
+# and an integrity check, on a file database; then libsqlite3 inside
+# /usr/bin/python3.11 (sqlite_churn.py: Python callbacks, blob I/O, backup,
+# iterdump, four threads on one WAL file), standing in for test_sqlite3,
+# which Debian's CPython 3.11 test package does not ship.  Output must
+# match the plain run, exit 0, nothing on stderr.
 # Usage: sqlite.sh <libheapsight.so>
 LIB=${1:?usage: sqlite.sh libheapsight.so}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +40,15 @@ run_file() { # fresh database file each run
     "$SQLITE" -batch -bail "$tmp/db.sqlite" <"$tmp/work.sql"
 }
 
+run_python() { # fresh directory each run
+    rm -rf "$tmp/py" && mkdir "$tmp/py" &&
+        /usr/bin/python3.11 -I -S "$here/sqlite_churn.py" "$tmp/py"
+}
+
 hs_loaded
 hs_same sqlite_file run_file
 grep -qx ok "$tmp/sqlite_file.hs.out" || hs_fail "integrity_check not ok"
+hs_same sqlite_python run_python
+grep -q "('ok',)" "$tmp/sqlite_python.hs.out" ||
+    hs_fail "integrity_check not ok in sqlite_churn.py"
 hs_finish
