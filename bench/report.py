@@ -31,6 +31,14 @@ Target (issue 4): hs_py512k under 5% slower than heapsight, and far
 cheaper than tracemalloc (-X tracemalloc=25).  A verdict on 5% also
 gives the median's 95% confidence interval (order statistics, no
 assumption on the distribution): the resolution of the run.
+
+A run with the misuse-check variants (run.sh --checks: hs_nochecks, the
+library built with HS_FREE_CHECKS=OFF, and hs_checks, canary:true and
+junk:true) gets the checks report instead: every variant, and jemalloc
+and glibc for scale, against plain heapsight, paired the same way, with
+the geometric mean over the workloads of the per-workload medians.
+hs_nochecks ÷ heapsight below 1.00 is what the free path's checks cost;
+hs_prof_off ÷ heapsight (the same code path) is the A/A noise floor.
 """
 import math
 import statistics
@@ -75,6 +83,19 @@ PY_RATIOS = [
     ("hs_tracemalloc", "hs_py512k", "tracemalloc ÷ py 512k"),
 ]
 PY_TARGET = 1.05    # hs_py512k's time <= 1.05x heapsight's
+
+# Misuse-check variants (bench/run.sh --checks): each against heapsight.
+CHECK_VARIANTS = {"hs_nochecks", "hs_checks", "hs_guards"}
+CHECK_ORDER = ["heapsight", "hs_prof_off", "hs_nochecks", "hs_checks",
+               "hs_guards", "jemalloc", "glibc"]
+CHECK_RATIOS = [
+    ("hs_prof_off", "heapsight", "hs off ÷ hs (A/A)"),
+    ("hs_nochecks", "heapsight", "no checks ÷ hs"),
+    ("hs_checks", "heapsight", "canary+junk ÷ hs"),
+    ("hs_guards", "heapsight", "guards ÷ hs"),
+    ("jemalloc", "heapsight", "jemalloc ÷ hs"),
+    ("glibc", "heapsight", "glibc ÷ hs"),
+]
 PROF_TIE = 0.02     # overheads closer than this are not told apart
 
 
@@ -284,9 +305,26 @@ def ratio_columns(ratios, allocs):
     return [c for c in ratios if c[0] in allocs and c[1] in allocs]
 
 
-def prof_ratio_table(rows, summary, cols, key, title, lines, target=None):
+def geomean(xs):
+    return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else None
+
+
+def workload_medians(rows, summary, num, den, key):
+    """The median paired ratio num/den of every workload that has one."""
+    out = []
+    for w in summary:
+        xs = paired(rows, w, num, den, key)
+        if xs:
+            out.append(statistics.median(xs))
+    return out
+
+
+def prof_ratio_table(rows, summary, cols, key, title, lines, target=None,
+                     geo=False):
     """One paired-ratio table; target = (numerator, denominator, limit)
-    marks that column's medians over the limit, on wall and CPU time."""
+    marks that column's medians over the limit, on wall and CPU time; geo
+    adds a row with each column's geometric mean of the workload
+    medians."""
     lines.append("### %s" % title)
     lines.append("")
     lines.append("| workload | " + " | ".join(c[2] for c in cols) + " |")
@@ -297,6 +335,15 @@ def prof_ratio_table(rows, summary, cols, key, title, lines, target=None):
                             and key in ("wall", "cpu") else None)
                  for n, d, _ in cols]
         lines.append("| %s | %s |" % (w, " | ".join(cells)))
+    if geo:
+        cells = []
+        for n, d, _ in cols:
+            meds = workload_medians(rows, summary, n, d, key)
+            cell = fmt_ratio(geomean(meds))
+            if meds and len(meds) < len(summary):
+                cell += " (%d of %d)" % (len(meds), len(summary))
+            cells.append(cell)
+        lines.append("| geometric mean | %s |" % " | ".join(cells))
     lines.append("")
 
 
@@ -592,6 +639,80 @@ def render_python(meta, rows, summary):
     return "\n".join(lines)
 
 
+# ---- the checks report ----------------------------------------------------
+
+def ratio_ci_part(xs, name):
+    """'CPU 0.955 [96% CI 0.892–1.008]' ("" without ratios)."""
+    if not xs:
+        return ""
+    part = "%s %.3f" % (name, statistics.median(xs))
+    ci = median_ci(xs)
+    if ci:
+        lo, hi, cov = ci
+        part += " [%.0f%% CI %.3f–%.3f%s]" % (
+            100 * cov, lo, hi, ", excludes 1" if hi < 1 or lo > 1 else "")
+    return part
+
+
+def checks_summary(rows, summary, allocs, lines):
+    """Per variant: the geometric means, and per workload the median's
+    confidence interval (is the difference resolved by this run?)."""
+    lines.append("### Cost of the checks")
+    lines.append("")
+    if "hs_prof_off" in allocs:
+        aa_noise(rows, summary, lines)
+    for num, name in (("hs_prof_off", "A/A: the same code path"),
+                      ("hs_nochecks", "free-path checks compiled out"),
+                      ("hs_checks", "canary:true,junk:true"),
+                      ("hs_guards", "guards on every allocation")):
+        if num not in allocs or REF not in allocs:
+            continue
+        parts = []
+        for key, kname in (("cpu", "CPU"), ("wall", "wall"), ("rss", "RSS")):
+            meds = workload_medians(rows, summary, num, REF, key)
+            if meds:
+                parts.append("%s %.3f" % (kname, geomean(meds)))
+        if meds and len(meds) < len(summary):
+            parts.append("over the %d of %d workloads with runs that "
+                         "succeeded" % (len(meds), len(summary)))
+        lines.append("- %s ÷ heapsight (%s), geometric mean over the "
+                     "workloads: %s" % (num, name, ", ".join(parts)))
+        for w in summary:
+            cis = [ratio_ci_part(paired(rows, w, num, REF, key), kname)
+                   for key, kname in (("cpu", "CPU"), ("wall", "wall"))]
+            if any(cis):
+                lines.append("  - %s: %s" % (w, "; ".join(filter(None, cis))))
+    lines.append("")
+    lines.append("Ratios below 1.00 are faster / smaller than heapsight: "
+                 "for hs_nochecks, 1 − ratio is the share of heapsight's "
+                 "time the checks take.  The interval is the median's "
+                 "confidence interval over the repetitions (order "
+                 "statistics); one that contains 1.00 means this run "
+                 "cannot tell the variant from heapsight.")
+    lines.append("")
+
+
+def render_checks(meta, rows, summary):
+    allocs = variant_order(summary, CHECK_ORDER)
+    lines = []
+    variant_head(meta, "heapsight: cost of the misuse checks",
+                 "Every row pairs with plain heapsight (reference); "
+                 "jemalloc and glibc are there for scale.  The last row is "
+                 "the geometric mean of the workload medians.", lines)
+    cols = ratio_columns(CHECK_RATIOS, allocs)
+    prof_ratio_table(rows, summary, cols, "wall",
+                     "Wall time ratios", lines, geo=True)
+    prof_ratio_table(rows, summary, cols, "cpu",
+                     "CPU time (user + sys) ratios", lines, geo=True)
+    prof_ratio_table(rows, summary, cols, "rss",
+                     "Peak RSS ratios", lines, geo=True)
+    checks_summary(rows, summary, allocs, lines)
+    variant_correctness(summary, lines)
+    variant_medians(summary, allocs, lines)
+    variant_details(summary, allocs, lines)
+    return "\n".join(lines)
+
+
 # ---- bench/prof_micro.sh's raw file -----------------------------------------
 
 COST_COLS = [("hs_cfi", "hs", "cfi (default)"),
@@ -721,6 +842,8 @@ def render(path):
             return render_micro(path)
     meta, rows = load(path)
     summary = summarize(rows)
+    if any(r["alloc"] in CHECK_VARIANTS for r in rows):
+        return render_checks(meta, rows, summary)
     if any(r["alloc"] in PY_VARIANTS for r in rows):
         return render_python(meta, rows, summary)
     if any(r["alloc"] in PROF_BASE for r in rows):

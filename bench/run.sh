@@ -52,6 +52,27 @@
 # environment is a space-separated list of VAR=VALUE (values without
 # spaces).
 #
+# Misuse-check variants (--checks, or name them in --allocators), each
+# against plain heapsight:
+#   hs_nochecks   no environment, but another library: heapsight built
+#                 with -DHS_FREE_CHECKS=OFF (free's region-start check and
+#                 the double-free mark compiled out; that build exists only
+#                 for this measurement).  run.sh configures it in
+#                 <build-dir>/nochecks (once, with the main build's
+#                 CMAKE_BUILD_TYPE and HS_DEBUG; no tests, no bench),
+#                 builds its target heapsight incrementally from the same
+#                 source tree (also when --lib names the main library) and
+#                 measures a copy taken at the start; if it does not build,
+#                 the variant is skipped with a note
+#   hs_checks     HEAPSIGHT=canary:true,junk:true (the debugging mode:
+#                 canaries after every block, junk fills, every call on
+#                 the slow path)
+#   hs_guards     HEAPSIGHT=san_guard_small:1,san_guard_large:1 (guard
+#                 pages around every allocation; not in the --checks
+#                 default)
+#   hs_prof_off   as above: the A/A test, the resolution of the run
+# report.py then renders the checks report.
+#
 # Usage: bash bench/run.sh [options]
 #   --quick              2 reps and smaller parameters (a minute or two)
 #   --profile            profiler overhead: allocators heapsight,
@@ -66,6 +87,11 @@
 #                        per-run timeout 600 s (tracemalloc makes runs
 #                        30-50x slower) (--allocators, --only, --reps and
 #                        --timeout still override)
+#   --checks             cost of the misuse checks: allocators heapsight,
+#                        hs_prof_off,hs_nochecks,hs_checks,jemalloc,glibc
+#                        on larson, prodcons, churn_1t, realloc_grow,
+#                        python_malloc, cxx_map; 15 reps (--quick: 3)
+#                        (--allocators, --only and --reps still override)
 #   --reps N             repetitions (default 5; --quick: 2)
 #   --out FILE           also write the markdown report to FILE
 #   --build-dir DIR      build directory (default: <repo>/build)
@@ -95,10 +121,12 @@ ONLY=""
 ALLOCS=""
 PROFILE=0
 PYMODE=0
+CHECKS=0
 TIMEOUT=""
 INSTALL=1
 LIST=0
 
+ARGV="$*"  # for the report's header
 note() { printf '[run.sh] %s\n' "$*" >&2; }
 die() { note "error: $*"; exit 1; }
 
@@ -107,6 +135,7 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=1 ;;
     --profile) PROFILE=1 ;;
     --python) PYMODE=1 ;;
+    --checks) CHECKS=1 ;;
     --reps) REPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift ;;
@@ -132,6 +161,12 @@ if [[ $PYMODE == 1 ]]; then
     [[ -z "$ONLY" ]] && ONLY="python,python_malloc,py_calls"
     [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
     [[ -z "$TIMEOUT" ]] && TIMEOUT=600
+fi
+if [[ $CHECKS == 1 ]]; then
+    [[ $PROFILE == 1 || $PYMODE == 1 ]] && die "--checks is a run of its own (not with --profile or --python)"
+    [[ -z "$ALLOCS" ]] && ALLOCS="heapsight,hs_prof_off,hs_nochecks,hs_checks,jemalloc,glibc"
+    [[ -z "$ONLY" ]] && ONLY="larson,prodcons,churn_1t,realloc_grow,python_malloc,cxx_map"
+    [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
 fi
 [[ -z "$TIMEOUT" ]] && TIMEOUT=120
 [[ -z "$ALLOCS" ]] && ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
@@ -190,6 +225,7 @@ install_peers() {
 
 # ---- Build --------------------------------------------------------------------
 BENCH_BIN=""
+LIB_NOTE=""
 LOG="$BUILD_DIR/bench-results/build.log"
 build() {
     mkdir -p "$BUILD_DIR/bench-results"
@@ -202,7 +238,8 @@ build() {
         # Incremental: a no-op when the library is up to date.
         [[ $LIB_GIVEN == 0 ]] && targets+=(heapsight)
         if cmake --build "$BUILD_DIR" -j "$jobs" --target "${targets[@]}" >>"$LOG" 2>&1 ||
-           cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench >>"$LOG" 2>&1; then
+           { [[ $LIB_GIVEN == 0 ]] && LIB_NOTE="the library's rebuild failed (see $LOG): $LIB may be older than the source tree"
+             cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench >>"$LOG" 2>&1; }; then
             BENCH_BIN="$BUILD_DIR/bench"
             # The Python package goes with the library it was built with;
             # a tree configured without Python has no such target.
@@ -224,9 +261,40 @@ build() {
     BENCH_BIN="$alone/bench"
 }
 
+# hs_nochecks' library: the same sources built with HS_FREE_CHECKS=OFF in
+# a build directory of its own, configured once like the main one (build
+# type, HS_DEBUG) and built incrementally.  Sets NC_LIB ("" on failure).
+NC_DIR="$BUILD_DIR/nochecks"
+NC_LIB=""
+build_nochecks() {
+    local jobs cfg=() v val
+    jobs=$(nproc 2>/dev/null || echo 2)
+    if [[ ! -f "$NC_DIR/CMakeCache.txt" ]]; then
+        for v in CMAKE_BUILD_TYPE HS_DEBUG; do
+            val=$(sed -n "s/^$v:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+            [[ -n "$val" ]] && cfg+=("-D$v=$val")
+        done
+        cmake -S "$REPO" -B "$NC_DIR" "${cfg[@]}" -DHS_FREE_CHECKS=OFF \
+            -DHS_BUILD_TESTS=OFF -DHS_BUILD_BENCH=OFF >>"$LOG" 2>&1 ||
+            { note "NOTE: configuring $NC_DIR failed (see $LOG): hs_nochecks skipped"; return 0; }
+    fi
+    if ! cmake --build "$NC_DIR" -j "$jobs" --target heapsight >>"$LOG" 2>&1; then
+        note "NOTE: the HS_FREE_CHECKS=OFF library did not build (see $LOG): hs_nochecks skipped"
+        return 0
+    fi
+    # The variant must measure what its name says.
+    if ! grep -q '^#define HS_FREE_CHECKS 0' "$NC_DIR/generated/hs_config.h" 2>/dev/null; then
+        note "NOTE: $NC_DIR is not configured with HS_FREE_CHECKS=OFF: hs_nochecks skipped"
+        return 0
+    fi
+    NC_LIB="$NC_DIR/lib/libheapsight.so"
+    [[ -e "$NC_LIB" ]] || NC_LIB=""
+}
+
 # ---- Main -----------------------------------------------------------------------
 install_peers
 build
+[[ ",$ALLOCS," == *",hs_nochecks,"* ]] && build_nochecks
 RUNNER="$BENCH_BIN/runner"
 [[ -x "$RUNNER" ]] || die "no runner at $RUNNER"
 # The system interpreter, named directly: a python3 found on PATH may be a
@@ -262,9 +330,14 @@ IFS=',' read -r -a want <<<"$ALLOCS"
 for a in "${want[@]}"; do
     case "$a" in
     glibc) PRELOAD[$a]="" ;;
-    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k|hs_py512k|hs_tracemalloc|hs_hpa)
+    hs_nochecks)
+        [[ -n "$NC_LIB" ]] || continue  # build_nochecks said why
+        PRELOAD[$a]=$(readlink -f "$NC_LIB") ;;
+    heapsight|hs_prof_off|hs_prof_idle|hs_prof512k|hs_prof64k|hs_py512k|hs_tracemalloc|hs_hpa|hs_checks|hs_guards)
         case "$a" in
         hs_hpa) ALLOC_ENV[$a]="HEAPSIGHT=hpa:true" ;;
+        hs_checks) ALLOC_ENV[$a]="HEAPSIGHT=canary:true,junk:true" ;;
+        hs_guards) ALLOC_ENV[$a]="HEAPSIGHT=san_guard_small:1,san_guard_large:1" ;;
         hs_prof_off) ALLOC_ENV[$a]="HEAPSIGHT=prof:false" ;;
         hs_prof_idle) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_active:false" ;;
         hs_prof512k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true" ;;
@@ -329,6 +402,15 @@ if [[ $HS_WANTED == 1 ]]; then
         [[ "${PRELOAD[$a]}" == "$HS_ORIG" ]] && PRELOAD[$a]=$HS_COPY
     done
 fi
+NC_ORIG=""
+NC_COPY=""
+if [[ " ${ORDER[*]} " == *" hs_nochecks "* ]]; then
+    # The same reason as above.
+    NC_ORIG=${PRELOAD[hs_nochecks]}
+    NC_COPY="$BUILD_DIR/bench-results/libheapsight-nochecks-$STAMP.so"
+    cp "$NC_ORIG" "$NC_COPY"
+    PRELOAD[hs_nochecks]=$NC_COPY
+fi
 PY_PKG_NOTE=""
 in_order() { [[ " ${ORDER[*]} " == *" $1 "* ]]; }
 if [[ -n "$PY_PKG" ]] && in_order hs_py512k; then
@@ -342,6 +424,7 @@ OUTDIR=$(mktemp -d)
 cleanup() {
     rm -rf "$OUTDIR"
     [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"
+    [[ -n "$NC_COPY" ]] && rm -f "$NC_COPY"
     [[ -n "$PY_PKG" ]] && rm -rf "$PY_PKG"
     return 0
 }
@@ -394,12 +477,14 @@ ORDER=("${kept[@]}")
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "# python: $PY ($("$PY" --version 2>&1))"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine add noise)"
-    echo "# command: bash bench/run.sh$([[ $QUICK == 1 ]] && echo ' --quick')$([[ $PROFILE == 1 ]] && echo ' --profile')$([[ $PYMODE == 1 ]] && echo ' --python') (reps=$REPS, timeout=${TIMEOUT}s)"
+    echo "# command: bash bench/run.sh${ARGV:+ $ARGV} (reps=$REPS, timeout=${TIMEOUT}s)"
     [[ -n "$ENV_NOTE" ]] && echo "# environment: $ENV_NOTE removed: every allocator runs with its defaults unless its variant says otherwise"
     hs_said=""
     for a in "${ORDER[@]}"; do
         extra=${ALLOC_ENV[$a]:+, with ${ALLOC_ENV[$a]}}
-        if [[ $a == glibc ]]; then
+        if [[ $a == hs_nochecks ]]; then
+            echo "# $a: $NC_ORIG ($(stat -L -c '%s bytes, built %y' "$NC_ORIG" | cut -d. -f1), sha256 $(sha256sum "$NC_COPY" | cut -c1-12)), built with -DHS_FREE_CHECKS=OFF from $REPO, measured from a copy"
+        elif [[ $a == glibc ]]; then
             echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
         elif [[ "${PRELOAD[$a]}" == "$HS_COPY" && -n "$HS_COPY" && -n "$hs_said" ]]; then
             echo "# $a: $hs_said's library$extra"
@@ -411,6 +496,7 @@ ORDER=("${kept[@]}")
         fi
     done
     [[ -n "$PY_PKG_NOTE" ]] && echo "# python package: $PY_PKG_NOTE"
+    [[ -n "$LIB_NOTE" && $HS_WANTED == 1 ]] && echo "# build: $LIB_NOTE"
     [[ -n "$PY_CHECKS" ]] && echo "# checked before measuring: $PY_CHECKS"
 } >"$RAW"
 
