@@ -1,9 +1,10 @@
-# bench/lib.sh — shell helpers shared by bench/run.sh and bench/rss_decay.sh,
-# sourced with `. "$REPO/bench/lib.sh"` after REPO, BUILD_DIR, LOG and a
-# note() function are defined.
+# bench/lib.sh — shell helpers shared by bench/run.sh, rss_decay.sh,
+# soak.sh and oom_recover.sh, sourced with `. "$REPO/bench/lib.sh"` after
+# REPO, BUILD_DIR, LOG and note() and die() functions are defined.
 #
-# Owns: finding peer allocator libraries, and finding (or making) the CMake
-# configuration of the build directory the scripts build in.
+# Owns: finding peer allocator libraries, finding (or making) the CMake
+# configuration of the build directory the scripts build in, and building
+# one workload with the runner there.
 
 # Finds a shared library by file name in the usual library directories.
 find_lib() {
@@ -26,4 +27,40 @@ bench_build_home() {
     else
         note "top-level configure failed (see $LOG); building the bench alone"
     fi
+}
+
+# bench_build WORKLOAD: builds bench/<WORKLOAD> and the runner, and
+# libheapsight when WANT_HS is 1, LIB_GIVEN is 0 and LIB is missing; sets
+# BENCH_BIN to the folder holding them.  The top-level build when BUILD_DIR
+# is (or can be configured as) the repository's, else the bench directory
+# alone (in <BUILD_DIR>/bench-standalone).  Build output goes to LOG, which
+# is emptied first; dies when nothing builds.
+bench_build() {
+    local w=$1 jobs home targets
+    mkdir -p "$BUILD_DIR/bench-results"
+    : >"$LOG"
+    jobs=$(nproc 2>/dev/null || echo 2)
+    targets=(--target "hs_bench_$w" hs_bench_runner)
+    BENCH_BIN=""
+    home=$(bench_build_home)
+    if [[ "$home" == "$REPO" ]]; then
+        if [[ ${WANT_HS:-0} == 1 && ${LIB_GIVEN:-0} == 0 && ! -e "$LIB" ]]; then
+            note "building libheapsight (target heapsight)"
+            cmake --build "$BUILD_DIR" -j "$jobs" --target heapsight >>"$LOG" 2>&1 ||
+                note "libheapsight did not build (see $LOG)"
+        fi
+        if cmake --build "$BUILD_DIR" -j "$jobs" "${targets[@]}" >>"$LOG" 2>&1; then
+            BENCH_BIN="$BUILD_DIR/bench"
+            return 0
+        fi
+        note "top-level build of the bench failed (see $LOG); building the bench alone"
+    elif [[ "$home" == "$REPO/bench" ]]; then
+        cmake --build "$BUILD_DIR" -j "$jobs" "${targets[@]}" >>"$LOG" 2>&1 &&
+            { BENCH_BIN="$BUILD_DIR/bench"; return 0; }
+    fi
+    local alone="$BUILD_DIR/bench-standalone"
+    { cmake -S "$REPO/bench" -B "$alone" >>"$LOG" 2>&1 &&
+        cmake --build "$alone" -j "$jobs" "${targets[@]}" >>"$LOG" 2>&1; } ||
+        die "cannot build bench/$w (see $LOG)"
+    BENCH_BIN="$alone/bench"
 }

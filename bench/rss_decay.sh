@@ -99,7 +99,7 @@ fi
 BURST_ARGS=($MODE_ARGS $EXTRA_ARGS timeline=1)
 
 # ---- Libraries ------------------------------------------------------------------
-# find_lib and bench_build_home.
+# find_lib, bench_build_home and bench_build.
 . "$REPO/bench/lib.sh"
 
 declare -A PRELOAD=() ALLOC_ENV=()
@@ -129,39 +129,9 @@ if [[ $WANT_JE == 1 ]]; then
 fi
 
 # ---- Build ------------------------------------------------------------------------
-# As bench/run.sh: the top-level build when the build dir is (or can be
-# configured as) the repository's, else the bench directory alone.  Only
-# the targets needed here; libheapsight only when it is missing.
-BENCH_BIN=""
+# The bench's burst and runner, and libheapsight when missing (lib.sh).
 LOG="$BUILD_DIR/bench-results/rss_decay-build.log"
-build() {
-    mkdir -p "$BUILD_DIR/bench-results"
-    : >"$LOG"
-    local jobs home
-    jobs=$(nproc 2>/dev/null || echo 2)
-    home=$(bench_build_home)
-    if [[ "$home" == "$REPO" ]]; then
-        if [[ $WANT_HS == 1 && $LIB_GIVEN == 0 && ! -e "$LIB" ]]; then
-            note "building libheapsight (target heapsight)"
-            cmake --build "$BUILD_DIR" -j "$jobs" --target heapsight >>"$LOG" 2>&1 ||
-                note "libheapsight did not build (see $LOG)"
-        fi
-        if cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench_burst hs_bench_runner >>"$LOG" 2>&1; then
-            BENCH_BIN="$BUILD_DIR/bench"
-            return 0
-        fi
-        note "top-level build of the bench failed (see $LOG); building the bench alone"
-    elif [[ "$home" == "$REPO/bench" ]]; then
-        cmake --build "$BUILD_DIR" -j "$jobs" --target hs_bench_burst hs_bench_runner >>"$LOG" 2>&1 &&
-            { BENCH_BIN="$BUILD_DIR/bench"; return 0; }
-    fi
-    local alone="$BUILD_DIR/bench-standalone"
-    { cmake -S "$REPO/bench" -B "$alone" >>"$LOG" 2>&1 &&
-        cmake --build "$alone" -j "$jobs" --target hs_bench_burst hs_bench_runner >>"$LOG" 2>&1; } ||
-        die "cannot build bench/burst (see $LOG)"
-    BENCH_BIN="$alone/bench"
-}
-build
+bench_build burst
 RUNNER="$BENCH_BIN/runner"
 BURST="$BENCH_BIN/burst"
 [[ -x "$RUNNER" && -x "$BURST" ]] || die "no runner or burst in $BENCH_BIN"
