@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # BENCH_BIN is for the caller
 # bench/lib.sh — shell helpers shared by bench/run.sh, rss_decay.sh,
 # soak.sh and oom_recover.sh, sourced with `. "$REPO/bench/lib.sh"` after
 # REPO, BUILD_DIR, LOG and note() and die() functions are defined.

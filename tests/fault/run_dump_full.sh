@@ -50,9 +50,8 @@ judge() { # judge MODE DIR ERRTEXT OUT ERR RC
     [ -z "$left" ] || fail "left behind: $left"
     [ "$(find "$dir" -name 'prof.*.pb.gz' | wc -l)" -eq "$nok" ] ||
         fail "dumps on disk do not match those reported written"
-    for f in $(find "$dir" -name 'prof.*.pb.gz'); do
-        gzip -t "$f" 2>/dev/null || fail "$f is truncated"
-    done
+    bad=$(find "$dir" -name 'prof.*.pb.gz' ! -exec gzip -t {} \; -print 2>/dev/null)
+    [ -z "$bad" ] || fail "truncated: $bad"
     echo "ok $mode: $(cat "$err")"
 }
 
