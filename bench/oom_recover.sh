@@ -5,8 +5,10 @@
 # outcome is not a timing).
 #
 # Allocators: glibc (no preload), heapsight (<build-dir>/lib), jemalloc,
-# mimalloc, tcmalloc (Debian's packages; a missing one is skipped with a
-# note).  Every allocator runs with its defaults (HEAPSIGHT and MALLOC_CONF
+# mimalloc, tcmalloc (Debian's packages), and LLVM's hardened allocator
+# Scudo, classic and standalone (libclang-rt-14-dev); a missing one is
+# skipped with a note.  "exit" is the program's status (134: abort, an
+# allocator that ends the process instead of returning NULL).  Every allocator runs with its defaults (HEAPSIGHT and MALLOC_CONF
 # are removed from the environment).
 #
 # Usage: bash bench/oom_recover.sh [--limit MiB] [--build-dir DIR]
@@ -41,17 +43,27 @@ cmake --build "$BUILD_DIR" --target hs_bench_oom_recover heapsight -j2 >>"$LOG" 
     die "build failed (see $LOG)"
 PROG="$BUILD_DIR/bench/oom_recover"
 
+# Scudo, the hardened allocator of LLVM's compiler-rt, in both versions
+# (Debian's libclang-rt-14-dev, which the fuzz targets need anyway).
+scudo_lib() {
+    local f
+    for f in /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt."$1"-x86_64.so; do
+        [[ -e "$f" ]] && { echo "$f"; return; }
+    done
+}
 declare -A LIBS=([glibc]="" [heapsight]="$BUILD_DIR/lib/libheapsight.so"
                  [jemalloc]=$(find_lib libjemalloc.so.2)
                  [mimalloc]=$(find_lib libmimalloc.so.2)
-                 [tcmalloc]=$(find_lib libtcmalloc_minimal.so.4))
+                 [tcmalloc]=$(find_lib libtcmalloc_minimal.so.4)
+                 [scudo]=$(scudo_lib scudo)
+                 [scudo_standalone]=$(scudo_lib scudo_standalone))
 echo "# RLIMIT_AS = $LIMIT MiB: MiB served by 1000-byte and 3 MiB mallocs until"
 echo "# the first failure, then (after freeing all) a 100 MiB malloc, a 150 MiB"
 echo "# calloc and the 1000-byte fill again"
 echo
 echo "| allocator | small MiB | ENOMEM | 3 MiB blocks, MiB | ENOMEM | 100 MiB after | 150 MiB calloc after | small again, MiB | exit |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for a in glibc heapsight jemalloc mimalloc tcmalloc; do
+for a in glibc heapsight jemalloc mimalloc tcmalloc scudo scudo_standalone; do
     lib=${LIBS[$a]}
     if [[ $a != glibc && -z "$lib" ]]; then
         note "$a not found: skipped"
