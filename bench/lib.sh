@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034 # BENCH_BIN is for the caller
+# shellcheck shell=bash disable=SC2034 # BENCH_BIN, ENV_NOTE, HS_*: for the caller
 # bench/lib.sh — shell helpers shared by bench/run.sh, rss_decay.sh,
 # soak.sh and oom_recover.sh, sourced with `. "$REPO/bench/lib.sh"` after
 # REPO, BUILD_DIR, LOG and note() and die() functions are defined.
@@ -64,4 +64,28 @@ bench_build() {
         cmake --build "$alone" -j "$jobs" "${targets[@]}" >>"$LOG" 2>&1; } ||
         die "cannot build bench/$w (see $LOG)"
     BENCH_BIN="$alone/bench"
+}
+
+# bench_drop_env: removes HEAPSIGHT and MALLOC_CONF inherited from the
+# caller (every allocator runs with its defaults unless a variant says
+# otherwise); ENV_NOTE says what was removed, for the report's header.
+bench_drop_env() {
+    local v
+    ENV_NOTE=""
+    for v in HEAPSIGHT MALLOC_CONF; do
+        if [[ -n "${!v+x}" ]]; then
+            ENV_NOTE+="${ENV_NOTE:+, }$v=${!v}"
+            unset "$v"
+        fi
+    done
+}
+
+# bench_copy_lib DEST: copies LIB (resolved: HS_ORIG) to DEST (HS_COPY),
+# so a rebuild during the run cannot change what is measured; dies when
+# LIB is missing.
+bench_copy_lib() {
+    [[ -e "$LIB" ]] || die "libheapsight not found at $LIB (build it: cmake --build $BUILD_DIR --target heapsight; or pass --lib)"
+    HS_ORIG=$(readlink -f "$LIB")
+    HS_COPY=$1
+    cp "$HS_ORIG" "$HS_COPY"
 }

@@ -144,12 +144,8 @@ mkdir -p "$RESDIR"
 HS_ORIG=""
 HS_COPY=""
 if [[ $WANT_HS == 1 ]]; then
-    [[ -e "$LIB" ]] || die "libheapsight not found at $LIB (build it: cmake --build $BUILD_DIR --target heapsight; or pass --lib)"
-    # A private copy: the library may be rebuilt while we run, and every
-    # heapsight run of this report must be the same build.
-    HS_ORIG=$(readlink -f "$LIB")
-    HS_COPY="$RESDIR/libheapsight.so"
-    cp "$HS_ORIG" "$HS_COPY"
+    # A private copy: every heapsight run of this report is the same build.
+    bench_copy_lib "$RESDIR/libheapsight.so"
 fi
 for a in "${ORDER[@]}"; do
     case "$a" in
@@ -163,13 +159,7 @@ cleanup() { [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"; return 0; }
 trap cleanup EXIT
 
 # Every configuration runs with its own defaults unless it says otherwise.
-ENV_NOTE=""
-for v in HEAPSIGHT MALLOC_CONF; do
-    if [[ -n "${!v+x}" ]]; then
-        ENV_NOTE+="${ENV_NOTE:+, }$v=${!v}"
-        unset "$v"
-    fi
-done
+bench_drop_env
 
 # ---- Measuring -------------------------------------------------------------------
 # Runs burst once under configuration $1 into $2 (stdout) and $2.err;

@@ -309,13 +309,7 @@ fi
 
 # Every allocator runs with its own defaults unless a variant says
 # otherwise: options inherited from the caller's environment are dropped.
-ENV_NOTE=""
-for v in HEAPSIGHT MALLOC_CONF; do
-    if [[ -n "${!v+x}" ]]; then
-        ENV_NOTE+="${ENV_NOTE:+, }$v=${!v}"
-        unset "$v"
-    fi
-done
+bench_drop_env
 
 declare -A PRELOAD=([glibc]="")  # glibc: the warm-up run uses it
 declare -A ALLOC_ENV=()          # "VAR=VALUE ..." a variant adds to the run
@@ -395,9 +389,7 @@ if [[ $HS_WANTED == 1 ]]; then
     # Measure a private copy: the library may be rebuilt while we run, and
     # every heapsight run of this report (every variant) must be the same
     # build.
-    HS_ORIG=$(readlink -f "$LIB")
-    HS_COPY="$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
-    cp "$HS_ORIG" "$HS_COPY"
+    bench_copy_lib "$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
     for a in "${ORDER[@]}"; do
         [[ "${PRELOAD[$a]}" == "$HS_ORIG" ]] && PRELOAD[$a]=$HS_COPY
     done
