@@ -95,6 +95,7 @@ SOAK_ARGS=(threads="$THREADS" seconds="$SECS" report="$REPORT_S" $EXTRA_ARGS tim
 TIMEOUT=$(( SECS + 600 ))
 BUILD_DIR=$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)
 LIB_GIVEN=0
+# shellcheck disable=SC2034 # LIB_GIVEN: read by bench_build (lib.sh)
 if [[ -n "$LIB" ]]; then LIB_GIVEN=1; else LIB="$BUILD_DIR/lib/libheapsight.so"; fi
 
 # find_lib, bench_build_home and bench_build.
@@ -123,6 +124,7 @@ done
 
 # ---- Build ------------------------------------------------------------------------
 # The bench's soak and runner, and libheapsight when missing (lib.sh).
+# shellcheck disable=SC2034 # LOG: written by bench_build (lib.sh)
 LOG="$BUILD_DIR/bench-results/soak-build.log"
 bench_build soak
 RUNNER="$BENCH_BIN/runner"
@@ -135,24 +137,15 @@ mkdir -p "$RESDIR"
 HS_ORIG=""
 HS_COPY=""
 if [[ $WANT_HS == 1 ]]; then
-    [[ -e "$LIB" ]] || die "libheapsight not found at $LIB (build it: cmake --build $BUILD_DIR --target heapsight; or pass --lib)"
     # A private copy: the library may be rebuilt during a run of hours.
-    HS_ORIG=$(readlink -f "$LIB")
-    HS_COPY="$RESDIR/libheapsight.so"
-    cp "$HS_ORIG" "$HS_COPY"
+    bench_copy_lib "$RESDIR/libheapsight.so"
     PRELOAD[heapsight]=$HS_COPY
 fi
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() { [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"; return 0; }
 trap cleanup EXIT
 
-ENV_NOTE=""
-for v in HEAPSIGHT MALLOC_CONF; do
-    if [[ -n "${!v+x}" ]]; then
-        ENV_NOTE+="${ENV_NOTE:+, }$v=${!v}"
-        unset "$v"
-    fi
-done
+bench_drop_env
 
 HEADER=$(
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
