@@ -44,7 +44,7 @@ def mean_limit(swing, flow, epochs, seed, jemalloc_mark):
         if held > limit:
             held = int(limit)
             if not jemalloc_mark:
-                mark = max(limit, held)
+                mark = limit  # lowered to the purged set
         if k >= epochs // 2:
             total += limit
             count += 1

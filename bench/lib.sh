@@ -80,6 +80,10 @@ bench_drop_env() {
     done
 }
 
+# The library measured and its private copy: empty until bench_copy_lib.
+HS_ORIG=""
+HS_COPY=""
+
 # bench_copy_lib DEST: copies LIB (resolved: HS_ORIG) to DEST (HS_COPY),
 # so a rebuild during the run cannot change what is measured; dies when
 # LIB is missing.
@@ -88,4 +92,16 @@ bench_copy_lib() {
     HS_ORIG=$(readlink -f "$LIB")
     HS_COPY=$1
     cp "$HS_ORIG" "$HS_COPY"
+}
+
+# bench_lib_id: "HS_ORIG (built DATE, sha256 PREFIX)", the copy's identity
+# for a report's header.
+bench_lib_id() {
+    echo "$HS_ORIG ($(stat -L -c 'built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "$HS_COPY" | cut -c1-12))"
+}
+
+# bench_drop_copy: removes the copy, if any (for the caller's EXIT trap).
+bench_drop_copy() {
+    [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"
+    return 0
 }

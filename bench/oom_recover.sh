@@ -8,8 +8,9 @@
 # mimalloc, tcmalloc (Debian's packages), and LLVM's hardened allocator
 # Scudo, classic and standalone (libclang-rt-14-dev); a missing one is
 # skipped with a note.  "exit" is the program's status (134: abort, an
-# allocator that ends the process instead of returning NULL).  Every allocator runs with its defaults (HEAPSIGHT and MALLOC_CONF
-# are removed from the environment).
+# allocator that ends the process instead of returning NULL).  Every
+# allocator runs with its defaults (HEAPSIGHT and MALLOC_CONF are removed
+# from the environment).
 #
 # Usage: bash bench/oom_recover.sh [--limit MiB] [--build-dir DIR]
 #   --limit MiB       the RLIMIT_AS (default 256)

@@ -141,8 +141,6 @@ RESDIR="$BUILD_DIR/bench-results/rss_decay-$STAMP"
 RAW="$RESDIR.tsv"
 mkdir -p "$RESDIR"
 
-HS_ORIG=""
-HS_COPY=""
 if [[ $WANT_HS == 1 ]]; then
     # A private copy: every heapsight run of this report is the same build.
     bench_copy_lib "$RESDIR/libheapsight.so"
@@ -154,9 +152,7 @@ for a in "${ORDER[@]}"; do
     *) PRELOAD[$a]=$HS_COPY ;;
     esac
 done
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() { [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"; return 0; }
-trap cleanup EXIT
+trap bench_drop_copy EXIT
 
 # Every configuration runs with its own defaults unless it says otherwise.
 bench_drop_env
@@ -186,7 +182,7 @@ COLS=(base_kib peak_kib idle_end_kib final_kib idle_mean_kib exit_kib burst_s id
         case "$a" in
         glibc) echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload" ;;
         jemalloc|je_bg) echo "# $a: $JE_LIB ($(stat -L -c '%s bytes, modified %y' "$JE_LIB" | cut -d. -f1))$extra" ;;
-        *) echo "# $a: $HS_ORIG ($(stat -L -c 'built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "$HS_COPY" | cut -c1-12))$extra" ;;
+        *) echo "# $a: $(bench_lib_id)$extra" ;;
         esac
     done
     printf '#alloc\trep\tstatus\twall_s\tchecksum'

@@ -383,8 +383,6 @@ done
 [[ ${#SELECTED[@]} -gt 0 ]] || die "no workload matches --only $ONLY"
 
 RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
-HS_ORIG=""
-HS_COPY=""
 if [[ $HS_WANTED == 1 ]]; then
     # Measure a private copy: the library may be rebuilt while we run, and
     # every heapsight run of this report (every variant) must be the same
@@ -415,7 +413,7 @@ fi
 OUTDIR=$(mktemp -d)
 cleanup() {
     rm -rf "$OUTDIR"
-    [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"
+    bench_drop_copy
     [[ -n "$NC_COPY" ]] && rm -f "$NC_COPY"
     [[ -n "$PY_PKG" ]] && rm -rf "$PY_PKG"
     return 0

@@ -134,16 +134,12 @@ SOAK="$BENCH_BIN/soak"
 STAMP=$(date +%Y%m%d-%H%M%S)
 RESDIR="$BUILD_DIR/bench-results/soak-$STAMP"
 mkdir -p "$RESDIR"
-HS_ORIG=""
-HS_COPY=""
 if [[ $WANT_HS == 1 ]]; then
     # A private copy: the library may be rebuilt during a run of hours.
     bench_copy_lib "$RESDIR/libheapsight.so"
     PRELOAD[heapsight]=$HS_COPY
 fi
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() { [[ -n "$HS_COPY" ]] && rm -f "$HS_COPY"; return 0; }
-trap cleanup EXIT
+trap bench_drop_copy EXIT
 
 bench_drop_env
 
@@ -156,7 +152,7 @@ HEADER=$(
     for a in "${ORDER[@]}"; do
         case "$a" in
         glibc) echo "- glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload" ;;
-        heapsight) echo "- heapsight: $HS_ORIG ($(stat -L -c 'built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "$HS_COPY" | cut -c1-12)), measured from a copy" ;;
+        heapsight) echo "- heapsight: $(bench_lib_id), measured from a copy" ;;
         *) echo "- $a: ${PRELOAD[$a]}" ;;
         esac
     done
