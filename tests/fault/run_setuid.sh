@@ -10,7 +10,9 @@
 # nothing on stderr.  The control run, the same copy without the setuid
 # bit, must see the options applied and write the final dump — proof that
 # the first run could have failed.  Exit status 77 (CTest: skipped) when
-# not root, with the reason.
+# not root, or when nobody cannot reach the copy or the library it links
+# (a build tree under a directory closed to others, such as one made by
+# mktemp -d), with the reason.
 set -u
 prog=$1 work=$2
 if [ "$(id -u)" != 0 ]; then
@@ -27,6 +29,12 @@ chmod 755 "$dir"
 mkdir "$dir/out" && chmod 1777 "$dir/out"
 cp "$prog" "$dir/prog"
 chown root:root "$dir/prog"
+lib=$(ldd "$prog" | awk '/libheapsight/ { print $3; exit }')
+if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+        sh -c 'test -x "$1" && test -r "$2"' sh "$dir/prog" "$lib"; then
+    echo "SKIP: nobody cannot reach $dir/prog or $lib (a parent directory is closed to others)"
+    exit 77
+fi
 opts="${HEAPSIGHT:+$HEAPSIGHT,}prof:true,prof_final:true,stats_print:true"
 opts="$opts,san_guard_small:1,prof_prefix:$dir/out/x"
 as_nobody() {
