@@ -4,8 +4,10 @@
 # REPO, BUILD_DIR, LOG and note() and die() functions are defined.
 #
 # Owns: finding peer allocator libraries, finding (or making) the CMake
-# configuration of the build directory the scripts build in, and building
-# one workload with the runner there.
+# configuration of the build directory the scripts build in, building
+# one workload with the runner there, the private copy of the measured
+# library, and the identity lines of a report's header (bench_lib_id,
+# bench_glibc_id).
 
 # Finds a shared library by file name in the usual library directories.
 find_lib() {
@@ -98,6 +100,11 @@ bench_copy_lib() {
 # for a report's header.
 bench_lib_id() {
     echo "$HS_ORIG ($(stat -L -c 'built %y' "$HS_ORIG" | cut -d. -f1), sha256 $(sha256sum "$HS_COPY" | cut -c1-12))"
+}
+
+# bench_glibc_id: "glibc: VERSION LINE, no preload" for a report's header.
+bench_glibc_id() {
+    echo "glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
 }
 
 # bench_drop_copy: removes the copy, if any (for the caller's EXIT trap).

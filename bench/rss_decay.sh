@@ -180,7 +180,7 @@ COLS=(base_kib peak_kib idle_end_kib final_kib idle_mean_kib exit_kib burst_s id
     for a in "${ORDER[@]}"; do
         extra=${ALLOC_ENV[$a]:+, with ${ALLOC_ENV[$a]}}
         case "$a" in
-        glibc) echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload" ;;
+        glibc) echo "# $(bench_glibc_id)" ;;
         jemalloc|je_bg) echo "# $a: $JE_LIB ($(stat -L -c '%s bytes, modified %y' "$JE_LIB" | cut -d. -f1))$extra" ;;
         *) echo "# $a: $(bench_lib_id)$extra" ;;
         esac

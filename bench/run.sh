@@ -475,7 +475,7 @@ ORDER=("${kept[@]}")
         if [[ $a == hs_nochecks ]]; then
             echo "# $a: $NC_ORIG ($(stat -L -c '%s bytes, built %y' "$NC_ORIG" | cut -d. -f1), sha256 $(sha256sum "$NC_COPY" | cut -c1-12)), built with -DHS_FREE_CHECKS=OFF from $REPO, measured from a copy"
         elif [[ $a == glibc ]]; then
-            echo "# glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload"
+            echo "# $(bench_glibc_id)"
         elif [[ "${PRELOAD[$a]}" == "$HS_COPY" && -n "$HS_COPY" && -n "$hs_said" ]]; then
             echo "# $a: $hs_said's library$extra"
         elif [[ "${PRELOAD[$a]}" == "$HS_COPY" && -n "$HS_COPY" ]]; then

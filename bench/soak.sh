@@ -151,7 +151,7 @@ HEADER=$(
     [[ -n "$ENV_NOTE" ]] && echo "- environment: $ENV_NOTE removed: every allocator runs with its defaults"
     for a in "${ORDER[@]}"; do
         case "$a" in
-        glibc) echo "- glibc: $(ldd --version 2>/dev/null | head -1 | sed 's/^ldd //'), no preload" ;;
+        glibc) echo "- $(bench_glibc_id)" ;;
         heapsight) echo "- heapsight: $(bench_lib_id), measured from a copy" ;;
         *) echo "- $a: ${PRELOAD[$a]}" ;;
         esac

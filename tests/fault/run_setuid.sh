@@ -29,17 +29,17 @@ chmod 755 "$dir"
 mkdir "$dir/out" && chmod 1777 "$dir/out"
 cp "$prog" "$dir/prog"
 chown root:root "$dir/prog"
+# nobody CMD...: runs CMD as nobody (uid and gid 65534, no groups).
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 lib=$(ldd "$prog" | awk '/libheapsight/ { print $3; exit }')
-if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
-        sh -c 'test -x "$1" && test -r "$2"' sh "$dir/prog" "$lib"; then
+if ! nobody sh -c 'test -x "$1" && test -r "$2"' sh "$dir/prog" "$lib"; then
     echo "SKIP: nobody cannot reach $dir/prog or $lib (a parent directory is closed to others)"
     exit 77
 fi
 opts="${HEAPSIGHT:+$HEAPSIGHT,}prof:true,prof_final:true,stats_print:true"
 opts="$opts,san_guard_small:1,prof_prefix:$dir/out/x"
 as_nobody() {
-    setpriv --reuid=65534 --regid=65534 --clear-groups \
-        env HEAPSIGHT="$opts" "$dir/prog" >"$dir/stdout" 2>"$dir/stderr"
+    nobody env HEAPSIGHT="$opts" "$dir/prog" >"$dir/stdout" 2>"$dir/stderr"
 }
 fail() {
     echo "FAIL setuid_ignores_env ($1): $2"
