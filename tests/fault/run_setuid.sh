@@ -23,7 +23,10 @@ if findmnt -n -o OPTIONS -T "$work" | tr , '\n' | grep -qx nosuid; then
     echo "SKIP: $work is on a file system mounted nosuid"
     exit 77
 fi
-dir=$(mktemp -d "$work/setuid.XXXXXX")
+dir=$(mktemp -d "$work/setuid.XXXXXX") || {
+    echo "FAIL setuid_ignores_env: cannot make a directory in $work"
+    exit 1
+}
 trap 'rm -rf "$dir"' EXIT
 chmod 755 "$dir"
 mkdir "$dir/out" && chmod 1777 "$dir/out"
