@@ -108,6 +108,31 @@ void hs_prof_free_event(void *ptr, unsigned domain);
 uint64_t hs_prof_foreign_gap(void);
 void *hs_prof_malloc_sampled(size_t size, unsigned domain);
 
+/*
+ * CPython support, used by the `heapsight` Python package (through
+ * ctypes, with the GIL held).  hs_python_attach finds the running
+ * CPython's version and frame layout (3.10 to 3.13 from tables made from
+ * their headers; later ones from the debug offsets at the start of
+ * _PyRuntime where those still fit), checks the layout by reading the
+ * caller's own frame — the Python function func of file file (its
+ * co_qualname, or co_name before 3.11, and co_filename) — adds the
+ * backtrace hook that puts the Python functions in place of the eval
+ * loop's frames, and wraps the PyMem domains so that pymalloc's
+ * allocations are sampled.  Returns 0 when Python frames are on; else an
+ * errno value (ENOTSUP: the version or build is not supported; ENOENT: a
+ * symbol is missing; EPROTO: the layout failed its check), with one line
+ * in why (why_size bytes) and on stderr saying what is off and what goes
+ * on; the profile records it either way (a comment, and the label
+ * python_frames: off).  Only the first call does anything; later ones
+ * return its result.  hs_python_detach removes the hook (call it before
+ * the interpreter frees its thread states).  hs_python_info writes
+ * "key=value" lines about what attach found into buf; returns the length.
+ */
+int hs_python_attach(const char *func, const char *file, char *why,
+                     size_t why_size);
+int hs_python_detach(void);
+size_t hs_python_info(char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

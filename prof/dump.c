@@ -45,11 +45,47 @@ static _Atomic(uint64_t) gdump_hwm;    /* in-use bytes of the last gdump */
 static _Atomic(int64_t) gdump_last_ns;
 static bool warned;
 static bool in_fork_child; /* no calls into the dynamic linker */
+static char last_manual[DUMP_PATH_MAX]; /* guarded by dump_mtx */
 
 /* Names of the automatic dumps still on disk, oldest first (guarded by
  * dump_mtx), for prof_max_dumps. */
 static char **kept;
 static unsigned nkept;
+
+/* The process's note (dump_note_set): written by one thread at a time
+ * (start-up), read by dumps between two loads of note_seq (odd: being
+ * written, and the dump goes without it). */
+static char note_comment[256], note_key[32], note_value[64];
+static _Atomic(unsigned) note_seq;
+
+void
+dump_note_set(const char *comment, const char *label_key,
+              const char *label_value)
+{
+    atomic_fetch_add_explicit(&note_seq, 1, memory_order_acq_rel);
+    hs_snprintf(note_comment, sizeof note_comment, "%s",
+                comment != NULL ? comment : "");
+    hs_snprintf(note_key, sizeof note_key, "%s",
+                comment != NULL && label_key != NULL ? label_key : "");
+    hs_snprintf(note_value, sizeof note_value, "%s",
+                label_value != NULL ? label_value : "");
+    atomic_fetch_add_explicit(&note_seq, 1, memory_order_release);
+}
+
+/* Copies the note out; false when there is none (or it is being set). */
+static bool
+note_get(char *comment, char *key, char *value)
+{
+    unsigned seq = atomic_load_explicit(&note_seq, memory_order_acquire);
+    if (seq & 1)
+        return false;
+    memcpy(comment, note_comment, sizeof note_comment);
+    memcpy(key, note_key, sizeof note_key);
+    memcpy(value, note_value, sizeof note_value);
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&note_seq, memory_order_relaxed) == seq &&
+           comment[0] != '\0';
+}
 
 /* ---- writing ---- */
 
@@ -61,7 +97,8 @@ symbolic_cb(hs_frame_t f, const char **r_function, const char **r_file,
 }
 
 static void
-fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s)
+fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s, const char *nkey,
+            const char *nvalue)
 {
     *r = (prof_sample_rec_t){
         .frames = s->frames,
@@ -75,6 +112,8 @@ fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s)
         .allocator = prof_domain_name(s->domain),
         .extra_key = prof_extra_key(s->extra),
         .extra_value = prof_extra_value(s->extra),
+        .note_key = nkey,
+        .note_value = nvalue,
     };
 }
 
@@ -108,13 +147,18 @@ dump_write(const char *path)
         free(snaps);
         return ENOMEM;
     }
+    char ncomment[sizeof note_comment], nkey[sizeof note_key],
+        nvalue[sizeof note_value];
+    bool noted = note_get(ncomment, nkey, nvalue);
     for (size_t i = 0; i < n; i++)
-        fill_record(&recs[i], &snaps[i]);
+        fill_record(&recs[i], &snaps[i], noted && nkey[0] ? nkey : NULL,
+                    nvalue);
     char opts[160], unw[64];
     const char *env = secure_getenv("HEAPSIGHT");
     hs_snprintf(opts, sizeof(opts), "HEAPSIGHT=%s", env ? env : "");
     hs_snprintf(unw, sizeof(unw), "unwinder: %s", bt_unwinder_name());
-    const char *comments[] = {"heapsight " HS_VERSION, opts, unw};
+    const char *comments[] = {"heapsight " HS_VERSION, opts, unw,
+                              noted ? ncomment : NULL};
     dump_job_t job = {.profile = {
                           .samples = recs,
                           .nsamples = n,
@@ -123,7 +167,7 @@ dump_write(const char *path)
                           .time_nanos = realtime_ns(),
                           .duration_nanos = prof_start_ns(),
                           .comments = comments,
-                          .ncomments = 3,
+                          .ncomments = 4,
                       }};
     int err = dumpfile_write(path, dump_write_cb, &job);
     free(recs);
@@ -168,6 +212,8 @@ dump_now(const char *path, const char *trigger)
     int err = dump_write(path);
     if (err == 0 && path == name)
         dump_keep(name);
+    if (err == 0 && strcmp(trigger, "manual") == 0)
+        hs_snprintf(last_manual, sizeof last_manual, "%s", path);
     hs_mutex_unlock(&dump_mtx);
     if (err == 0)
         prof_hooks_run_dump(path);
@@ -178,6 +224,14 @@ dump_now(const char *path, const char *trigger)
     }
     tsd_reentrancy_exit();
     return err;
+}
+
+void
+dump_last_manual(char *buf, size_t size)
+{
+    hs_mutex_lock(&dump_mtx);
+    hs_snprintf(buf, size, "%s", last_manual);
+    hs_mutex_unlock(&dump_mtx);
 }
 
 /* ---- asynchronous triggers ---- */

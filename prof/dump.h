@@ -13,14 +13,26 @@
 #define HS_PROF_DUMP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Starts what the options ask for (dump thread, signal, exit handler). */
 void dump_boot(void);
 /* Writes a dump now, to path (NULL: an automatic name).  Returns 0 or an
  * errno value. */
 int dump_now(const char *path, const char *trigger);
+/* The path of the last manual dump (prof.dump) written, "" if none. */
+void dump_last_manual(char *buf, size_t size);
 /* Called for every sampled object with its estimated bytes. */
 void dump_note_sample(double bytes);
 void dump_postfork_child(void);
+
+/*
+ * A note about the whole process that every later dump carries: comment
+ * as one of the profile's comments, and label_key: label_value on every
+ * sample (NULL key: no label).  NULL comment clears it.  Set rarely (once
+ * at start-up, by the Python support); strings are copied, cut to fit.
+ */
+void dump_note_set(const char *comment, const char *label_key,
+                   const char *label_value);
 
 #endif /* HS_PROF_DUMP_H */

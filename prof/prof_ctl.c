@@ -5,6 +5,8 @@
  *                      beyond one page-backed allocation per interval)
  *   prof.dump          const char *, write: dump now to that path (NULL:
  *                      an automatic name, trigger "manual")
+ *   prof.last_dump     char[], read: the path of the last prof.dump written
+ *                      ("" if none), copied into the caller's buffer
  *   prof.reset         size_t, write (or no value): zero every counter,
  *                      start a new generation; a value sets a new interval
  *   prof.sample        size_t, read: the mean sample interval in bytes
@@ -47,6 +49,17 @@ node_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     if (err != 0)
         return err;
     return dump_now(path, "manual");
+}
+
+static int
+node_last_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    if (newp != NULL || newlen != 0)
+        return EPERM;
+    if (oldp == NULL || oldlenp == NULL || *oldlenp == 0)
+        return EINVAL;
+    dump_last_manual(oldp, *oldlenp);
+    return 0;
 }
 
 static int
@@ -110,6 +123,7 @@ node_thread_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 static const ctl_ext_node_t nodes[] = {
     {"prof.active", node_active},
     {"prof.dump", node_dump},
+    {"prof.last_dump", node_last_dump},
     {"prof.reset", node_reset},
     {"prof.sample", node_sample},
     {"thread.prof.name", node_thread_name},

@@ -21,13 +21,14 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <link.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../alloc/util/fmt.h"
 #include "../seqslot.h"
 #include "merge.h"
 #include "pyframes.h"
@@ -100,7 +101,7 @@ find_object_cb(struct dl_phdr_info *di, size_t size, void *arg)
         o->bias = di->dlpi_addr;
         o->text_lo = lo;
         o->text_hi = lo + ph->p_memsz;
-        snprintf(o->path, sizeof o->path, "%s",
+        hs_snprintf(o->path, sizeof o->path, "%s",
                  di->dlpi_name != NULL && di->dlpi_name[0] != '\0'
                      ? di->dlpi_name
                      : "/proc/self/exe");
@@ -153,6 +154,59 @@ is_trim_name(const char *nm)
     return false;
 }
 
+/* One symbol of the full table: the .cold part or an entry to trim. */
+static void
+note_symbol(const char *nm, uintptr_t lo, uintptr_t hi)
+{
+    if (strcmp(nm, cold_name) == 0) {
+        info.cold_lo = lo;
+        info.cold_hi = hi;
+    }
+    if (is_trim_name(nm))
+        add_trim(lo, hi);
+}
+
+/* Walks the SHT_SYMTAB sections of the ELF image m[0 .. size); true when
+ * it has one.  Every offset is checked against size. */
+static bool
+scan_image(const unsigned char *m, size_t size, uintptr_t bias)
+{
+    const ElfW(Ehdr) *eh = (const void *)m;
+    if (size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shoff > size ||
+        (size - eh->e_shoff) / sizeof(ElfW(Shdr)) < eh->e_shnum)
+        return false;
+    const ElfW(Shdr) *sh = (const void *)(m + eh->e_shoff);
+    bool had = false;
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum ||
+            sh[i].sh_entsize != sizeof(ElfW(Sym)) || sh[i].sh_offset > size ||
+            sh[i].sh_size > size - sh[i].sh_offset)
+            continue;
+        const ElfW(Shdr) *st = &sh[sh[i].sh_link];
+        if (st->sh_offset > size || st->sh_size > size - st->sh_offset)
+            continue;
+        had = true;
+        const ElfW(Sym) *sym = (const void *)(m + sh[i].sh_offset);
+        const char *str = (const char *)m + st->sh_offset;
+        size_t count = sh[i].sh_size / sizeof *sym;
+        for (size_t k = 0; k < count; k++) {
+            if (ELF64_ST_TYPE(sym[k].st_info) != STT_FUNC ||
+                sym[k].st_value == 0 || sym[k].st_name >= st->sh_size)
+                continue;
+            const char *nm = str + sym[k].st_name;
+            if (nm[0] != '_' && nm[0] != 'P')
+                continue;
+            if (memchr(nm, '\0', st->sh_size - sym[k].st_name) == NULL)
+                continue;
+            uintptr_t lo = bias + sym[k].st_value;
+            note_symbol(nm, lo, lo + sym[k].st_size);
+        }
+    }
+    return had;
+}
+
 /* Reads the symbol table of path (if it has one) for the names above;
  * true when it had a symbol table.  The file is mapped, not read: a debug
  * file is tens of megabytes and only its symbol and string tables are
@@ -163,40 +217,17 @@ scan_symtab(const char *path, uintptr_t bias)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    bool had = false;
-    elf_version(EV_CURRENT);
-    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-    for (Elf_Scn *scn = NULL; e != NULL && (scn = elf_nextscn(e, scn));) {
-        GElf_Shdr sh;
-        if (gelf_getshdr(scn, &sh) == NULL || sh.sh_type != SHT_SYMTAB)
-            continue;
-        Elf_Data *d = elf_getdata(scn, NULL);
-        if (d == NULL || sh.sh_entsize == 0)
-            continue;
-        had = true;
-        size_t count = sh.sh_size / sh.sh_entsize;
-        for (size_t i = 0; i < count; i++) {
-            GElf_Sym sym;
-            if (gelf_getsym(d, (int)i, &sym) == NULL ||
-                GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value == 0)
-                continue;
-            const char *nm = elf_strptr(e, sh.sh_link, sym.st_name);
-            if (nm == NULL || (nm[0] != '_' && nm[0] != 'P'))
-                continue;
-            uintptr_t lo = bias + sym.st_value, hi = lo + sym.st_size;
-            if (strcmp(nm, cold_name) == 0) {
-                info.cold_lo = lo;
-                info.cold_hi = hi;
-            }
-            if (is_trim_name(nm))
-                add_trim(lo, hi);
-        }
-    }
-    if (e != NULL)
-        elf_end(e);
+    struct stat st;
+    void *m = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
+    if (m == MAP_FAILED)
+        return false;
+    bool had = scan_image(m, (size_t)st.st_size, bias);
+    munmap(m, (size_t)st.st_size);
     if (had)
-        snprintf(info.symtab, sizeof info.symtab, "%s", path);
+        hs_snprintf(info.symtab, sizeof info.symtab, "%s", path);
     return had;
 }
 
@@ -220,13 +251,18 @@ find_code(void)
     bool symtab = false;
     if (o.found && !(symtab = scan_symtab(o.path, o.bias)) &&
         o.build_id_len > 1) {
-        char path[600];
-        int k = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/",
-                         o.build_id[0]);
-        for (size_t i = 1; i < o.build_id_len && k < 560; i++)
-            k += snprintf(path + k, sizeof path - (size_t)k, "%02x",
-                          o.build_id[i]);
-        snprintf(path + k, sizeof path - (size_t)k, ".debug");
+        static const char dir[] = "/usr/lib/debug/.build-id/";
+        static const char hex[] = "0123456789abcdef";
+        char path[sizeof dir + 2 * sizeof o.build_id + 8];
+        size_t k = sizeof dir - 1;
+        memcpy(path, dir, k);
+        for (size_t i = 0; i < o.build_id_len; i++) {
+            path[k++] = hex[o.build_id[i] >> 4];
+            path[k++] = hex[o.build_id[i] & 15];
+            if (i == 0)
+                path[k++] = '/';
+        }
+        memcpy(path + k, ".debug", sizeof ".debug");
         symtab = scan_symtab(path, o.bias);
     }
     /* Without a full symbol table, the exported entry functions from the
@@ -412,7 +448,7 @@ py_hook_install(const py_hs_api_t *a, const char **r_why)
         find_code();
     if (info.eval_lo == 0) {
         *r_why = "_PyEval_EvalFrameDefault is not among this process's "
-                 "dynamic symbols (is this CPython 3.11?)";
+                 "dynamic symbols";
         return ENOENT;
     }
     int err = api.hook_add(py_hook_run, NULL);

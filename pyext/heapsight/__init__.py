@@ -2,8 +2,11 @@
 native frames in one stack.
 
 Owns: the Python-side API (start, stop, dump, active, profile) and the
-automatic start under ``heapsight run``.  The C half, ``_heapsight``,
-holds the frame hook and the PyMem wrappers.
+automatic start under ``heapsight run``.  The frame hook and the PyMem
+wrappers live in libheapsight.so itself, which reads the running
+interpreter's frames whatever its version (3.10 to 3.13); ``_native``
+reaches it through ctypes, so this package is pure Python and the same for
+every interpreter.
 
 Two ways to run:
 
@@ -29,10 +32,10 @@ import atexit
 import os
 import sys
 
-from . import _heapsight as _c
+from . import _native as _c
 
 __all__ = ["start", "stop", "dump", "active", "profile", "preloaded",
-           "HeapsightError"]
+           "python_status", "HeapsightError"]
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _state = {"started": False, "path": None}
@@ -114,13 +117,26 @@ def _profiler_on():
 
 
 def _install():
-    _c.install_hook()
-    _c.wrap_pymem()
-    if not _state.get("atexit"):
+    """Attaches the library's Python support (once; the library prints the
+    one line saying why Python frames are off, if they are)."""
+    if _state.get("attached"):
+        return
+    _state["attached"] = True
+    err, _why = _c.attach()
+    if not err:
         # Off before the interpreter tears its thread states down: a
         # daemon thread still allocating must not read a freed one.
-        atexit.register(_c.remove_hook)
-        _state["atexit"] = True
+        atexit.register(_c.detach)
+
+
+def python_status():
+    """What heapsight's Python support found in this process: a dict with
+    ``python`` (the version), ``layout``, ``hook`` ("1" when Python frames
+    are merged), ``reason`` (why not), ``pymem`` (how the PyMem domains are
+    wrapped), ``symtab`` (where the eval loop's symbols came from), ..."""
+    if not _c.available():
+        raise HeapsightError("heapsight: the library is not loaded")
+    return _c.info()
 
 
 def start(sample="512k", path=None):

@@ -1,6 +1,12 @@
 """Put on sys.path by ``heapsight run`` when the program is a Python
 interpreter: turns heapsight's Python frame hook on before the program
-starts, then runs the sitecustomize this one hides, if there is one."""
+starts, then runs the sitecustomize this one hides, if there is one.
+
+Every interpreter a run starts imports this file, Python 2 included, so it
+is written to parse there too (no f-strings, no print function) and does
+nothing there but say so and chain (the library has noted "frames off" in
+that process's profile already: pyext/attach.c).  On Python 3 before 3.10
+the library says the same and still samples pymalloc."""
 
 import os
 import sys
@@ -9,15 +15,17 @@ import sys
 def _heapsight_boot():
     if os.environ.get("HEAPSIGHT_PYTHON") != "1":
         return
-    # The package is built for CPython 3.11; other Pythons a run starts
-    # (a tool's own interpreter, say) go on without Python frames.
-    if sys.version_info[:2] != (3, 11):
+    if sys.version_info[0] < 3:
+        sys.stderr.write("heapsight: Python frames are off: Python %d.%d is "
+                         "not supported (3.10 to 3.13 are); native stacks "
+                         "go on\n" % sys.version_info[:2])
         return
     try:
         import heapsight
         heapsight._autostart()
     except Exception as e:  # the program runs on without Python frames
-        print("heapsight: Python frames are off: %s" % e, file=sys.stderr)
+        sys.stderr.write("heapsight: Python frames are off: %s; native "
+                         "stacks go on\n" % (e,))
 
 
 def _chain():
