@@ -38,6 +38,7 @@ typedef struct diff_opts_s {
     stats_by_t by;
     size_t rows; /* -n; 0: all */
     const char *focus, *ignore;
+    bool no_interpreter; /* hide CPython's frames (model.h) */
     const char *base, *new;
 } diff_opts_t;
 
@@ -83,6 +84,11 @@ const cmd_t cmd_diff = {
         "all)\n"
         "      --focus RE        keep samples with a function matching RE\n"
         "      --ignore RE       drop samples with a function matching RE\n"
+        "      --no-interpreter  Python first: in stacks with Python frames,\n"
+        "                        hide the CPython interpreter's own frames\n"
+        "                        (eval loop, calls, start-up), so a site\n"
+        "                        reads sqlite3_step <- load_batch <- main <-\n"
+        "                        <module> (docs/PYTHON.md)\n"
         "  -h, --help            this text\n"
         "\n"
         "The interval is exact for heapsight's and Go's heap profiles: see\n"
@@ -116,6 +122,7 @@ diff_parse(int argc, char **argv, diff_opts_t *o)
         {"by", required_argument, NULL, 'b'},
         {"focus", required_argument, NULL, 'f'},
         {"ignore", required_argument, NULL, 'g'},
+        {"no-interpreter", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -138,6 +145,8 @@ diff_parse(int argc, char **argv, diff_opts_t *o)
             o->focus = optarg;
         else if (c == 'g')
             o->ignore = optarg;
+        else if (c == 'P')
+            o->no_interpreter = true;
         else if (c == 'h')
             status = cmd_help(&cmd_diff);
         else
@@ -162,7 +171,8 @@ static int
 diff_load(const diff_opts_t *o, diff_side_t *base, diff_side_t *new)
 {
     char err[PROFILE_ERR_MAX];
-    model_opts_t mo = {.sample_index = o->sample_index};
+    model_opts_t mo = {.sample_index = o->sample_index,
+                       .no_interpreter = o->no_interpreter};
     if (model_load(o->new, &mo, &new->m, err, sizeof err) != 0) {
         cmd_error("diff: %s", err);
         return CMD_EXIT_USAGE;

@@ -74,8 +74,9 @@ flamegraph_frame_ids(flame_tree_t *t, const model_t *m, bool add)
         const model_frame_t *f = &m->frames[i];
         if (!add) {
             ids[i] = flame_tree_find_frame(t, f->func, f->file, f->line);
-        } else if (flame_tree_frame(t, f->func, f->file, f->line, &ids[i]) !=
-                   0) {
+        } else if (flame_tree_frame(t, f->func, f->file, f->line,
+                                    f->python ? FLAME_PYTHON : FLAME_NATIVE,
+                                    &ids[i]) != 0) {
             free(ids);
             ids = NULL;
         }
@@ -137,7 +138,8 @@ static int
 flamegraph_load(flamegraph_run_t *r)
 {
     char err[PROFILE_ERR_MAX];
-    model_opts_t mo = {.sample_index = r->o->sample_index};
+    model_opts_t mo = {.sample_index = r->o->sample_index,
+                       .no_interpreter = r->o->no_interpreter};
     int e = model_load(r->profile, &mo, &r->m, err, sizeof err);
     if (e != 0)
         return flamegraph_load_failed(e, err);
@@ -175,7 +177,9 @@ flamegraph_titles(const flamegraph_run_t *r, char *title, size_t tsize,
     if (o->focus != NULL && n >= 0 && (size_t)n < ssize)
         n += snprintf(sub + n, ssize - (size_t)n, ", focus /%s/", o->focus);
     if (o->ignore != NULL && n >= 0 && (size_t)n < ssize)
-        snprintf(sub + n, ssize - (size_t)n, ", ignore /%s/", o->ignore);
+        n += snprintf(sub + n, ssize - (size_t)n, ", ignore /%s/", o->ignore);
+    if (o->no_interpreter && n >= 0 && (size_t)n < ssize)
+        snprintf(sub + n, ssize - (size_t)n, ", CPython's frames hidden");
 }
 
 /* Values that add up past INT64_MAX: a profile no one can draw. */
@@ -267,7 +271,7 @@ const cmd_t cmd_flamegraph = {
         "usage: heapsight flamegraph PROFILE -o OUT.svg|OUT.html\n"
         "                            [--base BASE] [--sample-index TYPE]\n"
         "                            [--focus RE] [--ignore RE] [--title T]\n"
-        "                            [--lines]\n"
+        "                            [--lines] [--no-interpreter]\n"
         "\n"
         "Draws PROFILE's stacks as a flame graph: the callers at the\n"
         "bottom, each frame as wide as its share of the total.  OUT is an\n"
@@ -277,7 +281,9 @@ const cmd_t cmd_flamegraph = {
         "type a regular expression in the search box to highlight the\n"
         "frames it matches and see their share, hover for a frame's file,\n"
         "line, value and share.  Frames under 0.1% of the total are merged\n"
-        "into one '[N small frames]' frame per parent.\n"
+        "into one '[N small frames]' frame per parent.  Python functions\n"
+        "(in profiles of Python programs) are drawn in blues and greens,\n"
+        "native frames in warm colours, and a legend says so.\n"
         "\n"
         "With --base, a differential graph: PROFILE's stacks, each frame\n"
         "coloured by its change from BASE (red: grown, blue: shrunk,\n"
@@ -297,6 +303,12 @@ const cmd_t cmd_flamegraph = {
         "  -t, --title T          the heading (default: the file names)\n"
         "  -l, --lines            one frame per source line, not per\n"
         "                         function\n"
+        "      --no-interpreter   Python first: in stacks with Python\n"
+        "                         frames, hide the CPython interpreter's own\n"
+        "                         frames (eval loop, calls, start-up), so a\n"
+        "                         stack reads <module> -> main ->\n"
+        "                         load_batch -> sqlite3_step\n"
+        "                         (docs/PYTHON.md)\n"
         "  -h, --help             this text\n"
         "\n"
         "exit status: 0 written, 1 OUT not written, 2 bad usage or a\n"
@@ -316,6 +328,7 @@ flamegraph_main(int argc, char **argv)
         {"ignore", required_argument, NULL, 'i'},
         {"title", required_argument, NULL, 't'},
         {"lines", no_argument, NULL, 'l'},
+        {"no-interpreter", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -346,6 +359,9 @@ flamegraph_main(int argc, char **argv)
             break;
         case 'l':
             o.lines = true;
+            break;
+        case 'P':
+            o.no_interpreter = true;
             break;
         case 'h':
             status = cmd_help(&cmd_flamegraph);

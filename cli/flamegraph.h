@@ -24,6 +24,7 @@ typedef struct flamegraph_opts_s {
     const char *ignore;       /* drop samples with a matching frame */
     const char *title;        /* NULL: from the file names */
     bool lines;               /* frames differ by line too */
+    bool no_interpreter;      /* hide CPython's frames (model.h) */
 } flamegraph_opts_t;
 
 /* Whether out names a format flamegraph_file can write (.svg, .html). */

@@ -43,6 +43,7 @@
 typedef struct graph_args_s {
     const char *profile, *out, *format;
     const char *sample_index, *focus, *ignore;
+    bool no_interpreter; /* hide CPython's frames (model.h) */
     callgraph_opts_t cg;
 } graph_args_t;
 
@@ -64,6 +65,7 @@ const cmd_t cmd_graph = {
         "usage: heapsight graph PROFILE -o OUT [--sample-index T]\n"
         "                       [--focus RE] [--ignore RE] [--nodes N]\n"
         "                       [--node-fraction F] [--edge-fraction F]\n"
+        "                       [--no-interpreter]\n"
         "\n"
         "Draws the call graph of PROFILE: a box per function, with its\n"
         "flat value (samples allocated in it) and its cum value (in it or\n"
@@ -98,6 +100,11 @@ const cmd_t cmd_graph = {
         "                         total (0 to 1, default 0.005)\n"
         "      --edge-fraction F  drop edges below F of the total (0 to 1,\n"
         "                         default 0.001)\n"
+        "      --no-interpreter   Python first: in stacks with Python\n"
+        "                         frames, hide the CPython interpreter's own\n"
+        "                         frames (eval loop, calls, start-up), so\n"
+        "                         calls read <module> -> main -> load_batch\n"
+        "                         -> sqlite3_step (docs/PYTHON.md)\n"
         "  -h, --help             this text\n"
         "\n"
         "exit status: 0 written, 1 OUT not written, 2 bad usage or PROFILE\n"
@@ -158,6 +165,7 @@ enum {
     GRAPH_OPT_NODES,
     GRAPH_OPT_NODE_FRACTION,
     GRAPH_OPT_EDGE_FRACTION,
+    GRAPH_OPT_NO_INTERPRETER,
 };
 
 /* One option into a; -1 when fine, else an exit status. */
@@ -179,6 +187,9 @@ graph_option(int c, char **argv, graph_args_t *a)
         return -1;
     case GRAPH_OPT_IGNORE:
         a->ignore = optarg;
+        return -1;
+    case GRAPH_OPT_NO_INTERPRETER:
+        a->no_interpreter = true;
         return -1;
     case GRAPH_OPT_NODES:
         if (graph_parse_count(optarg, &a->cg.max_nodes))
@@ -213,6 +224,7 @@ graph_parse(int argc, char **argv, graph_args_t *a)
         {"nodes", required_argument, NULL, GRAPH_OPT_NODES},
         {"node-fraction", required_argument, NULL, GRAPH_OPT_NODE_FRACTION},
         {"edge-fraction", required_argument, NULL, GRAPH_OPT_EDGE_FRACTION},
+        {"no-interpreter", no_argument, NULL, GRAPH_OPT_NO_INTERPRETER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -327,17 +339,21 @@ graph_input_free(graph_input_t *gi)
 
 enum { GRAPH_NOTE_MAX = 160 };
 
+enum { GRAPH_NOTES = 4 };
+
 /* The legend's lines about the filters, into notes; returns how many. */
 static size_t
 graph_notes(const graph_args_t *a, const model_t *m, const graph_input_t *gi,
-            char notes[3][GRAPH_NOTE_MAX])
+            char notes[GRAPH_NOTES][GRAPH_NOTE_MAX])
 {
     size_t n = 0;
+    if (a->no_interpreter)
+        snprintf(notes[n++], GRAPH_NOTE_MAX, "Hidden: CPython's frames");
     if (a->focus != NULL)
         snprintf(notes[n++], GRAPH_NOTE_MAX, "Focus: %s", a->focus);
     if (a->ignore != NULL)
         snprintf(notes[n++], GRAPH_NOTE_MAX, "Ignore: %s", a->ignore);
-    if (n > 0) {
+    if (a->focus != NULL || a->ignore != NULL) {
         char v[64];
         model_fmt_value(v, sizeof v, (double)gi->kept, model_unit(m), false);
         double total = (double)gi->in.total;
@@ -360,8 +376,9 @@ graph_dot(const graph_args_t *a, const model_t *m, const model_filter_t *flt,
     if (e == 0)
         e = callgraph_build(&gi.in, &a->cg, &g);
     if (e == 0) {
-        char notes[3][GRAPH_NOTE_MAX];
-        const char *note_ptrs[3] = {notes[0], notes[1], notes[2]};
+        char notes[GRAPH_NOTES][GRAPH_NOTE_MAX];
+        const char *note_ptrs[GRAPH_NOTES] = {notes[0], notes[1], notes[2],
+                                              notes[3]};
         const char *base = strrchr(m->path, '/');
         callgraph_legend_t lg = {
             .file = base != NULL ? base + 1 : m->path,
@@ -419,7 +436,8 @@ graph_main(int argc, char **argv)
     model_filter_t flt;
     if (model_filter_init(&flt, a.focus, a.ignore, err, sizeof err) != 0)
         return cmd_usage_error(&cmd_graph, "%s", err);
-    model_opts_t mo = {.sample_index = a.sample_index};
+    model_opts_t mo = {.sample_index = a.sample_index,
+                       .no_interpreter = a.no_interpreter};
     model_t *m;
     int e = model_load(a.profile, &mo, &m, err, sizeof err);
     if (e != 0) {

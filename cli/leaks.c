@@ -1,6 +1,7 @@
 /*
- * leaks.c — `heapsight leaks PROFILE [--error] [-n N]`: what was live when
- * the profile was taken (at exit, what leaked), by allocation site.
+ * leaks.c — `heapsight leaks PROFILE [--error] [-n N] [--no-interpreter]`:
+ * what was live when the profile was taken (at exit, what leaked), by
+ * allocation site.
  *
  * Owns: the site table, its order and the printed report.  The profile
  * and its frames belong to the model (model.h).
@@ -38,8 +39,9 @@
 
 typedef struct leaks_opts_s {
     const char *path;
-    bool error; /* exit 1 when anything is live */
-    size_t n;   /* sites to print; 0: all */
+    bool error;          /* exit 1 when anything is live */
+    size_t n;            /* sites to print; 0: all */
+    bool no_interpreter; /* hide CPython's frames (model.h) */
 } leaks_opts_t;
 
 typedef struct leaks_site_s {
@@ -62,7 +64,7 @@ const cmd_t cmd_leaks = {
     .name = "leaks",
     .summary = "what was live when a profile was taken, by allocation site",
     .usage =
-        "usage: heapsight leaks PROFILE [--error] [-n N]\n"
+        "usage: heapsight leaks PROFILE [--error] [-n N] [--no-interpreter]\n"
         "\n"
         "Lists the memory that was live when PROFILE was taken, grouped by\n"
         "allocation site (the stack, plus the allocator when the profile\n"
@@ -80,6 +82,11 @@ const cmd_t cmd_leaks = {
         "tests\n"
         "               and CI), after printing the report\n"
         "  -n N         print the N largest sites (default 10; 0: all)\n"
+        "      --no-interpreter\n"
+        "               Python first: in stacks with Python frames, hide\n"
+        "               the CPython interpreter's own frames (eval loop,\n"
+        "               calls, start-up), so a stack reads sqlite3_step <-\n"
+        "               load_batch <- main <- <module> (docs/PYTHON.md)\n"
         "  -h, --help   this text\n"
         "\n"
         "exit status: 0 done (with --error: nothing live), 1 something "
@@ -372,7 +379,8 @@ leaks_run(const leaks_opts_t *o)
 {
     char err[PROFILE_ERR_MAX];
     model_t *m;
-    int e = model_load(o->path, NULL, &m, err, sizeof err);
+    model_opts_t mo = {.no_interpreter = o->no_interpreter};
+    int e = model_load(o->path, &mo, &m, err, sizeof err);
     if (e != 0) {
         cmd_error("%s", err);
         return e == ENOMEM ? CMD_EXIT_FAIL : CMD_EXIT_USAGE;
@@ -419,6 +427,7 @@ leaks_parse(int argc, char **argv, leaks_opts_t *o)
 {
     static const struct option longopts[] = {
         {"error", no_argument, NULL, 'e'},
+        {"no-interpreter", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -428,6 +437,8 @@ leaks_parse(int argc, char **argv, leaks_opts_t *o)
            (c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
         if (c == 'e')
             o->error = true;
+        else if (c == 'P')
+            o->no_interpreter = true;
         else if (c == 'n')
             status = leaks_parse_n(optarg, &o->n);
         else if (c == 'h')

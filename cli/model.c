@@ -5,7 +5,8 @@
  * Each location is expanded into its frames once (loc_first/loc_count
  * into one flat array of frame ids, by location position); a sample's
  * stack is the concatenation over its location ids.  Frames are interned
- * by the bytes "func\0file\0line".
+ * by the bytes "func\0file\0line:kind".  With no_interpreter the stacks
+ * are cut once built (hide_interpreter), in place: depths only shrink.
  */
 #include "model.h"
 
@@ -128,9 +129,13 @@ intern_frame(builder_t *b, const model_frame_t *f)
         return UINT32_MAX;
     memcpy(key, f->func, lf + 1);
     memcpy(key + lf + 1, f->file, ll + 1);
+    /* The kind: 0 symbolic or no address, 1 native, 2 Python, 3 CPython. */
+    int kind = f->python   ? 2
+               : f->interp ? 3
+                           : (f->symbolic || f->addr == 0 ? 0 : 1);
     len = lf + 1 + ll + 1 +
           (size_t)snprintf(key + lf + ll + 2, 24, "%" PRId64 ":%d", f->line,
-                           f->symbolic || f->addr == 0 ? 0 : 1);
+                           kind);
     uint64_t id;
     uint32_t out = UINT32_MAX;
     if (hmap_get(&b->frames, key, len, &id)) {
@@ -153,6 +158,101 @@ base_name(const char *path)
     return s != NULL ? s + 1 : path;
 }
 
+/* ---- Python-first views (model.h: frame kinds) ---- */
+
+/* Whether a mapping's file is CPython: python[3[.12]][dmut] or
+ * libpython[3[.12]][dmut].so[.1.0], by its base name. */
+static bool
+interp_mapping(const char *path)
+{
+    const char *s = base_name(path);
+    bool lib = strncmp(s, "lib", 3) == 0;
+    if (strncmp(s + (lib ? 3 : 0), "python", 6) != 0)
+        return false;
+    s += (lib ? 3 : 0) + 6;
+    s += strspn(s, "0123456789");
+    if (s[0] == '.' && s[1] >= '0' && s[1] <= '9')
+        s += 1 + strspn(s + 1, "0123456789");
+    s += strspn(s, "dmut"); /* ABI flags: debug, pymalloc, free-threaded */
+    if (!lib)
+        return *s == '\0';
+    return strncmp(s, ".so", 3) == 0 && (s[3] == '\0' || s[3] == '.');
+}
+
+/* Whether a function is CPython's by its name: the fallback for native
+ * locations whose mapping names no file. */
+static bool
+interp_function(const char *fn)
+{
+    static const char *const prefixes[] = {
+        "_Py",      "method_vectorcall", "cfunction_",
+        "slot_tp_", "vectorcall_",       "pyrun_",
+        "run_mod",  "run_eval_code_obj",
+    };
+    if (fn[0] == 'P' && fn[1] == 'y' &&
+        (fn[2] == '_' || (fn[2] >= 'A' && fn[2] <= 'Z')))
+        return true; /* Py_RunMain, PyObject_Call, PyEval_EvalCode */
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(fn, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Drops, from a stack holding a Python frame, everything outside its
+ * outermost Python frame and every interpreter frame (model.h). */
+static void
+hide_interpreter(const model_t *m, model_sample_t *s)
+{
+    uint32_t outer = s->depth;
+    for (uint32_t i = 0; i < s->depth; i++)
+        if (m->frames[s->stack[i]].python)
+            outer = i;
+    if (outer == s->depth)
+        return; /* no Python frame: unchanged */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= outer; i++)
+        if (!m->frames[s->stack[i]].interp)
+            s->stack[n++] = s->stack[i];
+    s->depth = n;
+}
+
+/* ---- locations into frames ---- */
+
+/* Appends frame f to the frames of location position i; 0 or ENOMEM. */
+static int
+push_frame(builder_t *b, size_t i, const model_frame_t *f)
+{
+    uint32_t id = intern_frame(b, f);
+    if (id == UINT32_MAX || !grow((void **)&b->loc_frames, &b->cap_loc_frames,
+                                  b->nloc_frames + 1, sizeof(uint32_t)))
+        return ENOMEM;
+    b->loc_frames[b->nloc_frames++] = id;
+    b->loc_count[i]++;
+    return 0;
+}
+
+/* The one frame of a location without lines: named after its mapping's
+ * file, as pprof does, else after its address. */
+static int
+expand_unsymbolized(builder_t *b, size_t i, const profile_location_t *l,
+                    const char *file)
+{
+    profile_t *p = b->m->prof;
+    char name[300];
+    if (file[0] != '\0')
+        snprintf(name, sizeof name, "[%s]", base_name(file));
+    else
+        snprintf(name, sizeof name, "0x%" PRIx64, l->address);
+    int64_t si = profile_intern(p, name);
+    if (si < 0)
+        return ENOMEM;
+    model_frame_t f = {.func = profile_str(p, si),
+                       .file = "",
+                       .addr = l->address,
+                       .interp = file[0] != '\0' && interp_mapping(file)};
+    return push_frame(b, i, &f);
+}
+
 /* Frames of location l (position i) into b->loc_frames. */
 static int
 expand_location(builder_t *b, size_t i, const profile_location_t *l)
@@ -160,31 +260,17 @@ expand_location(builder_t *b, size_t i, const profile_location_t *l)
     profile_t *p = b->m->prof;
     b->loc_first[i] = b->nloc_frames;
     b->loc_count[i] = 0;
-    model_frame_t f = {.file = "", .addr = l->address};
-    if (l->n_line == 0) {
-        /* No symbols: named after its mapping, as pprof does. */
-        char name[300];
-        const profile_mapping_t *mp =
-            l->mapping_id ? profile_mapping(p, l->mapping_id) : NULL;
-        const char *file = mp != NULL ? profile_str(p, mp->filename) : "";
-        if (file[0] != '\0')
-            snprintf(name, sizeof name, "[%s]", base_name(file));
-        else
-            snprintf(name, sizeof name, "0x%" PRIx64, l->address);
-        int64_t si = profile_intern(p, name);
-        if (si < 0)
-            return ENOMEM;
-        f.func = profile_str(p, si);
-        uint32_t id = intern_frame(b, &f);
-        if (id == UINT32_MAX ||
-            !grow((void **)&b->loc_frames, &b->cap_loc_frames,
-                  b->nloc_frames + 1, sizeof(uint32_t)))
-            return ENOMEM;
-        b->loc_frames[b->nloc_frames++] = id;
-        b->loc_count[i] = 1;
-        return 0;
-    }
-    f.symbolic = l->mapping_id == 0;
+    const profile_mapping_t *mp =
+        l->mapping_id ? profile_mapping(p, l->mapping_id) : NULL;
+    const char *file = mp != NULL ? profile_str(p, mp->filename) : "";
+    if (l->n_line == 0)
+        return expand_unsymbolized(b, i, l, file);
+    bool python = l->mapping_id == 0 && l->address == 0;
+    bool by_name = file[0] == '\0' && !python;
+    model_frame_t f = {.addr = l->address,
+                       .symbolic = l->mapping_id == 0,
+                       .python = python,
+                       .interp = file[0] != '\0' && interp_mapping(file)};
     for (size_t k = 0; k < l->n_line; k++) {
         const profile_line_t *ln = l->line[k];
         const profile_function_t *fn = profile_function(p, ln->function_id);
@@ -195,13 +281,11 @@ expand_location(builder_t *b, size_t i, const profile_location_t *l)
             f.func = "?";
         f.file = fn != NULL ? profile_str(p, fn->filename) : "";
         f.line = ln->line;
-        uint32_t id = intern_frame(b, &f);
-        if (id == UINT32_MAX ||
-            !grow((void **)&b->loc_frames, &b->cap_loc_frames,
-                  b->nloc_frames + 1, sizeof(uint32_t)))
-            return ENOMEM;
-        b->loc_frames[b->nloc_frames++] = id;
-        b->loc_count[i]++;
+        if (by_name)
+            f.interp = interp_function(f.func);
+        int e = push_frame(b, i, &f);
+        if (e != 0)
+            return e;
     }
     return 0;
 }
@@ -354,6 +438,8 @@ model_from_profile(profile_t *p, const char *name, const model_opts_t *o,
         model_free(m);
         return e;
     }
+    for (size_t i = 0; o != NULL && o->no_interpreter && i < m->nsamples; i++)
+        hide_interpreter(m, &m->samples[i]);
     *r_m = m;
     return 0;
 }

@@ -16,8 +16,25 @@
  * inlined callees, then the function holding the address); a location
  * without (unsymbolized, no file found) gives one frame named after its
  * mapping, "[libfoo.so]", as pprof shows it, or its address without a
- * mapping.  Frames are equal when function, file and line are: a stack is
- * an array of frame ids, leaf first.
+ * mapping.  Frames are equal when function, file, line and kind are: a
+ * stack is an array of frame ids, leaf first.
+ *
+ * Kinds, for Python programs (docs/PYTHON.md, "Python-first views"): a
+ * Python frame is a location with no mapping and no address, as
+ * heapsight's frame hook writes them (prof/pprof.c); an interpreter frame
+ * is a native one of CPython itself: its mapping is a python executable
+ * (python3, python3.11, python3.12d) or libpython (libpython3.12.so.1.0),
+ * or, when the location names no mapping file, its function is one of
+ * CPython's by name (_Py*, Py*_, method_vectorcall*, cfunction_*,
+ * slot_tp_*, ...).  C extensions (_sqlite3.cpython-311-...so) and other
+ * libraries are native, never interpreter frames.  With no_interpreter,
+ * each stack holding a Python frame keeps only what lies inside (leaf
+ * side of) its outermost Python frame, that frame included, less every
+ * interpreter frame:
+ *     kept(s) = { s[i] : i <= outermost Python index, s[i] not interp }
+ * so `<module> → main → load_batch → sqlite3_step → malloc` reads without
+ * the eval loop, the calls between Python frames and the start-up frames
+ * (_start, Py_BytesMain).  Stacks without a Python frame are unchanged.
  *
  * Errors: one line naming the file and the problem into err; functions
  * return 0 or an errno value (EINVAL: not a profile, or a bad option such
@@ -42,6 +59,8 @@ typedef struct model_frame_s {
     int64_t line;     /* 0 when unknown */
     uint64_t addr;    /* the location's address; 0 for symbolic frames */
     bool symbolic;    /* no mapping: an interpreter's frame (Python) */
+    bool python;      /* a Python function: no mapping and no address */
+    bool interp;      /* native, in the CPython interpreter itself */
 } model_frame_t;
 
 typedef struct model_sample_s {
@@ -75,6 +94,7 @@ typedef struct model_opts_s {
     bool no_symbolize;             /* keep unsymbolized locations as is */
     const char *const *debug_dirs; /* for on-the-fly symbolization */
     size_t ndebug_dirs;
+    bool no_interpreter; /* hide CPython's frames around Python frames */
 } model_opts_t;
 
 /* Reads path into a new model.  Returns 0, or an errno value with one

@@ -32,6 +32,11 @@
  * $HEAPSIGHT_LIB that does not exist is an error, not a reason to look
  * elsewhere.
  *
+ * Which processes: HEAPSIGHT_RUN_TRACK=1 makes each process of the run
+ * leave <DIR>/heapsight.<pid>.running until its final dump is written
+ * (prof/dump.c); a marker still there at the end names a process that
+ * wrote no final profile, and run says so, one line each.
+ *
  * Which dumps: every <DIR>/heapsight.<pid>.<...>.pb.gz that did not exist
  * before CMD started.  That includes the dumps of CMD's children (they
  * inherit the environment; `make` or a shell script profile every
@@ -448,7 +453,22 @@ run_free_names(char **names)
     free(names);
 }
 
-/* Fills seen with the dumps already in dir. */
+/* True if name is heapsight.<digits>.running (a process marker). */
+static bool
+run_is_marker(const char *name)
+{
+    static const char prefix[] = RUN_PREFIX_NAME ".", suffix[] = ".running";
+    size_t n = strlen(name), np = sizeof(prefix) - 1, ns = sizeof(suffix) - 1;
+    if (n <= np + ns || strncmp(name, prefix, np) != 0 ||
+        strcmp(name + n - ns, suffix) != 0)
+        return false;
+    for (const char *p = name + np; p < name + n - ns; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+/* Fills seen with the dumps and process markers already in dir. */
 static void
 run_snapshot(const char *dir, hmap_t *seen)
 {
@@ -457,6 +477,52 @@ run_snapshot(const char *dir, hmap_t *seen)
     for (size_t i = 0; i < n; i++)
         hmap_put(seen, names[i], strlen(names[i]), 1);
     run_free_names(names);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        if (run_is_marker(e->d_name))
+            hmap_put(seen, e->d_name, strlen(e->d_name), 1);
+    if (d != NULL)
+        closedir(d);
+}
+
+/*
+ * The processes of this run that wrote no final profile: each left its
+ * marker (heapsight.<pid>.running: its parent's pid, then its command
+ * line; prof/dump.c).  One line each, then the marker goes.
+ */
+static void
+run_report_markers(const char *dir, const hmap_t *seen)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        if (!run_is_marker(e->d_name) ||
+            hmap_get_str(seen, e->d_name, NULL))
+            continue;
+        char *path, line[1100] = "", cmd[1024] = "?";
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+            continue;
+        FILE *f = fopen(path, "r");
+        long ppid = 0;
+        if (f != NULL) {
+            if (fgets(line, sizeof line, f) != NULL)
+                ppid = strtol(line, NULL, 10);
+            if (fgets(cmd, sizeof cmd, f) != NULL)
+                cmd[strcspn(cmd, "\n")] = '\0';
+            /* A line of its own: long command lines are cut. */
+            if (strlen(cmd) > 100)
+                strcpy(cmd + 97, "...");
+            fclose(f);
+        }
+        long pid = strtol(e->d_name + sizeof(RUN_PREFIX_NAME), NULL, 10);
+        cmd_error("run: process %ld (%s; parent %ld) wrote no final profile: "
+                  "it was killed by a signal, left through _exit, or ran a "
+                  "program the library cannot be preloaded into",
+                  pid, cmd[0] != '\0' ? cmd : "?", ppid);
+        unlink(path);
+        free(path);
+    }
+    if (d != NULL)
+        closedir(d);
 }
 
 /* Whether dump file name belongs to process pid ("heapsight.<pid>."). */
@@ -576,6 +642,7 @@ run_exec(char **cmd, const char *lib, const char *heapsight,
             setenv("PYTHONPATH", pp, 1);
         setenv("HEAPSIGHT_PYTHON", "1", 1);
     }
+    setenv("HEAPSIGHT_RUN_TRACK", "1", 1);
     execvp(cmd[0], cmd);
     int e = errno;
     cmd_error("run: cannot run %s: %s", cmd[0], strerror(e));
@@ -662,6 +729,7 @@ run_main(int argc, char **argv)
         run_snapshot(dir, &seen);
         status = run_child_process(&o, lib, env);
         run_collect(dir, &seen, &o, run_cmd_pid);
+        run_report_markers(dir, &seen);
         hmap_destroy(&seen);
     }
     free(env);

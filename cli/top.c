@@ -1,8 +1,8 @@
 /*
  * top.c — `heapsight top PROFILE [--sample-index T] [--by KIND] [-n N]
- * [--focus RE] [--ignore RE]`: the heaviest functions (files, lines or
- * whole stacks) of one profile, flat and cumulative, as `go tool pprof
- * -top` lists them.
+ * [--focus RE] [--ignore RE] [--no-interpreter]`: the heaviest functions
+ * (files, lines or whole stacks) of one profile, flat and cumulative, as `go
+ * tool pprof -top` lists them.
  *
  * Owns: the table of entries (one per function, file, "func file:line" or
  * distinct stack), their sums, their order and the printed report.  The
@@ -59,7 +59,8 @@ typedef struct top_opts_s {
     const char *sample_index; /* NULL: the profile's default */
     const char *focus, *ignore;
     top_by_t by;
-    size_t n; /* rows to print; 0: all */
+    size_t n;            /* rows to print; 0: all */
+    bool no_interpreter; /* hide CPython's frames (model.h) */
 } top_opts_t;
 
 typedef struct top_entry_s {
@@ -113,6 +114,11 @@ const cmd_t cmd_top = {
         "      --focus RE        keep only samples with a function matching\n"
         "                        RE (POSIX extended regular expression)\n"
         "      --ignore RE       drop samples with a function matching RE\n"
+        "      --no-interpreter  Python first: in stacks with Python frames,\n"
+        "                        hide the CPython interpreter's own frames\n"
+        "                        (eval loop, calls, start-up), so a stack\n"
+        "                        reads <module> -> main -> load_batch ->\n"
+        "                        sqlite3_step (docs/PYTHON.md)\n"
         "  -h, --help            this text\n"
         "\n"
         "Percentages are of the samples kept by --focus and --ignore.  Names\n"
@@ -390,6 +396,8 @@ top_print_header(const top_report_t *r, const model_t *m, const top_opts_t *o,
 {
     printf("File: %s\n", m->path);
     printf("Type: %s\n", m->type_names[m->vi]);
+    if (o->no_interpreter)
+        printf("Hidden: CPython's frames (--no-interpreter)\n");
     top_print_total(r, m, o);
     const char *const *noun = top_by_names[o->by];
     printf("Showing %zu of %zu %s\n", rows, r->t.listed,
@@ -445,7 +453,8 @@ top_run(const top_opts_t *o)
     model_filter_t f;
     if (model_filter_init(&f, o->focus, o->ignore, err, sizeof err) != 0)
         return cmd_usage_error(&cmd_top, "%s", err);
-    model_opts_t mo = {.sample_index = o->sample_index};
+    model_opts_t mo = {.sample_index = o->sample_index,
+                       .no_interpreter = o->no_interpreter};
     model_t *m;
     int e = model_load(o->path, &mo, &m, err, sizeof err);
     if (e != 0) {
@@ -506,6 +515,7 @@ top_parse(int argc, char **argv, top_opts_t *o)
         {"by", required_argument, NULL, 'b'},
         {"focus", required_argument, NULL, 'f'},
         {"ignore", required_argument, NULL, 'i'},
+        {"no-interpreter", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -513,7 +523,9 @@ top_parse(int argc, char **argv, top_opts_t *o)
     cmd_getopt_reset();
     while (status < 0 &&
            (c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
-        if (c == 's')
+        if (c == 'P')
+            o->no_interpreter = true;
+        else if (c == 's')
             o->sample_index = optarg;
         else if (c == 'b')
             status = top_parse_by(optarg, &o->by);

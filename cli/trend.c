@@ -62,6 +62,7 @@ typedef struct trend_opts_s {
     const char *sample_index;
     size_t rows; /* -n; 0: all */
     const char *plot;
+    bool no_interpreter; /* hide CPython's frames (model.h) */
     char **dumps;
     size_t ndumps;
 } trend_opts_t;
@@ -112,6 +113,11 @@ const cmd_t cmd_trend = {
         "      --plot FILE.svg   draw the top sites' values over time (at "
         "most\n"
         "                        10, the first of those shown)\n"
+        "      --no-interpreter  Python first: in stacks with Python frames,\n"
+        "                        hide the CPython interpreter's own frames\n"
+        "                        (eval loop, calls, start-up), so a site\n"
+        "                        reads sqlite3_step <- load_batch <- main <-\n"
+        "                        <module> (docs/PYTHON.md)\n"
         "  -h, --help            this text\n"
         "\n"
         "Dumps without a time (time_nanos) keep the command-line order and\n"
@@ -131,6 +137,7 @@ trend_parse(int argc, char **argv, trend_opts_t *o)
     static const struct option longopts[] = {
         {"sample-index", required_argument, NULL, 'i'},
         {"plot", required_argument, NULL, 'p'},
+        {"no-interpreter", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -152,6 +159,8 @@ trend_parse(int argc, char **argv, trend_opts_t *o)
             o->rows = (size_t)v;
         } else if (c == 'p') {
             o->plot = optarg;
+        } else if (c == 'P') {
+            o->no_interpreter = true;
         } else if (c == 'h') {
             status = cmd_help(&cmd_trend);
         } else {
@@ -176,7 +185,8 @@ static int
 trend_load(const trend_opts_t *o, stats_sites_t *t, trend_series_t *se,
            char **r_type, char **r_unit)
 {
-    model_opts_t mo = {.sample_index = o->sample_index};
+    model_opts_t mo = {.sample_index = o->sample_index,
+                       .no_interpreter = o->no_interpreter};
     char err[PROFILE_ERR_MAX];
     for (size_t i = 0; i < o->ndumps; i++) {
         model_t *m;

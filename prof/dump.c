@@ -376,6 +376,56 @@ start_thread(void)
         hs_warn("profiler: cannot start the dump thread");
 }
 
+/* ---- the process marker (heapsight run's list of processes) ----
+ *
+ * With HEAPSIGHT_RUN_TRACK=1 in the environment (heapsight run sets it)
+ * and the exit dump on, each process creates <prefix>.<pid>.running when
+ * the profiler starts (and a fork child when it starts), holding its
+ * parent's pid and its command line, and removes it once its final dump
+ * is written.  A marker left behind names a process that wrote no final
+ * profile: killed by a signal, left through _exit, or replaced by a
+ * program the library could not be preloaded into. */
+static bool track;
+/* Set once the exit report and dump have run (at exit, or early through
+ * prof.final): they run once per process. */
+static _Atomic(bool) final_done;
+
+static void
+marker_path(char *buf, size_t size)
+{
+    hs_snprintf(buf, size, "%s.%d.running", opt_prof_prefix, (int)getpid());
+}
+
+static void
+marker_create(void)
+{
+    char path[DUMP_PATH_MAX], cmd[1024];
+    marker_path(path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    ssize_t n = 0;
+    int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (cfd >= 0) {
+        n = read(cfd, cmd, sizeof cmd - 1);
+        close(cfd);
+    }
+    for (ssize_t i = 0; i < n; i++)
+        if (cmd[i] == '\0' || cmd[i] == '\n')
+            cmd[i] = ' ';
+    cmd[n > 0 ? n : 0] = '\0';
+    hs_dprintf(fd, "%d\n%s\n", (int)getppid(), cmd);
+    close(fd);
+}
+
+static void
+marker_remove(void)
+{
+    char path[DUMP_PATH_MAX];
+    marker_path(path, sizeof path);
+    unlink(path);
+}
+
 void
 dump_postfork_child(void)
 {
@@ -391,6 +441,8 @@ dump_postfork_child(void)
     thread_running = false;
     atomic_store(&dump_seq, 0);
     nkept = 0;
+    if (track && !atomic_load(&final_done))
+        marker_create();
 }
 
 /* ---- the exit report ---- */
@@ -455,12 +507,16 @@ leak_report(void)
 static void
 at_exit(void)
 {
+    if (atomic_exchange(&final_done, true))
+        return;
     tsd_reentrancy_enter();
     bool live = false;
     if (opt_prof_leak)
         live = leak_report();
     if (opt_prof_final || opt_prof_leak)
         dump_now(NULL, "final");
+    if (track)
+        marker_remove();
     if (opt_prof_leak && opt_prof_leak_error && live) {
         /* Like LeakSanitizer: report, flush what the program wrote, and
          * end with status 1. */
@@ -468,6 +524,15 @@ at_exit(void)
         _exit(1);
     }
     tsd_reentrancy_exit();
+}
+
+int
+dump_final_now(void)
+{
+    if (!opt_prof_final && !opt_prof_leak)
+        return ENOENT;
+    at_exit();
+    return 0;
 }
 
 void
@@ -480,6 +545,11 @@ dump_boot(void)
         start_thread();
     if (opt_prof_signal[0] != '\0' && thread_running)
         start_signal();
-    if (opt_prof_final || opt_prof_leak)
+    if (opt_prof_final || opt_prof_leak) {
+        const char *t = secure_getenv("HEAPSIGHT_RUN_TRACK");
+        track = opt_prof_final && t != NULL && strcmp(t, "1") == 0;
+        if (track)
+            marker_create();
         atexit(at_exit);
+    }
 }

@@ -20,6 +20,10 @@ void dump_boot(void);
 /* Writes a dump now, to path (NULL: an automatic name).  Returns 0 or an
  * errno value. */
 int dump_now(const char *path, const char *trigger);
+/* Runs what the exit handler would (the leak report, the final dump)
+ * now, once per process: for a process about to leave without exit
+ * handlers (_exit).  ENOENT when neither prof_final nor prof_leak is on. */
+int dump_final_now(void);
 /* The path of the last manual dump (prof.dump) written, "" if none. */
 void dump_last_manual(char *buf, size_t size);
 /* Called for every sampled object with its estimated bytes. */

@@ -5,6 +5,9 @@
  *                      beyond one page-backed allocation per interval)
  *   prof.dump          const char *, write: dump now to that path (NULL:
  *                      an automatic name, trigger "manual")
+ *   prof.final         write (no value): the exit report and final dump
+ *                      now, not again at exit (before an _exit); ENOENT
+ *                      unless prof_final or prof_leak is on
  *   prof.last_dump     char[], read: the path of the last prof.dump written
  *                      ("" if none), copied into the caller's buffer
  *   prof.reset         size_t, write (or no value): zero every counter,
@@ -49,6 +52,14 @@ node_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     if (err != 0)
         return err;
     return dump_now(path, "manual");
+}
+
+static int
+node_final(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    if (oldp != NULL || oldlenp != NULL || newp != NULL || newlen != 0)
+        return EPERM;
+    return dump_final_now();
 }
 
 static int
@@ -123,6 +134,7 @@ node_thread_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 static const ctl_ext_node_t nodes[] = {
     {"prof.active", node_active},
     {"prof.dump", node_dump},
+    {"prof.final", node_final},
     {"prof.last_dump", node_last_dump},
     {"prof.reset", node_reset},
     {"prof.sample", node_sample},

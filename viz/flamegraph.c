@@ -22,7 +22,10 @@
  * width is value / total of the drawing width and no rounding drifts.
  * Labels are cut to what fits at CHAR_W per character (monospace 12px),
  * with ".." at the end, and left out below 3 characters; the script cuts
- * them again the same way after a zoom.
+ * them again the same way after a zoom (its text and the CSS are in
+ * flamescript.c).  A graph with Python frames gets one more row at the
+ * bottom, LEGEND high, under the details line: a swatch and a word for
+ * each colour family; Python frames' groups also have the class "py".
  */
 #include "flamegraph.h"
 
@@ -33,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flamescript.h"
+
 /* ---- the tree ----------------------------------------------------------- */
 
 typedef struct flame_frame_s {
@@ -40,6 +45,7 @@ typedef struct flame_frame_s {
     char *file; /* owned; "" unknown */
     int64_t line;
     uint64_t hash;
+    bool python; /* a Python function: cool colours */
 } flame_frame_t;
 
 typedef struct flame_node_s {
@@ -61,6 +67,7 @@ struct flame_tree_s {
     uint32_t *child_slots; /* node id, 0 empty */
     size_t child_cap;      /* power of two */
     int64_t total_base;
+    bool python; /* some frame is a Python one */
 };
 
 enum { FLAME_INITIAL_SLOTS = 1024 };
@@ -225,21 +232,24 @@ flame_tree_free(flame_tree_t *t)
 
 int
 flame_tree_frame(flame_tree_t *t, const char *func, const char *file,
-                 int64_t line, uint32_t *r_id)
+                 int64_t line, flame_kind_t kind, uint32_t *r_id)
 {
     uint64_t hash = flame_frame_hash(t->lines, func, file, line);
     size_t i = flame_frame_slot(t, hash, func, file, line);
+    t->python |= kind == FLAME_PYTHON;
     if (t->frame_slots[i] != 0) {
         flame_frame_t *f = &t->frames[t->frame_slots[i] - 1];
         if (f->line != line)
             f->line = 0; /* frames merged across lines: no one line */
+        f->python |= kind == FLAME_PYTHON;
         *r_id = t->frame_slots[i] - 1;
         return 0;
     }
     if (flame_reserve((void **)&t->frames, &t->cap_frames, t->nframes,
                       sizeof(flame_frame_t)) != 0)
         return ENOMEM;
-    flame_frame_t f = {strdup(func), strdup(file), line, hash};
+    flame_frame_t f = {strdup(func), strdup(file), line, hash,
+                       kind == FLAME_PYTHON};
     if (f.func == NULL || f.file == NULL) {
         free(f.func);
         free(f.file);
@@ -536,9 +546,14 @@ flame_put_text(strbuf_t *b, const char *s, size_t max)
 
 /* ---- drawing ------------------------------------------------------------ */
 
-enum { FLAME_ROW = 16, FLAME_PAD = 10, FLAME_TOP = 60, FLAME_FOOT = 34 };
+enum {
+    FLAME_ROW = 16,
+    FLAME_PAD = 10,
+    FLAME_TOP = 60,
+    FLAME_FOOT = 34,
+    FLAME_LEGEND = 20,
+};
 #define FLAME_CHAR_W 7.2 /* monospace 12px: 0.6 em */
-#define FLAME_HIGHLIGHT "#e040e0"
 
 typedef struct flame_draw_s {
     const flame_tree_t *t;
@@ -550,15 +565,26 @@ typedef struct flame_draw_s {
     double min_share;
 } flame_draw_t;
 
-/* Colour of a frame of a normal graph: a warm hue from the name. */
+/* The swatches of the legend: a middle colour of each family. */
+#define FLAME_NATIVE_SWATCH "#e6962d"
+#define FLAME_PYTHON_SWATCH "#55b4d2"
+
+/* Colour of a frame of a normal graph, from the name: a warm hue (red to
+ * yellow: red > 200 > blue) for native code, a cool one (blue to green:
+ * red < 110 < blue) for Python functions. */
 static void
-flame_colour_name(char out[8], const char *name)
+flame_colour_name(char out[8], const char *name, bool python)
 {
     uint64_t h = flame_fnv(0xcbf29ce484222325ull, name, strlen(name));
     h ^= h >> 32;
     unsigned r = 205 + (unsigned)(h % 51);
     unsigned g = 70 + (unsigned)((h >> 8) % 160);
     unsigned bl = 20 + (unsigned)((h >> 16) % 50);
+    if (python) {
+        r = 60 + (unsigned)(h % 50);
+        g = 140 + (unsigned)((h >> 8) % 80);
+        bl = 180 + (unsigned)((h >> 16) % 60);
+    }
     snprintf(out, 8, "#%02x%02x%02x", r, g, bl);
 }
 
@@ -659,16 +685,21 @@ flame_put_frame(const flame_draw_t *d, const flame_item_t *it)
     strbuf_t *b = d->b;
     char label[4096], fill[8]; /* longer names are cut */
     flame_label(d, it, label, sizeof label);
+    const flame_frame_t *f = it->merged > 0 || it->depth == 0
+                                 ? NULL
+                                 : &d->t->frames[d->t->nodes[it->node].frame];
+    bool python = f != NULL && f->python;
     if (d->o->differential)
         flame_colour_change(fill, it->value, it->base);
     else if (it->merged > 0)
         snprintf(fill, sizeof fill, "#c8c8c8");
-    else if (it->depth == 0)
-        flame_colour_name(fill, label);
     else
-        flame_colour_name(fill, d->t->frames[d->t->nodes[it->node].frame].func);
+        flame_colour_name(fill, f != NULL ? f->func : label, python);
     strbuf_printf(b, "<g class=\"f%s\" data-v=\"%" PRId64 "\"",
-                  it->merged ? " s" : "", it->value);
+                  it->merged ? " s"
+                  : python   ? " py"
+                             : "",
+                  it->value);
     if (d->o->differential)
         strbuf_printf(b, " data-b=\"%" PRId64 "\"", it->base);
     strbuf_puts(b, "><title>");
@@ -732,147 +763,6 @@ flame_put_totals(const flame_draw_t *d)
     strbuf_printf(b, "base %s \xe2\x86\x92 new %s: %s", bv, v, change);
 }
 
-static const char flame_style[] =
-    ".flamegraph text{font-family:monospace;font-size:12px;fill:#222}\n"
-    ".flamegraph .title{font:17px sans-serif}\n"
-    ".flamegraph .sub,.flamegraph .matched{font:12px sans-serif;"
-    "fill:#555}\n"
-    ".flamegraph g.f>rect{cursor:pointer;stroke:#fbfbf8;stroke-width:.5}\n"
-    ".flamegraph g.f>rect:hover{stroke:#222;stroke-width:.8}\n"
-    ".flamegraph g.f>text{pointer-events:none}\n"
-    ".flamegraph .reset{fill:#1f4fb8;cursor:pointer;"
-    "text-decoration:underline}\n"
-    ".flamegraph input.search{font:12px monospace;width:100%;"
-    "height:20px;box-sizing:border-box}\n";
-
-/*
- * The script: zoom on click (the clicked frame fills the width, its
- * ancestors and everything outside its subtree are hidden, its subtree
- * moves down so it sits on the bottom row; clicking the zoomed frame
- * goes up one level), "Reset zoom" and Escape, search by regular
- * expression (plain text when the expression is invalid) with the
- * matched share (nested matches counted once), and the details line.
- * It finds its <svg> as the parent of its own <script>, so several
- * graphs may share one page.  fmt() follows cli's model_fmt_value.
- */
-static const char flame_script[] =
-    "(function (svg) {\n"
-    "  'use strict';\n"
-    "  var NS = 'http://www.w3.org/2000/svg', HI = '" FLAME_HIGHLIGHT "';\n"
-    "  var CW = +svg.getAttribute('data-cw');\n"
-    "  var unit = svg.getAttribute('data-unit');\n"
-    "  var total = +svg.getAttribute('data-total');\n"
-    "  var reset = svg.querySelector('.reset');\n"
-    "  var details = svg.querySelector('.details');\n"
-    "  var matched = svg.querySelector('.matched');\n"
-    "  var search = svg.querySelector('.search');\n"
-    "  var frames = [], byG = new Map();\n"
-    "  svg.querySelectorAll('g.f').forEach(function (g) {\n"
-    "    var r = g.children[1], t = g.children[2];\n"
-    "    var f = {g: g, rect: r, text: t && t.tagName === 'text' ? t : null,\n"
-    "      lines: g.children[0].textContent.split('\\n'),\n"
-    "      x: +r.getAttribute('x'), w: +r.getAttribute('width'),\n"
-    "      y: +r.getAttribute('y'), v: +g.getAttribute('data-v'),\n"
-    "      fill: r.getAttribute('fill'), small: g.classList.contains('s'),\n"
-    "      parent: byG.get(g.parentNode)};\n"
-    "    frames.push(f);\n"
-    "    byG.set(g, f);\n"
-    "  });\n"
-    "  if (!frames.length) return;\n"
-    "  var root = frames[0], zoomed = root;\n"
-    "\n"
-    "  function fmt(v) {\n"
-    "    var bytes = unit === 'bytes', base = bytes ? 1024 : 1000;\n"
-    "    var u = bytes ? ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']\n"
-    "                  : ['', 'k', 'M', 'G', 'T', 'P'];\n"
-    "    var a = Math.abs(v), k = 0, s = v < 0 ? '-' : '';\n"
-    "    while (a >= base && k < 5) { a /= base; k++; }\n"
-    "    if (k === 0) return s + a.toFixed(0) + (bytes ? ' B' : '');\n"
-    "    return s + a.toFixed(a < 10 ? 2 : a < 100 ? 1 : 0) + ' ' + u[k];\n"
-    "  }\n"
-    "  function label(name, w) {\n"
-    "    var cs = Array.from(name), n = Math.floor((w - 6) / CW);\n"
-    "    if (cs.length <= n) return name;\n"
-    "    return n < 3 ? '' : cs.slice(0, n - 2).join('') + '..';\n"
-    "  }\n"
-    "  function place(f, x, w, y) {\n"
-    "    f.rect.setAttribute('x', x.toFixed(2));\n"
-    "    f.rect.setAttribute('width', w.toFixed(2));\n"
-    "    f.rect.setAttribute('y', y);\n"
-    "    var s = label(f.lines[0], w);\n"
-    "    if (s && !f.text) {\n"
-    "      f.text = document.createElementNS(NS, 'text');\n"
-    "      f.g.insertBefore(f.text, f.rect.nextSibling);\n"
-    "    }\n"
-    "    if (!f.text) return;\n"
-    "    f.text.textContent = s;\n"
-    "    f.text.setAttribute('x', (x + 3).toFixed(2));\n"
-    "    f.text.setAttribute('y', (y + 11.5).toFixed(1));\n"
-    "  }\n"
-    "  function zoom(z) {\n"
-    "    var k = root.w / z.w, dy = root.y - z.y;\n"
-    "    zoomed = z;\n"
-    "    frames.forEach(function (f) {\n"
-    "      var inside = z.g.contains(f.g);\n"
-    "      f.g.setAttribute('visibility', inside ? 'visible' : 'hidden');\n"
-    "      if (inside) place(f, root.x + (f.x - z.x) * k, f.w * k, f.y + dy);\n"
-    "    });\n"
-    "    reset.setAttribute('visibility', z === root ? 'hidden' : 'visible');\n"
-    "    idle();\n"
-    "  }\n"
-    "  function idle() {\n"
-    "    var path = [];\n"
-    "    for (var f = zoomed; f !== undefined; f = f.parent)\n"
-    "      path.unshift(f.lines[0]);\n"
-    "    details.textContent = zoomed === root ? '' : 'Zoomed into ' +\n"
-    "      path.join(' \\u203a ') + ': ' + fmt(zoomed.v) + ', ' +\n"
-    "      (100 * zoomed.v / total).toFixed(2) + '% of the total';\n"
-    "  }\n"
-    "  function find(q) {\n"
-    "    var re = null, sum = 0, n = 0;\n"
-    "    if (q) {\n"
-    "      try { re = new RegExp(q); } catch (e) {\n"
-    "        re = new RegExp(q.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&'));\n"
-    "      }\n"
-    "    }\n"
-    "    frames.forEach(function (f) {\n"
-    "      var hit = re !== null && !f.small && re.test(f.lines[0]);\n"
-    "      var under = f.parent !== undefined && f.parent.cover;\n"
-    "      f.cover = hit || under;\n"
-    "      f.rect.setAttribute('fill', hit ? HI : f.fill);\n"
-    "      if (hit) n++;\n"
-    "      if (hit && !under) sum += f.v;\n"
-    "    });\n"
-    "    matched.textContent = re === null ? '' : 'Matched: ' + n +\n"
-    "      (n === 1 ? ' frame, ' : ' frames, ') + fmt(sum) + ' (' +\n"
-    "      (100 * sum / total).toFixed(2) + '% of the total)';\n"
-    "  }\n"
-    "\n"
-    "  svg.addEventListener('click', function (e) {\n"
-    "    var g = e.target.closest('g.f');\n"
-    "    if (g) {\n"
-    "      var f = byG.get(g);\n"
-    "      zoom(f === zoomed && f !== root ? f.parent : f);\n"
-    "    } else if (e.target === reset) {\n"
-    "      zoom(root);\n"
-    "    }\n"
-    "  });\n"
-    "  svg.addEventListener('mouseover', function (e) {\n"
-    "    var g = e.target.closest('g.f');\n"
-    "    if (g) details.textContent = byG.get(g).lines.join('  \\u00b7  ');\n"
-    "    else idle();\n"
-    "  });\n"
-    "  svg.addEventListener('mouseleave', idle);\n"
-    "  search.addEventListener('input', function () { find(search.value); "
-    "});\n"
-    "  document.addEventListener('keydown', function (e) {\n"
-    "    if (e.key !== 'Escape') return;\n"
-    "    search.value = '';\n"
-    "    find('');\n"
-    "    zoom(root);\n"
-    "  });\n"
-    "})(document.currentScript.parentNode);\n";
-
 static double
 flame_min_share(const flame_opts_t *o)
 {
@@ -925,14 +815,35 @@ flame_put_head(const flame_draw_t *d, double height)
                   w - FLAME_PAD);
 }
 
+/* The legend row, its text's baseline at y: a swatch and a name for each
+ * colour family. */
+static void
+flame_put_legend(const flame_draw_t *d, double y)
+{
+    static const char *const names[] = {"Python functions", "native code"};
+    static const char *const fills[] = {FLAME_PYTHON_SWATCH,
+                                        FLAME_NATIVE_SWATCH};
+    strbuf_puts(d->b, "<g class=\"legend\">");
+    for (int i = 0; i < 2; i++) {
+        double x = FLAME_PAD + 150.0 * i;
+        strbuf_printf(d->b,
+                      "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" "
+                      "height=\"12\" fill=\"%s\"/><text x=\"%.0f\" "
+                      "y=\"%.0f\" style=\"font:12px sans-serif\">%s</text>",
+                      x, y - 10, fills[i], x + 17, y, names[i]);
+    }
+    strbuf_puts(d->b, "</g>\n");
+}
+
 /* The whole <svg> element (no XML prolog). */
 static void
 flame_put_svg(const flame_tree_t *t, const flame_opts_t *o,
               const flame_layout_t *l, strbuf_t *b)
 {
     double width = o->width ? o->width : 1200;
-    double height =
-        FLAME_TOP + (double)(l->max_depth + 1) * FLAME_ROW + FLAME_FOOT;
+    bool legend = t->python && !o->differential;
+    double foot = FLAME_FOOT + (legend ? FLAME_LEGEND : 0);
+    double height = FLAME_TOP + (double)(l->max_depth + 1) * FLAME_ROW + foot;
     int64_t total = flame_tree_total(t);
     flame_draw_t d = {
         .t = t,
@@ -951,8 +862,11 @@ flame_put_svg(const flame_tree_t *t, const flame_opts_t *o,
                       "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"middle\">"
                       "No samples: nothing to draw</text>\n",
                       width / 2, d.y_root + 11.5);
+    double details = height - 12 - (legend ? FLAME_LEGEND : 0);
     strbuf_printf(b, "<text class=\"details\" x=\"%d\" y=\"%.0f\"></text>\n",
-                  FLAME_PAD, height - 12);
+                  FLAME_PAD, details);
+    if (legend)
+        flame_put_legend(&d, height - 12);
     strbuf_printf(b, "<script><![CDATA[\n%s]]></script>\n</svg>\n",
                   flame_script);
 }

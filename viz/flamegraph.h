@@ -29,11 +29,13 @@
  * min_share of the total are merged into one frame "[N small frames]"
  * (drawn only if the merged frame is itself wide enough), which bounds
  * the drawing at about depth / min_share frames however large the
- * profile.  Colours: from the function's name (warm hues) or, in a
- * differential graph, by the relative change (new - base) / max(new,
- * base): red for growth, blue for shrinkage, light grey for none.  The SVG
- * carries its own script: click to zoom, search, tooltips; see
- * flamegraph.c.
+ * profile.  Colours: from the function's name, warm hues (red to yellow)
+ * for native frames and cool ones (blue to green) for Python frames, with
+ * a legend under the graph saying which is which when the tree has a
+ * Python frame; or, in a differential graph, by the relative change
+ * (new - base) / max(new, base): red for growth, blue for shrinkage,
+ * light grey for none (no legend).  The SVG carries its own script: click
+ * to zoom, search, tooltips; see flamescript.h.
  *
  * Errors: functions return 0 or an errno value (ENOMEM, EINVAL,
  * EOVERFLOW).
@@ -54,15 +56,22 @@
 
 typedef struct flame_tree_s flame_tree_t;
 
+/* What a frame runs: its colour family. */
+typedef enum flame_kind_e {
+    FLAME_NATIVE, /* compiled code (C, C++, Go, the interpreter itself) */
+    FLAME_PYTHON, /* a Python function (an interpreter's symbolic frame) */
+} flame_kind_t;
+
 /* A new empty tree (just the root); lines: frames differ by line too.
  * NULL when out of memory. */
 flame_tree_t *flame_tree_new(bool lines);
 void flame_tree_free(flame_tree_t *t);
 
 /* The id of the frame (func, file, line), added if new (strings copied;
- * file "" and line 0 mean unknown).  Returns 0 or ENOMEM. */
+ * file "" and line 0 mean unknown); a frame is Python's once any call
+ * says so.  Returns 0 or ENOMEM. */
 int flame_tree_frame(flame_tree_t *t, const char *func, const char *file,
-                     int64_t line, uint32_t *r_id);
+                     int64_t line, flame_kind_t kind, uint32_t *r_id);
 /* The id of the frame if the tree has it, else FLAME_NO_FRAME. */
 uint32_t flame_tree_find_frame(const flame_tree_t *t, const char *func,
                                const char *file, int64_t line);

@@ -136,9 +136,15 @@ py_read_frames(py_raw_frame_t *out, unsigned max, bool *r_complete)
     const void *ts = L != NULL ? thread_state() : NULL;
     if (ts == NULL)
         return 0;
-    unsigned n = 0;
+    unsigned n = 0, steps = 0;
     for (const void *f = innermost_frame(ts); f != NULL;
          f = ld_ptr(f, L->f_previous)) {
+        /* Every step counts, shims too: a damaged chain that loops
+         * through shims must end as well. */
+        if (++steps > 2 * PY_FRAMES_MAX + 1) {
+            *r_complete = false;
+            break;
+        }
         if (L->owner_cstack >= 0 &&
             (int)ld_u8(f, L->f_owner) == L->owner_cstack) {
             /* A shim: the frame inside it began an eval-loop call. */
@@ -188,8 +194,10 @@ py_code_id(const void *code, py_code_id_t *r_id)
     return true;
 }
 
-/* Appends code point c as UTF-8 if it fits in [*pos, size - 1). */
-static void
+/* Appends code point c as UTF-8 if it fits in [*pos, size - 1); false
+ * when it does not (the copy must stop there, not skip to a shorter
+ * character, or the result would not be a prefix of the name). */
+static bool
 put_utf8(char *buf, size_t size, size_t *pos, uint32_t c)
 {
     char tmp[4];
@@ -214,9 +222,10 @@ put_utf8(char *buf, size_t size, size_t *pos, uint32_t c)
         k = 4;
     }
     if (*pos + k >= size)
-        return;
+        return false;
     memcpy(buf + *pos, tmp, k);
     *pos += k;
+    return true;
 }
 
 /* The i-th code point of kind-byte units at data. */
@@ -248,8 +257,9 @@ copy_str(const void *o, char *buf, size_t size)
         const char *data = (const char *)o + (ascii ? L->str_ascii_size
                                                     : L->str_compact_size);
         intptr_t len = ld_ssize(o, L->str_length);
-        for (intptr_t i = 0; i < len && pos + 1 < size; i++)
-            put_utf8(buf, size, &pos, str_char(data, kind, i));
+        for (intptr_t i = 0; i < len; i++)
+            if (!put_utf8(buf, size, &pos, str_char(data, kind, i)))
+                break;
     } else {
         buf[pos++] = '?';
     }

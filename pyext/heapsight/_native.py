@@ -134,6 +134,17 @@ def dump(path=None):
     return os.fsdecode(buf.value) or None
 
 
+def final():
+    """prof.final: the exit dump now (before an exit that skips atexit)."""
+    _ctl_write("prof.final", None)
+
+
+def set_thread_name(name):
+    """thread.prof.name: this thread's label in the profile."""
+    _ctl_write("thread.prof.name",
+               ctypes.c_char_p(name.encode("utf-8", "replace")))
+
+
 def attach():
     """hs_python_attach: (0, "") when Python frames are on, else (errno,
     why).  The library checks its frame layout on this very function's

@@ -19,7 +19,18 @@ A frame is a function name (a symbolized location with one line, file
 a list of such for inlined frames (innermost first), or an int: an
 unsymbolized address in the mapping "/usr/lib/libfake.so" (or the mapping
 given to the constructor).
+
+Profiles of Python programs mix two more kinds of frames:
+
+    PyFrame("load_batch", "app.py", 4)    a Python function, as heapsight's
+                                          frame hook writes it: a location
+                                          with no mapping and no address
+    Native("_PyEval_EvalFrameDefault", "/usr/bin/python3.11",
+           "Python/ceval.c", 1200)        a symbolized native frame in a
+                                          mapping of that file (file and
+                                          line may be left out)
 """
+import collections
 import gzip
 import sys
 
@@ -47,6 +58,11 @@ def varint(n):
         else:
             out.append(b)
             return bytes(out)
+
+
+PyFrame = collections.namedtuple("PyFrame", "name file line")
+Native = collections.namedtuple("Native", "name mapping file line",
+                                defaults=("", 0))
 
 
 def field_varint(num, v):
@@ -84,6 +100,7 @@ class Profile:
         self.samples = []
         self.mapping = mapping
         self.mapping_start, self.mapping_limit = 0x400000, 0x800000
+        self.mappings = []  # files of Native frames: ids 2, 3, ...
 
     def s(self, text):
         if text not in self.index:
@@ -114,7 +131,33 @@ class Profile:
         return tuple(f if isinstance(f, tuple) else self._norm(f)[0]
                      for f in frame)
 
+    def _mapped(self, path):
+        """(id, start) of the mapping of a Native frame's file."""
+        if path not in self.mappings:
+            self.mappings.append(path)
+        k = self.mappings.index(path)
+        return k + 2, 0x7f0000000000 + k * 0x1000000
+
+    def _special(self, frame):
+        """The Location message of a PyFrame or Native frame."""
+        lid = len(self.locations) + 1
+        self.locations[frame] = lid
+        msg = field_varint(LOC_ID, lid)
+        if isinstance(frame, Native):
+            mid, start = self._mapped(frame.mapping)
+            msg += field_varint(LOC_MAPPING, mid) + \
+                field_varint(LOC_ADDRESS, start + 0x1000 + lid * 16)
+        fid = self._function(frame.name, frame.file)
+        msg += field_bytes(LOC_LINE, field_varint(LINE_FUNCTION, fid) +
+                           field_varint(LINE_LINE, frame.line))
+        self.loc_msgs.append(msg)
+        return lid
+
     def location(self, frame):
+        if isinstance(frame, (PyFrame, Native)):
+            if frame in self.locations:
+                return self.locations[frame]
+            return self._special(frame)
         key = self._norm(frame)
         if key in self.locations:
             return self.locations[key]
@@ -157,12 +200,19 @@ class Profile:
                                field_varint(VT_UNIT, u))
         for m in self.samples:
             out += field_bytes(P_SAMPLE, m)
-        if any(isinstance(k, int) for k in self.locations):
+        if self.mappings or any(isinstance(k, int) for k in self.locations):
             out += field_bytes(P_MAPPING,
                                field_varint(M_ID, 1) +
                                field_varint(M_START, self.mapping_start) +
                                field_varint(M_LIMIT, self.mapping_limit) +
                                field_varint(M_FILE, self.s(self.mapping)))
+        for path in self.mappings:
+            mid, start = self._mapped(path)
+            out += field_bytes(P_MAPPING,
+                               field_varint(M_ID, mid) +
+                               field_varint(M_START, start) +
+                               field_varint(M_LIMIT, start + 0x1000000) +
+                               field_varint(M_FILE, self.s(path)))
         for m in self.loc_msgs:
             out += field_bytes(P_LOCATION, m)
         for m in self.fn_msgs:

@@ -17,7 +17,8 @@ Cases:
   sqlite_zlib    sqlite3 and zlib allocations under the Python functions
                  that made them
   pymalloc_threads  pure-Python objects made in threads: domain
-                 "pymalloc", the thread's label, the thread's function
+                 "pymalloc", the Python thread's name as the thread
+                 label, the thread's function
   module_run     python3 -m heapsight run script.py and -m module
   no_preload     import heapsight in a plain python3: start/dump/stop and
                  heapsight.profile(); only the PyMem domains; a warning
@@ -26,6 +27,9 @@ Cases:
   malloc_mode    PYTHONMALLOC=malloc: nothing counted twice
   run_flamegraph heapsight run --flamegraph F: the program's final dump
                  drawn, Python functions included
+  processes      multiprocessing pools (fork, forkserver, spawn) closed
+                 and terminated, ProcessPoolExecutor, os._exit: every
+                 process leaves a profile, or run names it in one line
   never_silent   python -I and -S under heapsight run: one line on stderr
                  names the flag, the profile carries the note and label
   unsupported    (CPython 3.9 and older) one line says Python frames are
@@ -303,8 +307,9 @@ def case_pymalloc_threads():
         seen += 1
         check(names.index("make_records") < names.index("worker"),
               "order %r" % names)
-        check(s["labels"].get("thread", "").startswith("tid "),
-              "thread label %r" % s["labels"].get("thread"))
+        check(s["labels"].get("thread", "").startswith("maker-"),
+              "thread label %r (want the Python thread's name)"
+              % s["labels"].get("thread"))
         check(not any(n.startswith("PyObject_Malloc") or
                       n.startswith("w_malloc") or n.startswith("w_realloc")
                       for n in names[:1]),
@@ -469,6 +474,72 @@ def case_run_flamegraph():
     rc, o, e = run([ARGS.cli, "run", "--flamegraph", "x.png", "--", "true"])
     check(rc == 2 and len(e.strip().splitlines()) == 1 and ".svg" in e,
           "bad extension: %d %r" % (rc, e))
+
+
+PROCESSES_SCRIPT = """\
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import sys
+
+
+def work(n):
+    keep = [bytes(1000) for _ in range(500)]
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    closed, killed = set(), set()
+    for method in ("fork", "forkserver", "spawn"):
+        ctx = mp.get_context(method)
+        p = ctx.Pool(2)
+        closed |= set(p.map(work, range(8)))
+        p.close()
+        p.join()
+        p = ctx.Pool(2)
+        killed |= set(p.map(work, range(8)))
+        p.terminate()
+        p.join()
+    with cf.ProcessPoolExecutor(2) as ex:
+        closed |= set(ex.map(work, range(8)))
+    child = os.fork()
+    if child == 0:
+        work(0)
+        os._exit(3)
+    os.waitpid(child, 0)
+    closed.add(child)
+    print("CLOSED", " ".join(map(str, sorted(closed))))
+    print("KILLED", " ".join(map(str, sorted(killed))))
+"""
+
+
+def case_processes():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "procs.py"), PROCESSES_SCRIPT)
+    rc, o, e = run([ARGS.cli, "run", "--sample", "64k", "--out", out, "--",
+                    PY, script], timeout=110)
+    check(rc == 0, "exit %d: %s" % (rc, e[-2000:]))
+    pids = {}
+    for line in o.splitlines():
+        key, _, rest = line.partition(" ")
+        if key in ("CLOSED", "KILLED"):
+            pids[key] = [int(x) for x in rest.split()]
+    dumped = {int(os.path.basename(d).split(".")[1])
+              for d in glob.glob(os.path.join(out, "heapsight.*.pb.gz"))}
+    named = set()
+    for line in e.splitlines():
+        if "wrote no final profile" in line:
+            named.add(int(line.split("process ")[1].split()[0]))
+    check(pids.get("CLOSED") and pids.get("KILLED"), "pids: %r" % o)
+    for pid in pids.get("CLOSED", []):
+        check(pid in dumped, "process %d left and wrote no profile" % pid)
+    for pid in pids.get("KILLED", []):
+        check(pid in dumped or pid in named,
+              "terminated process %d: neither a profile nor a line" % pid)
+    check(not glob.glob(os.path.join(out, "*.running")),
+          "markers left: %r" % os.listdir(out))
+    check(len(e.splitlines()) < 200, "too much said: %d lines"
+          % len(e.splitlines()))
 
 
 SILENT_SCRIPT = """\
