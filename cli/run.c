@@ -643,6 +643,14 @@ run_exec(char **cmd, const char *lib, const char *heapsight,
         setenv("HEAPSIGHT_PYTHON", "1", 1);
     }
     setenv("HEAPSIGHT_RUN_TRACK", "1", 1);
+    /* The package symbolizes the dumps it writes to paths of its own with
+     * this very command. */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        setenv("HEAPSIGHT_CLI", self, 0);
+    }
     execvp(cmd[0], cmd);
     int e = errno;
     cmd_error("run: cannot run %s: %s", cmd[0], strerror(e));

@@ -165,17 +165,57 @@ def stop():
     _state["started"] = False
     path, _state["path"] = _state["path"], None
     if path is not None:
-        return _c.dump(path)
+        return dump(path)
     return None
 
 
-def dump(path=None):
+def _under_run():
+    return os.environ.get("HEAPSIGHT_PYTHON") == "1"
+
+
+def _symbolize(path):
+    """Symbolizes a dump in place with the heapsight command, so that
+    ``go tool pprof`` names native functions too; says once, on stderr,
+    when the command cannot be found or fails.  The command runs without
+    heapsight's preload and options (it must not profile itself)."""
+    from .__main__ import find_cli
+    cli = find_cli()
+    why = None
+    if cli is None:
+        why = "the heapsight command was not found (set HEAPSIGHT_CLI)"
+    else:
+        import subprocess
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "HEAPSIGHT", "HEAPSIGHT_PYTHON",
+                            "HEAPSIGHT_RUN_TRACK")}
+        try:
+            p = subprocess.run([cli, "symbolize", path, "-o", path], env=env,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=300)
+            if p.returncode != 0:
+                why = p.stderr.decode("utf-8", "replace").strip()[-300:]
+        except (OSError, subprocess.SubprocessError) as e:
+            why = str(e)
+    if why is not None and not _state.get("symbolize_warned"):
+        _state["symbolize_warned"] = True
+        sys.stderr.write("heapsight: %s is not symbolized (native frames "
+                         "show as addresses; `heapsight symbolize` adds "
+                         "them later): %s\n" % (path, why))
+
+
+def dump(path=None, symbolize=True):
     """Writes a profile now (gzipped profile.proto) and returns its path:
-    ``path``, or an automatic ``<prof_prefix>.<pid>.<seq>.manual.pb.gz``."""
+    ``path``, or an automatic ``<prof_prefix>.<pid>.<seq>.manual.pb.gz``.
+    The dump is symbolized (functions, files, lines) by the heapsight
+    command unless ``symbolize`` is false, or it is an automatic one under
+    ``heapsight run``, which symbolizes those when the program ends."""
     if not _c.available():
         raise HeapsightError("heapsight: nothing to dump: call start() "
                              "first, or run under heapsight run")
-    return _c.dump(os.fspath(path) if path is not None else None)
+    written = _c.dump(os.fspath(path) if path is not None else None)
+    if symbolize and written and (path is not None or not _under_run()):
+        _symbolize(written)
+    return written
 
 
 def active():
@@ -263,5 +303,7 @@ def _autostart():
         return
     _profiler_on()
     _install()
+    # Subinterpreters of this process skip the boot (sitecustomize.py).
+    os.environ["HEAPSIGHT_ATTACHED"] = str(os.getpid())
     _name_threads()
     _guard_exits()

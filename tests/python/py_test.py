@@ -30,6 +30,10 @@ Cases:
   processes      multiprocessing pools (fork, forkserver, spawn) closed
                  and terminated, ProcessPoolExecutor, os._exit: every
                  process leaves a profile, or run names it in one line
+  no_preload_sizes  not preloaded: 100 KB bytearrays counted once (the
+                 object and raw domains used to count them both)
+  subinterpreters  (3.12+) a subinterpreter's Python functions in the
+                 stacks of what it allocates; no "frames off" line
   never_silent   python -I and -S under heapsight run: one line on stderr
                  names the flag, the profile carries the note and label
   unsupported    (CPython 3.9 and older) one line says Python frames are
@@ -310,9 +314,12 @@ def case_pymalloc_threads():
         check(s["labels"].get("thread", "").startswith("maker-"),
               "thread label %r (want the Python thread's name)"
               % s["labels"].get("thread"))
-        check(not any(n.startswith("PyObject_Malloc") or
-                      n.startswith("w_malloc") or n.startswith("w_realloc")
-                      for n in names[:1]),
+        # The PyMem wrappers (in libheapsight.so) never show; the leaf
+        # location is the caller of PyObject_Malloc (which LTO builds
+        # such as Debian's inline into it: its line may then name it).
+        check(not any(n.startswith(("w_malloc", "w_realloc", "fast_",
+                                    "slow_", "hs_prof_"))
+                      for n in names[:2]),
               "allocator frames at the top: %r" % names[:3])
     check(seen >= 3, "%d pymalloc samples under make_records" % seen)
     inuse = sum(s["values"][3] for s in prof["samples"]
@@ -540,6 +547,79 @@ def case_processes():
           "markers left: %r" % os.listdir(out))
     check(len(e.splitlines()) < 200, "too much said: %d lines"
           % len(e.splitlines()))
+
+
+SIZES_SCRIPT = """\
+import sys
+import heapsight
+
+
+def build_big():
+    return [bytearray(100000) for _ in range(300)]
+
+
+heapsight.start(sample="64k")
+keep = build_big()
+heapsight.dump(sys.argv[1], symbolize=False)
+"""
+
+
+def case_no_preload_sizes():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "sizes.py"), SIZES_SCRIPT)
+    ratios = []
+    for k in range(3):
+        path = os.path.join(out, "s%d.pb.gz" % k)
+        rc, o, e = run([PY, script, path], env={"PYTHONPATH": ARGS.pydir})
+        if not check(rc == 0 and os.path.exists(path), "exit %d %r" % (rc, e)):
+            return
+        prof = pprof_decode.decode(path)
+        est = sum(s["values"][3] for s in prof["samples"]
+                  if "build_big" in [f[1] for f in sym_frames(s)])
+        ratios.append(est / (300 * 100000.0))
+    print("estimate / truth over 3 runs: %s"
+          % ", ".join("%.3f" % r for r in ratios))
+    # One run's relative standard error at 64 KiB is about 3%; counted
+    # twice, the ratio was 1.18 to 2.3.
+    for r in ratios:
+        check(0.85 < r < 1.15, "100 KB bytearrays estimated at %.2fx" % r)
+
+
+SUB_SCRIPT = """\
+import sys
+try:
+    import _interpreters as interp
+except ImportError:
+    import _xxsubinterpreters as interp
+import heapsight
+
+CODE = (
+    "def sub_work():\\n"
+    "    global KEEP\\n"
+    "    KEEP = [('x%d' % i) * 3 for i in range(200000)]\\n"
+    "    KEEP += [bytearray(100000) for _ in range(100)]\\n"
+    "sub_work()\\n")
+i = interp.create()
+interp.run_string(i, CODE)
+heapsight.dump(sys.argv[1])
+"""
+
+
+def case_subinterpreters():
+    out = tempfile.mkdtemp(dir=TMP)
+    script = write(os.path.join(TMP, "sub.py"), SUB_SCRIPT)
+    path = os.path.join(out, "sub.pb.gz")
+    rc, o, e = run([ARGS.cli, "run", "--sample", "64k", "--out", out, "--",
+                    PY, script, path])
+    check(rc == 0, "exit %d: %s" % (rc, e))
+    check(not frames_off_lines(e), "frames-off line: %r" % e)
+    if not check(os.path.exists(path), "no %s" % path):
+        return
+    hits = [f for _, f in traces(path) if "sub_work" in f]
+    check(len(hits) >= 5, "%d samples under sub_work" % len(hits))
+    for fr in hits[:3]:
+        check("<module>" in fr[fr.index("sub_work"):],
+              "sub_work without its <module>: %r" % fr)
 
 
 SILENT_SCRIPT = """\

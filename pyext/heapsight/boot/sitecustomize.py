@@ -20,6 +20,11 @@ def _heapsight_boot():
                          "not supported (3.10 to 3.13 are); native stacks "
                          "go on\n" % sys.version_info[:2])
         return
+    # A subinterpreter of a process that attached already: the hook and
+    # the wrappers serve the whole process (and ctypes may not even load
+    # in a subinterpreter).
+    if os.environ.get("HEAPSIGHT_ATTACHED") == str(os.getpid()):
+        return
     try:
         import heapsight
         heapsight._autostart()
