@@ -559,7 +559,10 @@ run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o, long pid)
 {
     size_t n;
     char **names = run_list_dumps(dir, seen, &n);
-    symbolize_opts_t so = {o->debug_dirs, o->ndebug_dirs, false};
+    symbolize_opts_t so = {o->debug_dirs, o->ndebug_dirs, false, NULL};
+    /* One session for every dump of the run: each file's DWARF is read
+     * once, not once per process. */
+    so.session = symbolize_session_new(&so);
     for (size_t i = 0; i < n; i++) {
         char *path;
         if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
@@ -570,6 +573,7 @@ run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o, long pid)
             cmd_error("profile (not symbolized): %s", path);
         free(path);
     }
+    symbolize_session_free(so.session);
     if (n == 0)
         cmd_error("run: no profile was written to %s", dir);
     const char *pick = o->flamegraph != NULL && names != NULL

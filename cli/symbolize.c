@@ -29,6 +29,10 @@
  * the per-CU scope tables (scopetab.h), with dwarf_getscopes per address,
  * libc alone ran at 6,200 addresses/s.
  *
+ * A session (symbolize.h) keeps the opened files across profiles: a
+ * file's DWARF costs its opening once per `heapsight run`, however many
+ * dumps its processes left.
+ *
  * Invariants: results[i] covers lines[results[i].first ..
  * results[i].first + results[i].n); the results map sends
  * (module index, vaddr) to i + 1.  modules[k] is NULL for a file that was
@@ -59,12 +63,18 @@ typedef struct symbolize_result_s {
     size_t first, n; /* a run of lines[], innermost first */
 } symbolize_result_t;
 
-typedef struct symbolize_ctx_s {
-    profile_t *p;
+/* The files opened, kept across profiles by a session (symbolize.h). */
+struct symbolize_session_s {
     debuginfo_t *di;
     hmap_t module_of; /* "build id\0path" → index into modules */
     resolver_t **modules;
     size_t nmodules, cap_modules;
+    size_t files, missing; /* counted once, when opened */
+};
+
+typedef struct symbolize_ctx_s {
+    profile_t *p;
+    symbolize_session_t *s;
     hmap_t result_of; /* (module index, vaddr) → results index + 1 */
     symbolize_result_t *results;
     size_t nresults, cap_results;
@@ -165,7 +175,7 @@ symbolize_resolve(symbolize_ctx_t *c, size_t k, uint64_t vaddr, int *r_err)
 {
     resolver_frame_t frames[RESOLVER_MAX_FRAMES];
     size_t n =
-        resolver_lookup(c->modules[k], vaddr, frames, RESOLVER_MAX_FRAMES);
+        resolver_lookup(c->s->modules[k], vaddr, frames, RESOLVER_MAX_FRAMES);
     *r_err = ENOMEM;
     if (!symbolize_reserve((void **)&c->results, &c->cap_results, c->nresults,
                            sizeof(*c->results)))
@@ -252,11 +262,11 @@ symbolize_path(const char *name)
 
 /* Finds and opens the file of (path, build id): a module or NULL. */
 static resolver_t *
-symbolize_open(symbolize_ctx_t *c, const char *path, const char *id)
+symbolize_open(symbolize_session_t *s, const char *path, const char *id)
 {
     bool debug_only, mismatch;
     bool pseudo = path[0] == '[' || path[0] == '\0'; /* [vdso] and such */
-    char *file = debuginfo_find_main(c->di, pseudo ? "" : path, id, &debug_only,
+    char *file = debuginfo_find_main(s->di, pseudo ? "" : path, id, &debug_only,
                                      &mismatch);
     resolver_t *res = NULL;
     char err[PROFILE_ERR_MAX];
@@ -264,21 +274,23 @@ symbolize_open(symbolize_ctx_t *c, const char *path, const char *id)
         cmd_error("symbolize: no file for %s (build id %s%s)", path,
                   id[0] != '\0' ? id : "unknown",
                   mismatch ? "; the file there has another" : "");
-        c->st.missing++;
-    } else if (file != NULL && resolver_open(file, debug_only, c->di, &res, err,
+        s->missing++;
+    } else if (file != NULL && resolver_open(file, debug_only, s->di, &res, err,
                                              sizeof(err)) != 0) {
         cmd_error("symbolize: cannot read %s", err);
-        c->st.missing++;
+        s->missing++;
     }
-    c->st.files += res != NULL;
+    s->files += res != NULL;
     free(file);
     return res;
 }
 
-/* The index into modules of mapping m's file (opened on first use). */
+/* The index into the session's modules of mapping m's file (opened on
+ * first use in the session). */
 static int
 symbolize_module(symbolize_ctx_t *c, const profile_mapping_t *m, size_t *r_k)
 {
+    symbolize_session_t *s = c->s;
     char id[DEBUGINFO_ID_HEX_MAX];
     symbolize_build_id(profile_str(c->p, m->build_id), id);
     char *path = symbolize_path(profile_str(c->p, m->filename));
@@ -286,16 +298,16 @@ symbolize_module(symbolize_ctx_t *c, const profile_mapping_t *m, size_t *r_k)
     int klen = path == NULL ? -1 : asprintf(&key, "%s%c%s", id, 0, path);
     uint64_t k = 0;
     int e = klen < 0 ? ENOMEM : 0;
-    if (e == 0 && !hmap_get(&c->module_of, key, (size_t)klen, &k)) {
-        e = symbolize_reserve((void **)&c->modules, &c->cap_modules,
-                              c->nmodules, sizeof(*c->modules))
+    if (e == 0 && !hmap_get(&s->module_of, key, (size_t)klen, &k)) {
+        e = symbolize_reserve((void **)&s->modules, &s->cap_modules,
+                              s->nmodules, sizeof(*s->modules))
                 ? 0
                 : ENOMEM;
-        k = c->nmodules;
+        k = s->nmodules;
         if (e == 0)
-            e = hmap_put(&c->module_of, key, (size_t)klen, k);
+            e = hmap_put(&s->module_of, key, (size_t)klen, k);
         if (e == 0)
-            c->modules[c->nmodules++] = symbolize_open(c, path, id);
+            s->modules[s->nmodules++] = symbolize_open(s, path, id);
     }
     free(key);
     free(path);
@@ -310,7 +322,7 @@ symbolize_mapping(symbolize_ctx_t *c, profile_mapping_t *m,
 {
     size_t k;
     int e = symbolize_module(c, m, &k);
-    resolver_t *res = e == 0 ? c->modules[k] : NULL;
+    resolver_t *res = e == 0 ? c->s->modules[k] : NULL;
     c->st.mappings++;
     if (res == NULL)
         return e;
@@ -383,16 +395,39 @@ symbolize_groups(symbolize_ctx_t *c, profile_location_t **unresolved, size_t n)
 static void
 symbolize_ctx_free(symbolize_ctx_t *c)
 {
-    for (size_t k = 0; k < c->nmodules; k++)
-        resolver_close(c->modules[k]);
-    free(c->modules);
     free(c->results);
     free(c->lines);
-    hmap_destroy(&c->module_of);
     hmap_destroy(&c->result_of);
     hmap_destroy(&c->function_of);
     hmap_destroy(&c->display_name_of);
-    debuginfo_free(c->di);
+}
+
+symbolize_session_t *
+symbolize_session_new(const symbolize_opts_t *o)
+{
+    symbolize_session_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    hmap_init(&s->module_of);
+    s->di = debuginfo_new(o->debug_dirs, o->ndebug_dirs);
+    if (s->di == NULL) {
+        symbolize_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+symbolize_session_free(symbolize_session_t *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t k = 0; k < s->nmodules; k++)
+        resolver_close(s->modules[k]);
+    free(s->modules);
+    hmap_destroy(&s->module_of);
+    debuginfo_free(s->di);
+    free(s);
 }
 
 static double
@@ -408,21 +443,30 @@ symbolize_profile(profile_t *p, const symbolize_opts_t *o,
                   symbolize_stats_t *r_stats)
 {
     double t0 = symbolize_now();
-    symbolize_ctx_t c = {.p = p};
-    hmap_init(&c.module_of);
+    symbolize_session_t *own = o->session == NULL ? symbolize_session_new(o)
+                                                  : NULL;
+    symbolize_ctx_t c = {.p = p, .s = o->session != NULL ? o->session : own};
     hmap_init(&c.result_of);
     hmap_init(&c.function_of);
     hmap_init(&c.display_name_of);
-    size_t n = 0;
+    size_t n = 0, files = 0, missing = 0;
+    if (c.s != NULL) {
+        files = c.s->files;
+        missing = c.s->missing;
+    }
     profile_location_t **unresolved = symbolize_unresolved(p, &n);
-    c.di = debuginfo_new(o->debug_dirs, o->ndebug_dirs);
-    int e = unresolved == NULL || c.di == NULL ? ENOMEM
-                                               : symbolize_map_functions(&c);
+    int e = unresolved == NULL || c.s == NULL ? ENOMEM
+                                              : symbolize_map_functions(&c);
     if (e == 0)
         e = symbolize_groups(&c, unresolved, n);
     c.st.locations = n;
+    if (c.s != NULL) {
+        c.st.files = c.s->files - files;
+        c.st.missing = c.s->missing - missing;
+    }
     free(unresolved);
     symbolize_ctx_free(&c);
+    symbolize_session_free(own);
     c.st.seconds = symbolize_now() - t0;
     if (r_stats != NULL)
         *r_stats = c.st;
@@ -515,7 +559,7 @@ symbolize_main(int argc, char **argv)
     };
     const char *out = NULL;
     const char **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
-    symbolize_opts_t o = {dirs, 0, false};
+    symbolize_opts_t o = {dirs, 0, false, NULL};
     int c, status = -1;
     cmd_getopt_reset();
     while (dirs != NULL && status < 0 &&

@@ -3,8 +3,10 @@
  * profile's native locations (the engine behind `heapsight symbolize`,
  * also run by `heapsight run` on the dumps it collects).
  *
- * Owns: nothing beyond one call; every call opens the modules it needs
- * and closes them before returning.
+ * Owns: the files a call opens, which it closes before returning, unless
+ * the call runs in a session (symbolize_session_new): then the session
+ * keeps them open for the next profile (heapsight run symbolizes every
+ * dump of a run in one session, so each file's DWARF is read once).
  *
  * What changes in the profile: each Location with a mapping and no Line
  * gets its Lines (innermost first; several when functions were inlined
@@ -26,11 +28,19 @@
 
 #include "profile_io.h"
 
+typedef struct symbolize_session_s symbolize_session_t;
+
 typedef struct symbolize_opts_s {
     const char *const *debug_dirs; /* --debug-dir, in search order */
     size_t ndebug_dirs;
     bool verbose; /* one line of counts and speed on stderr */
+    symbolize_session_t *session; /* NULL: a session of one call */
 } symbolize_opts_t;
+
+/* A session for the debug directories of o (its session field is not
+ * read); NULL when out of memory.  Files stay open until it is freed. */
+symbolize_session_t *symbolize_session_new(const symbolize_opts_t *o);
+void symbolize_session_free(symbolize_session_t *s);
 
 typedef struct symbolize_stats_s {
     size_t locations; /* locations that wanted symbols */
