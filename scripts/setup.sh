@@ -34,6 +34,8 @@ PACKAGES=(
     # embedding library; python3.11-dbg has the symbols of the stripped
     # /usr/bin/python3.11, for the eval loop's .cold part)
     python3-dev python3.11-dbg
+    # pytest for /usr/bin/python3: it runs tests/python on every interpreter
+    python3-pytest
     # the heapsight command's call graphs (graphviz's libgvc, in process)
     libgraphviz-dev
     # the profile reader's fuzz target (libFuzzer) and the flame graph's
