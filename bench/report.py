@@ -30,7 +30,10 @@ instead: every variant against plain heapsight, paired the same way.
 Target (issue 4): hs_py512k under 5% slower than heapsight, and far
 cheaper than tracemalloc (-X tracemalloc=25).  A verdict on 5% also
 gives the median's 95% confidence interval (order statistics, no
-assumption on the distribution): the resolution of the run.
+assumption on the distribution): the resolution of the run.  When the
+Python workloads ran on several interpreters (run.sh --interpreter: the
+workloads are named <workload>@<version>), a table gives hs_py512k ÷
+heapsight per interpreter and workload.
 
 A run with the misuse-check variants (run.sh --checks: hs_nochecks, the
 library built with HS_FREE_CHECKS=OFF, and hs_checks, canary:true and
@@ -616,6 +619,58 @@ def py_verdict(rows, summary, allocs, lines):
     lines.append("")
 
 
+def split_interp(w):
+    """'python@3.12.1' -> ('python', '3.12.1'); ('python', None)."""
+    base, _, tag = w.partition("@")
+    return base, tag or None
+
+
+def py_interp_tables(rows, summary, lines):
+    """hs_py512k ÷ heapsight, one row per interpreter, one column per
+    workload: median (min–max) [confidence interval of the median], for
+    CPU and wall time."""
+    tags, bases = [], []
+    for w in summary:
+        base, tag = split_interp(w)
+        if tag is None:
+            continue
+        if tag not in tags:
+            tags.append(tag)
+        if base not in bases:
+            bases.append(base)
+    if not tags:
+        return
+    for key, name in (("cpu", "CPU time (user + sys)"), ("wall", "Wall time")):
+        lines.append("### %s, hs_py512k ÷ heapsight per interpreter" % name)
+        lines.append("")
+        lines.append("Median (min–max) [confidence interval of the median]; "
+                     "✗ = median over %.0f%%, ? = the interval contains "
+                     "%.2f." % (100 * (PY_TARGET - 1), PY_TARGET))
+        lines.append("")
+        lines.append("| interpreter | " + " | ".join(bases) + " |")
+        lines.append("|---|" + "---|" * len(bases))
+        for tag in tags:
+            cells = []
+            for base in bases:
+                xs = paired(rows, "%s@%s" % (base, tag), "hs_py512k",
+                            "heapsight", key)
+                if not xs:
+                    cells.append("—")
+                    continue
+                m = statistics.median(xs)
+                cell = "%.3f (%.2f–%.2f)" % (m, min(xs), max(xs))
+                ci = median_ci(xs)
+                if ci:
+                    cell += " [%.3f–%.3f]" % ci[:2]
+                if m > PY_TARGET:
+                    cell += " ✗"
+                elif ci and ci[0] <= PY_TARGET < ci[1]:
+                    cell += " ?"
+                cells.append(cell)
+            lines.append("| %s | %s |" % (tag, " | ".join(cells)))
+        lines.append("")
+
+
 def render_python(meta, rows, summary):
     allocs = variant_order(summary, PY_ORDER)
     lines = []
@@ -632,6 +687,7 @@ def render_python(meta, rows, summary):
                      "Wall time ratios", lines, target)
     prof_ratio_table(rows, summary, cols, "rss",
                      "Peak RSS ratios", lines)
+    py_interp_tables(rows, summary, lines)
     py_verdict(rows, summary, allocs, lines)
     variant_correctness(summary, lines)
     variant_medians(summary, allocs, lines)

@@ -41,16 +41,33 @@
 #   hs_py512k       HEAPSIGHT=prof:true HEAPSIGHT_PYTHON=1
 #                   PYTHONPATH=<pkg>/heapsight/boot:<pkg>: what `heapsight
 #                   run` does for a Python program (the boot sitecustomize
-#                   installs the Python frame hook and wraps the PyMem
-#                   domains).  <pkg> is a copy, taken at the start, of
-#                   <build-dir>/python (target hs_pypkg, built with the
-#                   library); without that package the variant is skipped,
-#                   and before measuring, one run checks that the hook is
-#                   installed and the domains wrapped
+#                   imports the package, pure Python over ctypes, which
+#                   asks libheapsight.so to install the Python frame hook
+#                   and wrap the PyMem domains).  <pkg> is a copy, taken at
+#                   the start, of <build-dir>/python (target hs_pypkg,
+#                   built with the library); without that package the
+#                   variant is skipped, and before measuring, one run on
+#                   each interpreter checks heapsight.python_status():
+#                   Python frames merged (hook 1), mem and object domains
+#                   wrapped
 #   hs_tracemalloc  PYTHONTRACEMALLOC=25 (= -X tracemalloc=25), profiler off
 # report.py then renders the Python-overhead report.  A variant's
 # environment is a space-separated list of VAR=VALUE (values without
-# spaces).
+# spaces).  A Python variant whose check fails on an interpreter is not
+# run on that interpreter (dropped, with a note, when it fails on all).
+# PYTHONDONTWRITEBYTECODE is removed from the environment too (the header
+# says so): the check runs write the copy's bytecode and the measured runs
+# import the package from it, as an installed package is imported.
+#
+# Interpreters (--interpreter): the Python workloads run on
+# /usr/bin/python3 unless --interpreter names others; then each Python
+# workload runs once per interpreter, as a workload of its own named
+# <workload>@<version> (python@3.12.1; a second interpreter of the same
+# version gets @<version>-2, ...), in the same repetition loop, so every
+# ratio pairs runs of one interpreter.  Name the real binary
+# ($(pyenv root)/versions/3.12.1/bin/python3.12): a pyenv shim on PATH is
+# a bash script, which would put bash under the preload and in the
+# timing, and is refused.
 #
 # Misuse-check variants (--checks, or name them in --allocators), each
 # against plain heapsight:
@@ -95,6 +112,9 @@
 #   --reps N             repetitions (default 5; --quick: 2)
 #   --out FILE           also write the markdown report to FILE
 #   --build-dir DIR      build directory (default: <repo>/build)
+#   --interpreter LIST   comma-separated Python interpreters for the
+#                        Python workloads (repeatable; default
+#                        /usr/bin/python3): see Interpreters above
 #   --lib PATH           libheapsight.so to measure (default:
 #                        <build-dir>/lib/libheapsight.so; given explicitly,
 #                        it is not rebuilt)
@@ -125,6 +145,7 @@ CHECKS=0
 TIMEOUT=""
 INSTALL=1
 LIST=0
+INTERPS=""
 
 ARGV="$*"  # for the report's header
 note() { printf '[run.sh] %s\n' "$*" >&2; }
@@ -143,6 +164,7 @@ while [[ $# -gt 0 ]]; do
     --only) ONLY="$2"; shift ;;
     --allocators) ALLOCS="$2"; shift ;;
     --timeout) TIMEOUT="$2"; shift ;;
+    --interpreter) INTERPS+="${INTERPS:+,}$2"; shift ;;
     --no-install) INSTALL=0 ;;
     --list) LIST=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -221,6 +243,7 @@ install_peers() {
 }
 
 # find_lib and bench_build_home.
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091 # followed under -x
 . "$REPO/bench/lib.sh"
 
 # ---- Build --------------------------------------------------------------------
@@ -255,9 +278,10 @@ build() {
             { BENCH_BIN="$BUILD_DIR/bench"; return 0; }
     fi
     local alone="$BUILD_DIR/bench-standalone"
-    cmake -S "$REPO/bench" -B "$alone" >>"$LOG" 2>&1 &&
-        cmake --build "$alone" -j "$jobs" >>"$LOG" 2>&1 ||
+    if ! { cmake -S "$REPO/bench" -B "$alone" >>"$LOG" 2>&1 &&
+           cmake --build "$alone" -j "$jobs" >>"$LOG" 2>&1; }; then
         die "cannot build the benchmarks (see $LOG)"
+    fi
     BENCH_BIN="$alone/bench"
 }
 
@@ -292,11 +316,6 @@ build_nochecks() {
 }
 
 # ---- Main -----------------------------------------------------------------------
-install_peers
-build
-[[ ",$ALLOCS," == *",hs_nochecks,"* ]] && build_nochecks
-RUNNER="$BENCH_BIN/runner"
-[[ -x "$RUNNER" ]] || die "no runner at $RUNNER"
 # The system interpreter, named directly: a python3 found on PATH may be a
 # pyenv shim (a bash script), which would put bash under the preload and in
 # the timing.
@@ -306,10 +325,48 @@ if [[ ! -x "$PY" ]]; then
     [[ -n "$PY" ]] || die "python3 is needed (python workload and the report)"
     note "NOTE: /usr/bin/python3 missing; using $PY"
 fi
+# The interpreters of the Python workloads: PYS[i] runs as
+# <workload>@PY_TAGS[i] (no tag, and the workload's own name, when
+# --interpreter is not given).  $PY itself renders the report.
+PYS=()
+PY_TAGS=()
+if [[ -z "$INTERPS" ]]; then
+    PYS=("$PY")
+    PY_TAGS=("")
+else
+    IFS=',' read -r -a given <<<"$INTERPS"
+    for p in "${given[@]}"; do
+        [[ -x "$p" && -f "$p" ]] || die "--interpreter $p: not an executable file"
+        [[ "$(head -c2 "$p")" != '#!' ]] ||
+            die "--interpreter $p is a script (a pyenv shim?): name the interpreter itself, e.g. \$(pyenv root)/versions/<version>/bin/python3"
+        [[ "$p" =~ [[:space:]] ]] && die "--interpreter $p: a path with spaces is not supported"
+        tag=$("$p" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null) ||
+            die "--interpreter $p does not run"
+        base=$tag
+        n=1
+        while [[ " ${PY_TAGS[*]} " == *" $tag "* ]]; do n=$((n + 1)); tag="$base-$n"; done
+        PYS+=("$p")
+        PY_TAGS+=("$tag")
+    done
+fi
+
+install_peers
+build
+[[ ",$ALLOCS," == *",hs_nochecks,"* ]] && build_nochecks
+RUNNER="$BENCH_BIN/runner"
+[[ -x "$RUNNER" ]] || die "no runner at $RUNNER"
 
 # Every allocator runs with its own defaults unless a variant says
 # otherwise: options inherited from the caller's environment are dropped.
 bench_drop_env
+# The package copy is compiled by the check runs and imported from its
+# bytecode after that, as an installed package is: a caller's
+# PYTHONDONTWRITEBYTECODE would have every hs_py512k run compile it again
+# (4-9 ms a process, docs/PERFORMANCE.md).
+if [[ -n "${PYTHONDONTWRITEBYTECODE+x}" ]]; then
+    ENV_NOTE+="${ENV_NOTE:+, }PYTHONDONTWRITEBYTECODE=$PYTHONDONTWRITEBYTECODE"
+    unset PYTHONDONTWRITEBYTECODE
+fi
 
 declare -A PRELOAD=([glibc]="")  # glibc: the warm-up run uses it
 declare -A ALLOC_ENV=()          # "VAR=VALUE ..." a variant adds to the run
@@ -337,8 +394,11 @@ for a in "${want[@]}"; do
         hs_prof512k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true" ;;
         hs_prof64k) ALLOC_ENV[$a]="HEAPSIGHT=prof:true,prof_sample:64k" ;;
         hs_py512k)
-            if ! compgen -G "$PY_PKG_ORIG/heapsight/_heapsight*.so" >/dev/null ||
-               [[ ! -f "$PY_PKG_ORIG/heapsight/boot/sitecustomize.py" ]]; then
+            # Pure Python now (ctypes onto the library): these three
+            # files are the package, the rest of its work is the library's.
+            if [[ ! -f "$PY_PKG_ORIG/heapsight/__init__.py" ||
+                  ! -f "$PY_PKG_ORIG/heapsight/_native.py" ||
+                  ! -f "$PY_PKG_ORIG/heapsight/boot/sitecustomize.py" ]]; then
                 note "NOTE: no heapsight Python package in $PY_PKG_ORIG (target hs_pypkg): $a skipped"
                 continue
             fi
@@ -405,8 +465,11 @@ PY_PKG_NOTE=""
 in_order() { [[ " ${ORDER[*]} " == *" $1 "* ]]; }
 if [[ -n "$PY_PKG" ]] && in_order hs_py512k; then
     cp -r "$PY_PKG_ORIG" "$PY_PKG"
-    pyext=$(compgen -G "$PY_PKG/heapsight/_heapsight*.so" | head -1)
-    PY_PKG_NOTE="$PY_PKG_ORIG (${pyext##*/} built $(stat -c '%y' "$PY_PKG_ORIG/heapsight/${pyext##*/}" | cut -d. -f1), sha256 $(sha256sum "$pyext" | cut -c1-12)), measured from a copy"
+    # Its identity: one sha256 over the sha256 of each .py file (sorted
+    # relative paths), and the library it calls into, whose copy is the
+    # one measured (the package finds the preloaded library).
+    pkg_py=$(cd "$PY_PKG" && find . -name '*.py' -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    PY_PKG_NOTE="$PY_PKG_ORIG (pure Python: $(wc -l <<<"$pkg_py") .py files, newest modified $(cd "$PY_PKG_ORIG" && find . -name '*.py' -type f -printf '%TY-%Tm-%Td %TH:%TM:%.2TS\n' | sort | tail -1), sha256 of their sums $(sha256sum <<<"$pkg_py" | cut -c1-12); calls into libheapsight.so sha256 $(sha256sum "$HS_COPY" | cut -c1-12)), measured from a copy"
 else
     PY_PKG=""
 fi
@@ -427,20 +490,23 @@ env_args() {
     for kv in "${kvs[@]}"; do ARGS+=(-e "$kv"); done
 }
 
-# The Python variants are checked once before measuring, through the
-# runner like the measured runs: a variant whose hook or tracer is not on
-# would measure nothing, so it is dropped with a note.
+# The Python variants are checked once on each interpreter before
+# measuring, through the runner like the measured runs: a variant whose
+# hook or tracer is not on would measure nothing, so it is not run on that
+# interpreter (PY_SKIP), and dropped with a note when it is on nowhere.
 PY_CHECKS=""
+declare -A PY_SKIP=()  # "variant|interpreter index" whose check failed
 check_py_variant() {
-    local a=$1 code out="$OUTDIR/check" ARGS=() res
+    local a=$1 i=$2 code out="$OUTDIR/check" ARGS=() res on=${PY_TAGS[$2]:+ on ${PY_TAGS[$2]}}
     case "$a" in
     hs_py512k) code='import sys
 h = sys.modules.get("heapsight")
-info = h._c.hook_info() if h else {}
-w = h._c.pymem_wrapped() if h else ()
-ok = bool(info.get("installed")) and tuple(w[1:]) == (True, True)
-print("ok" if ok else "FAIL", "installed=%s pymem_wrapped(raw,mem,obj)=%s"
-      % (info.get("installed"), ",".join(map(str, w))))' ;;
+st = h.python_status() if h else {}
+ok = st.get("hook") == "1" and st.get("wrapped", "")[1:] == "11"
+print("ok" if ok else "FAIL", "python=%s hook=%s pymem=%s "
+      "wrapped(raw,mem,obj)=%s%s" % (st.get("python"), st.get("hook"),
+      st.get("pymem"), st.get("wrapped"),
+      " reason=" + st["reason"] if st.get("reason") else ""))' ;;
     hs_tracemalloc) code='import tracemalloc as t
 ok = t.is_tracing() and t.get_traceback_limit() == 25
 print("ok" if ok else "FAIL", "tracing=%s frames=%d"
@@ -448,24 +514,31 @@ print("ok" if ok else "FAIL", "tracing=%s frames=%d"
     *) return 0 ;;
     esac
     env_args "${ALLOC_ENV[$a]}"
-    res=$("$RUNNER" -p "${PRELOAD[$a]}" -t 60 -o "$out" "${ARGS[@]}" -- "$PY" -c "$code")
+    res=$("$RUNNER" -p "${PRELOAD[$a]}" -t 60 -o "$out" "${ARGS[@]}" -- "${PYS[$i]}" -c "$code")
     if [[ "$(head -1 "$out" 2>/dev/null)" == ok* ]]; then
-        PY_CHECKS+="${PY_CHECKS:+; }$a: $(cut -d' ' -f2- "$out" | head -1)"
+        PY_CHECKS+="${PY_CHECKS:+; }$a$on: $(cut -d' ' -f2- "$out" | head -1)"
         return 0
     fi
-    note "NOTE: $a check failed ($res; $(head -1 "$out" 2>/dev/null)): skipped"
+    note "NOTE: $a check failed$on ($res; $(head -1 "$out" 2>/dev/null)): not run${on:+ there}"
+    PY_SKIP[$a|$i]=1
     return 1
 }
 kept=()
 for a in "${ORDER[@]}"; do
-    check_py_variant "$a" && kept+=("$a")
+    ok=0
+    for i in "${!PYS[@]}"; do
+        check_py_variant "$a" "$i" && ok=1
+    done
+    [[ $ok == 1 ]] && kept+=("$a")
 done
 ORDER=("${kept[@]}")
 [[ ${#ORDER[@]} -gt 0 ]] || die "no allocator to measure"
 {
     echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
-    echo "# python: $PY ($("$PY" --version 2>&1))"
+    for i in "${!PYS[@]}"; do
+        echo "# python${PY_TAGS[$i]:+ ${PY_TAGS[$i]}}: ${PYS[$i]} ($("${PYS[$i]}" --version 2>&1))"
+    done
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine add noise)"
     echo "# command: bash bench/run.sh${ARGV:+ $ARGV} (reps=$REPS, timeout=${TIMEOUT}s)"
     [[ -n "$ENV_NOTE" ]] && echo "# environment: $ENV_NOTE removed: every allocator runs with its defaults unless its variant says otherwise"
@@ -490,13 +563,14 @@ ORDER=("${kept[@]}")
     [[ -n "$PY_CHECKS" ]] && echo "# checked before measuring: $PY_CHECKS"
 } >"$RAW"
 
-# Expands a workload spec into the argv array CMD.
+# Expands a workload spec into the argv array CMD; PY is the interpreter
+# PYS[$2].
 expand_cmd() {
-    local s=$1 w
+    local s=$1 i=$2 w
     CMD=()
     for w in $s; do
         case "$w" in
-        PY) CMD+=("$PY") ;;
+        PY) CMD+=("${PYS[$i]}") ;;
         BIN/*) CMD+=("$BENCH_BIN/${w#BIN/}") ;;
         *) CMD+=("$w") ;;
         esac
@@ -516,16 +590,33 @@ run_one() {
 
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$RESULT"; }
 
-note "allocators: ${ORDER[*]}; reps: $REPS; workloads: ${#SELECTED[@]}; raw: $RAW"
-START=$(date +%s)
+# One entry per workload run: "name|argv|quick argv|env|interpreter index"
+# (a Python workload once per interpreter, named <workload>@<tag> when
+# there is a tag).
+RUNS=()
 for spec in "${SELECTED[@]}"; do
     IFS='|' read -r name full quick envs <<<"$spec"
-    [[ $QUICK == 1 ]] && expand_cmd "$quick" || expand_cmd "$full"
+    if [[ "$full" != PY\ * ]]; then
+        RUNS+=("$spec|0")
+        continue
+    fi
+    for i in "${!PYS[@]}"; do
+        RUNS+=("$name${PY_TAGS[$i]:+@${PY_TAGS[$i]}}|$full|$quick|$envs|$i")
+    done
+done
+
+note "allocators: ${ORDER[*]}; reps: $REPS; workloads: ${#RUNS[@]}; raw: $RAW"
+START=$(date +%s)
+for spec in "${RUNS[@]}"; do
+    IFS='|' read -r name full quick envs py_i <<<"$spec"
+    if [[ $QUICK == 1 ]]; then expand_cmd "$quick" "$py_i"; else expand_cmd "$full" "$py_i"; fi
     run_one glibc "$envs"   # warm-up, not recorded
     for ((rep = 1; rep <= REPS; rep++)); do
         n=${#ORDER[@]}
         for ((k = 0; k < n; k++)); do
             alloc=${ORDER[$(( (k + rep - 1) % n ))]}
+            # A Python variant whose check failed on this interpreter.
+            [[ "$full" == PY\ * && -n "${PY_SKIP[$alloc|$py_i]:-}" ]] && continue
             run_one "$alloc" "$envs"
             printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$alloc" "$rep" \
                 "$(field wall_s)" "$(field maxrss_kib)" "$(field user_s)" \
