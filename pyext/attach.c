@@ -25,6 +25,7 @@
 #include "../backtrace_hooks/python/pyhook.h"
 #include "../include/heapsight_hook.h"
 #include "../prof/dump.h"
+#include "pyboot.h"
 #include "pymem.h"
 
 #define NOTE_KEY "python_frames"
@@ -276,10 +277,14 @@ read_cmdline(char *buf, size_t size, char **argv, int max)
 }
 
 /*
- * Under heapsight run (HEAPSIGHT_PYTHON=1), a Python process whose flags
- * skip heapsight's sitecustomize says so at once and in its profile; any
- * other Python process is noted as "frames off" until it attaches (a
- * Python 2, an interpreter that failed to import the package).
+ * Under heapsight run (HEAPSIGHT_PYTHON=1), in a python* process: the
+ * audit hook attaches when the main program is about to run (pyboot.h),
+ * whatever the interpreter's flags, and HEAPSIGHT_PYTHON_BOOT=audit tells
+ * heapsight's sitecustomize it has nothing to do.  An interpreter without
+ * audit hooks (before 3.8, Python 2) has only the sitecustomize: one whose
+ * flags skip it says so at once.  Until it attaches, the process is noted
+ * "frames off" in its profile (an interpreter that exits during start-up,
+ * or fails to attach).
  */
 __attribute__((constructor)) static void
 pyattach_boot(void)
@@ -294,7 +299,12 @@ pyattach_boot(void)
     if (strncmp(base, "python", 6) != 0)
         return;
     char flag = 0, c[200];
-    if (pyattach_flags_skip_site(argv + 1, argc - 1, &flag)) {
+    if (pyboot_install()) {
+        setenv("HEAPSIGHT_PYTHON_BOOT", "audit", 1);
+        hs_snprintf(c, sizeof c,
+                    "heapsight's Python support was never attached to this "
+                    "interpreter");
+    } else if (pyattach_flags_skip_site(argv + 1, argc - 1, &flag)) {
         hs_snprintf(c, sizeof c,
                     "%s -%c skips heapsight's sitecustomize (PYTHONPATH or "
                     "site)",

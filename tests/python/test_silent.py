@@ -1,7 +1,8 @@
 """test_silent.py — when Python frames are off, heapsight says so.
 
-  never_silent   python -I and -S under heapsight run: one line on stderr
-                 names the flag, the profile carries the note and label;
+  flags          python -I, -S, -E under heapsight run still attach (the
+                 library's audit hook); before 3.8 (no audit hooks) one
+                 line names the flag and the profile carries the note;
                  attached, no such line and the note says frames merged
   unsupported    (CPython 3.9 and older) one line says Python frames are
                  off and why; native stacks and pymalloc are still sampled;
@@ -25,21 +26,45 @@ KEEP = [bytes(3000) for _ in range(3000)]
 
 @pytest.mark.cpython(min=(3, 10), why="older interpreters have no Python "
                      "frames at all (test_unsupported)")
-@pytest.mark.parametrize("flag,what", [("-I", "-I"), ("-S", "-S"),
-                                       ("-IS", "-I")])
-def test_never_silent_flag(tmp_path, cli, python, flag, what):
-    """Isolated (-I) or without site (-S), the package cannot attach: one
-    line names the flag, the profile records it."""
+@pytest.mark.parametrize("flag", ["-I", "-S", "-IS", "-E"])
+def test_flags_still_attach(tmp_path, cli, python, flag):
+    """Isolated (-I), without site (-S) or ignoring PYTHON* variables (-E),
+    the interpreter never imports heapsight's sitecustomize; the library
+    attaches by itself (an audit hook) all the same: no "frames off" line,
+    the note says frames are merged, and the stacks hold Python frames."""
     script = write(tmp_path / "silent.py", SILENT_SCRIPT)
     out = str(tmp_path / "out")
     os.mkdir(out)
     rc, o, e = run([cli, "run", "--sample", "4k", "--out", out, "--",
                     python, flag, script])
     assert rc == 0, "%s: exit %d %r" % (flag, rc, e)
+    assert not frames_off_lines(e), "%s: frames-off line %r" % (flag, e)
+    dumps = dumps_in(out)
+    assert dumps, "%s: no profile: %r" % (flag, e)
+    for d in dumps:
+        prof = decode(d)
+        assert any("frames merged" in c for c in prof["comments"]), \
+            "%s: comments %r" % (flag, prof["comments"])
+        assert any(f[0] == "sym" and f[1] == "<module>"
+                   for smp in prof["samples"] for f in smp["frames"]), \
+            "%s: no <module> frame in %s" % (flag, d)
+
+
+@pytest.mark.cpython(below=(3, 8), why="interpreters with audit hooks (3.8+) "
+                     "attach whatever their flags")
+def test_flag_without_audit_hooks_says_so(tmp_path, cli, python):
+    """Without audit hooks, -I leaves only the sitecustomize, which it
+    skips: one line names the flag, the profile records it."""
+    script = write(tmp_path / "silent.py", SILENT_SCRIPT)
+    out = str(tmp_path / "out")
+    os.mkdir(out)
+    rc, o, e = run([cli, "run", "--sample", "4k", "--out", out, "--",
+                    python, "-I", script])
+    assert rc == 0, "exit %d %r" % (rc, e)
     lines = frames_off_lines(e)
-    assert len(lines) == 1 and (" " + what + " ") in lines[0] \
+    assert len(lines) == 1 and " -I " in lines[0] \
         and "native stacks go on" in lines[0], \
-        "%s: want one line naming %s, got %r" % (flag, what, e)
+        "want one line naming -I, got %r" % e
     assert_off_note(dumps_in(out), os.path.basename(python))
 
 

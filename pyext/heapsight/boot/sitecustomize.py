@@ -20,6 +20,10 @@ def _heapsight_boot():
                          "not supported (3.10 to 3.13 are); native stacks "
                          "go on\n" % sys.version_info[:2])
         return
+    # libheapsight.so attaches by itself when the program starts (an audit
+    # hook: pyext/pyboot.c); this file only chains then.
+    if os.environ.get("HEAPSIGHT_PYTHON_BOOT") == "audit":
+        return
     # A subinterpreter of a process that attached already: the hook and
     # the wrappers serve the whole process (and ctypes may not even load
     # in a subinterpreter).
