@@ -153,21 +153,25 @@ stats_sample_var(const stats_sampling_t *sm, const model_t *m,
     double v = fabs((double)model_value(m, s));
     if (sm->period == 0 || v == 0)
         return 0;
-    double size = NAN;
-    if (s->bytes > 0) {
-        size = (double)s->bytes;
-    } else if (sm->objects_i >= 0 && sm->space_i >= 0 &&
-               s->values[sm->objects_i] != 0) {
-        size =
-            (double)s->values[sm->space_i] / (double)s->values[sm->objects_i];
-        size = fabs(size);
-    }
-    if (!(size > 0))
+    /* The sampling probability follows the allocator's size (the bytes
+     * label, what the countdown counted); space counts the requested
+     * size, space / objects of the sample (they differ for heapsight's
+     * profiles: docs/PROFILING.md, "Units"). */
+    double req = NAN, usize = s->bytes > 0 ? (double)s->bytes : NAN;
+    if (sm->objects_i >= 0 && sm->space_i >= 0 &&
+        s->values[sm->objects_i] != 0)
+        req = fabs((double)s->values[sm->space_i] /
+                   (double)s->values[sm->objects_i]);
+    if (!(usize > 0))
+        usize = req;
+    if (!(req > 0))
+        req = usize;
+    if (!(usize > 0))
         return NAN;
-    double p = -expm1(-size / sm->period);
-    double objects = sm->bytes ? v / size : v; /* n̂ */
+    double p = -expm1(-usize / sm->period);
+    double objects = sm->bytes ? v / req : v; /* n̂ */
     double q = (1 - p) / p;
-    return sm->bytes ? objects * size * size * q : objects * q;
+    return sm->bytes ? objects * req * req * q : objects * q;
 }
 
 /* ---- trends ---- */

@@ -289,7 +289,14 @@ hook_next_sample(void)
     return sample_next_gap();
 }
 
-/* Records one sampled object; shared by malloc and foreign allocators. */
+/*
+ * Records one sampled object; shared by malloc and foreign allocators.
+ * usize is what the countdown counted (the weight's size) and the site's
+ * "bytes" label; size is what the program asked for, the unit of every
+ * space estimate (docs/PROFILING.md, "Units"): weight * size is unbiased
+ * for the requested bytes, since the weight is 1 / P(sampled) whatever
+ * the countdown counts.
+ */
 static prof_rec_t *
 record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
 {
@@ -299,10 +306,11 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
     unsigned n = prof_capture(frames, opt_prof_bt_max);
     tls.capturing = false;
     double w = sample_weight(usize, sample_interval());
-    prof_rec_t *rec = site_record_alloc(frames, n, usize, prof_thread_label(),
-                                        domain, tls.extra, w);
+    prof_rec_t *rec = site_record_alloc(frames, n, usize, size,
+                                        prof_thread_label(), domain,
+                                        tls.extra, w);
     prof_hooks_run_sample(ptr, size, usize, frames, n);
-    dump_note_sample(w * (double)usize);
+    dump_note_sample(w * (double)size);
     return rec;
 }
 

@@ -127,8 +127,8 @@ site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
 
 prof_rec_t *
 site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
-                  unsigned thread_label, unsigned domain, unsigned extra,
-                  double weight)
+                  size_t size, unsigned thread_label, unsigned domain,
+                  unsigned extra, double weight)
 {
     prof_rec_t *rec = malloc(sizeof(*rec));
     if (rec == NULL)
@@ -141,14 +141,14 @@ site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
         free(rec);
         return NULL;
     }
-    double bytes = weight * (double)usize;
+    double bytes = weight * (double)size;
     s->alloc_objects += weight;
     s->alloc_space += bytes;
     s->inuse_objects += weight;
     s->inuse_space += bytes;
     table.inuse_objects += weight;
     table.inuse_space += bytes;
-    *rec = (prof_rec_t){s, weight, usize, table.gen};
+    *rec = (prof_rec_t){s, weight, usize, size, table.gen};
     hs_mutex_unlock(&table.mtx);
     return rec;
 }
@@ -158,7 +158,7 @@ site_record_free(prof_rec_t *rec)
 {
     hs_mutex_lock(&table.mtx);
     if (rec->gen == table.gen) {
-        double bytes = rec->weight * (double)rec->usize;
+        double bytes = rec->weight * (double)rec->size;
         rec->site->inuse_objects -= rec->weight;
         rec->site->inuse_space -= bytes;
         table.inuse_objects -= rec->weight;

@@ -29,7 +29,8 @@ typedef struct prof_site_s prof_site_t;
 typedef struct prof_rec_s {
     prof_site_t *site;
     double weight; /* objects this one stands for */
-    size_t usize;
+    size_t usize;  /* the allocator's size (the site's "bytes" label) */
+    size_t size;   /* the size the program asked for (the unit of space) */
     uint64_t gen; /* table generation when sampled */
 } prof_rec_t;
 
@@ -45,9 +46,11 @@ typedef struct prof_site_snap_s {
 } prof_site_snap_t;
 
 void site_boot(void);
-/* Records one sampled allocation; returns its record (NULL on OOM). */
+/* Records one sampled allocation of size bytes asked for, usize given
+ * (the site is keyed by usize; its space counts weight * size); returns
+ * its record (NULL on OOM). */
 prof_rec_t *site_record_alloc(const hs_frame_t *frames, unsigned nframes,
-                              size_t usize, unsigned thread_label,
+                              size_t usize, size_t size, unsigned thread_label,
                               unsigned domain, unsigned extra, double weight);
 /* The object of rec was freed; rec is released. */
 void site_record_free(prof_rec_t *rec);

@@ -8,9 +8,12 @@
  *   tiny     24-byte objects (a 32-byte class), all kept
  *   block64k 64 KiB blocks, all kept
  *   huge     one 64 MiB block, kept
- * The truth, in usable bytes (malloc_usable_size), is printed per site as
- * "truth <site> <alloc_objects> <alloc_space> <inuse_objects>
- * <inuse_space>"; then the profile is dumped to argv[2] with prof.dump.
+ * The truth, in requested bytes (the profile's unit of space), is printed
+ * per site as "truth <site> <alloc_objects> <alloc_space> <inuse_objects>
+ * <inuse_space>", and the same spaces in usable bytes (malloc_usable_size,
+ * the allocator's view: objects x the "bytes" label) as "usable <site>
+ * <alloc_space> <inuse_space>"; then the profile is dumped to argv[2] with
+ * prof.dump.
  *
  * Usage: accuracy SCALE DUMP_PATH [SEED]   (SCALE 1 = about 200 MB live)
  */
@@ -33,6 +36,7 @@ static __thread volatile int current_site = -1;
 
 typedef struct truth_s {
     uint64_t alloc_objects, alloc_space, inuse_objects, inuse_space;
+    uint64_t alloc_usable, inuse_usable;
 } truth_t;
 static truth_t truth[NSITES];
 
@@ -59,17 +63,21 @@ site_alloc(int site, size_t size)
     memset(p, 1, size < 64 ? size : 64);
     size_t u = malloc_usable_size(p);
     truth[site].alloc_objects++;
-    truth[site].alloc_space += u;
+    truth[site].alloc_space += size;
     truth[site].inuse_objects++;
-    truth[site].inuse_space += u;
+    truth[site].inuse_space += size;
+    truth[site].alloc_usable += u;
+    truth[site].inuse_usable += u;
     return p;
 }
 
+/* Frees p, allocated at site with size bytes requested. */
 static void
-site_free(int site, void *p)
+site_free(int site, void *p, size_t size)
 {
     truth[site].inuse_objects--;
-    truth[site].inuse_space -= malloc_usable_size(p);
+    truth[site].inuse_space -= size;
+    truth[site].inuse_usable -= malloc_usable_size(p);
     free(p);
 }
 
@@ -103,8 +111,10 @@ main(int argc, char **argv)
     size_t nchurn = (size_t)(1000000 * scale),
            ntiny = (size_t)(2000000 * scale);
     size_t nblock = (size_t)(1000 * scale);
-    for (size_t i = 0; i < nchurn; i++)
-        site_free(SITE_CHURN, site_alloc(SITE_CHURN, 16 + next_rand() % 4081));
+    for (size_t i = 0; i < nchurn; i++) {
+        size_t size = 16 + next_rand() % 4081;
+        site_free(SITE_CHURN, site_alloc(SITE_CHURN, size), size);
+    }
     void **tiny = calloc(ntiny, sizeof(void *));
     for (size_t i = 0; i < ntiny; i++)
         tiny[i] = site_alloc(SITE_TINY, 24);
@@ -118,6 +128,10 @@ main(int argc, char **argv)
                (unsigned long long)truth[i].alloc_space,
                (unsigned long long)truth[i].inuse_objects,
                (unsigned long long)truth[i].inuse_space);
+    for (int i = 0; i < NSITES; i++)
+        printf("usable %s %llu %llu\n", site_names[i],
+               (unsigned long long)truth[i].alloc_usable,
+               (unsigned long long)truth[i].inuse_usable);
     const char *path = argv[2];
     int err = hs_ctl("prof.dump", NULL, NULL, &path, sizeof(path));
     if (err != 0) {

@@ -195,11 +195,14 @@ def check_profile_header(prof, what):
             break
 
 
-def read_truth(out):
+def read_truth(out, kind="truth"):
+    """{site: values} from a program's "<kind> <site> <values>..." lines:
+    "truth" the four sample values (space in requested bytes), "usable"
+    alloc_space and inuse_space in usable bytes."""
     truth = {}
     for line in out.splitlines():
         parts = line.split()
-        if parts[:1] == ["truth"]:
+        if parts[:1] == [kind]:
             truth[parts[1]] = [int(x) for x in parts[2:6]]
     return truth
 
@@ -381,9 +384,28 @@ def compare_truth(prof, truth, what):
         print("%s: %-24s %r (truth %r)" % (what, site, got, t))
 
 
+def compare_usable(prof, usable, what):
+    """The allocator's view: objects x the "bytes" label (the usable size)
+    summed by innermost function equals the truth in usable bytes."""
+    est = collections.defaultdict(lambda: [0, 0])
+    for s in prof["samples"]:
+        fns = fn_frames(s)
+        if fns:
+            usize = s["labels"].get("bytes", 0)
+            est[short(fns[0])][0] += s["values"][0] * usize
+            est[short(fns[0])][1] += s["values"][2] * usize
+    for site, t in sorted(usable.items()):
+        got = est.get(site, [0, 0])
+        check(got == t, "%s: %s objects x bytes label %r, usable truth %r"
+              % (what, site, got, t))
+    print("%s: objects x bytes label = usable bytes at %d sites"
+          % (what, len(usable)))
+
+
 def case_exact_native():
     """prof_sample:1 counts every allocation of tp_stacks exactly, by the
-    function that called the allocator; a realloc is an allocation at its
+    function that called the allocator, in requested bytes, with the
+    usable size in the "bytes" label; a realloc is an allocation at its
     own site and a free at the old block's, also when done in place."""
     dump = os.path.join(TMP, "exact.pb.gz")
     truth, out = run_stacks("prof:true,prof_sample:1", dump)
@@ -394,6 +416,10 @@ def case_exact_native():
     check(prof["period"] == 1, "exact: period %d" % prof["period"])
     print(out.splitlines()[0])
     compare_truth(prof, truth, "exact")
+    usable = read_truth(out, "usable")
+    if check(set(usable) == set(truth), "usable truth for %r"
+             % sorted(usable)):
+        compare_usable(prof, usable, "exact")
     # Whatever the convention for realloc: the live bytes must be right.
     live = by_top(prof)
     got = live["tp_site_big"][3] + live["tp_site_realloc_shrink"][3]
@@ -819,8 +845,14 @@ def case_ctl_reset():
     top = by_site(p1)
     check("tp_before_reset" not in top, "reset-1: tp_before_reset %r"
           % top.get("tp_before_reset"))
-    check(top.get("tp_after_reset") == [50, 51200, 50, 51200],
+    # 50 x malloc(1000): space in requested bytes, the usable size (1024)
+    # in the "bytes" label.
+    check(top.get("tp_after_reset") == [50, 50000, 50, 50000],
           "reset-1: tp_after_reset %r" % top.get("tp_after_reset"))
+    labels = set(s["labels"].get("bytes") for s in p1["samples"]
+                 if site_of(s) == "tp_after_reset")
+    check(labels == {1024}, "reset-1: tp_after_reset bytes labels %r"
+          % labels)
     check_profile_header(p2, "reset-2")
     check(p2["period"] == 8192, "reset-2: period %d" % p2["period"])
     top2 = by_site(p2)

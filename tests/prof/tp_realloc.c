@@ -8,7 +8,8 @@
  * shrinks one 512 KiB block to 64 KiB and grows it back (both in place in
  * heapsight), then tp_small_site makes SMALL_PER_ROUND 32-byte objects.
  * The truth of tp_small_site is printed as "truth tp_small_site
- * <objects> <usable bytes>"; everything stays live until the dump.
+ * <objects> <bytes>", in requested bytes (the profile's unit; 32 is also
+ * their usable size); everything stays live until the dump.
  *
  * For prof_test.py (case realloc_in_place), at prof_sample:16k: the small
  * site's 12.8 MB have a relative standard error of sqrt(R / B) = 3.6 %, so
@@ -16,7 +17,6 @@
  *
  * Usage: tp_realloc DUMP
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,7 +24,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-enum { ROUNDS = 50000, SMALL_PER_ROUND = 8 };
+enum { ROUNDS = 50000, SMALL_PER_ROUND = 8, SMALL_SIZE = 32 };
 
 static void *small[ROUNDS * SMALL_PER_ROUND];
 static size_t small_bytes;
@@ -33,11 +33,11 @@ NOINLINE static void
 tp_small_site(int round)
 {
     for (int k = 0; k < SMALL_PER_ROUND; k++) {
-        void *p = malloc(32);
+        void *p = malloc(SMALL_SIZE);
         if (p == NULL)
             abort();
         small[round * SMALL_PER_ROUND + k] = p;
-        small_bytes += malloc_usable_size(p);
+        small_bytes += SMALL_SIZE;
     }
 }
 

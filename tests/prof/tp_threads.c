@@ -11,7 +11,7 @@
  *                 labelled thread "tp-exiting" (which has ended);
  *                 exit-2.pb.gz: after "tp-freer" freed them, none live.
  *   cross_free    cross.pb.gz: tp_cross_site allocated the objects and
- *                 bytes of the "cross truth" line (exactly at
+ *                 requested bytes of the "cross truth" line (exactly at
  *                 prof_sample:1, within a few % when sampled), none live.
  *   fork_dlopen   child.<i>.pb.gz from every fourth child: a prof.dump
  *                 in a child forked while another thread was in dlopen.
@@ -23,7 +23,6 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -135,7 +134,7 @@ static struct {
 
 static atomic_uint cross_sampled, cross_freed_sampled;
 static atomic_uint cross_freed;
-static atomic_ullong cross_bytes; /* usable bytes tp_cross_site allocated */
+static atomic_ullong cross_bytes; /* bytes tp_cross_site was asked for */
 
 static void
 ring_put(void *p)
@@ -201,10 +200,11 @@ producer(void *arg)
     unsigned seed = (unsigned)(uintptr_t)arg;
     for (int i = 0; i < CROSS_EACH; i++) {
         seed = seed * 1103515245u + 12345u;
-        void *p = tp_cross_site(16 + (seed >> 8) % 20000);
+        size_t size = 16 + (seed >> 8) % 20000;
+        void *p = tp_cross_site(size);
         if (p == NULL)
             abort();
-        atomic_fetch_add(&cross_bytes, malloc_usable_size(p));
+        atomic_fetch_add(&cross_bytes, size);
         ring_put(p);
     }
     return NULL;

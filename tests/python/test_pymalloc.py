@@ -9,6 +9,8 @@ right, preloaded or not.
                  heapsight.profile(); only the PyMem domains; a warning
   no_preload_sizes  not preloaded: 100 KB bytearrays counted once (the
                  object and raw domains used to count them both)
+  estimates_against_tracemalloc  a malloc'd and a pymalloc'd site, live,
+                 against tracemalloc: the same unit, within sampling error
 """
 import os
 
@@ -226,3 +228,69 @@ def test_no_preload_sizes(tmp_path, python, pydir):
     for r in ratios:
         assert 0.85 < r < 1.15, \
             "100 KB bytearrays estimated at %.2fx (runs: %s)" % (r, shown)
+
+
+# ---- against tracemalloc ----------------------------------------------------
+
+TRACEMALLOC_SCRIPT = """\
+import sys
+import tracemalloc
+
+
+def make_blobs():
+    return [bytes(1000) for _ in range(100000)]
+
+
+def make_names():
+    return [("name-%d" % i) * 2 for i in range(300000)]
+
+
+if sys.argv[1] == "truth":
+    tracemalloc.start()
+blobs = make_blobs()
+names = make_names()
+if sys.argv[1] == "truth":
+    lines = {f.__code__.co_firstlineno + 1: f.__name__
+             for f in (make_blobs, make_names)}
+    for st in tracemalloc.take_snapshot().statistics("lineno"):
+        frame = st.traceback[0]
+        if frame.filename == __file__ and frame.lineno in lines:
+            print("TRUTH", lines[frame.lineno], st.size)
+else:
+    import heapsight
+    heapsight.dump(sys.argv[1], symbolize=False)
+"""
+
+
+def test_estimates_against_tracemalloc(tmp_path, hs_run, python):
+    """The live estimate of a site of 100,000 bytes(1000) (served by
+    malloc) and of 300,000 short strings (pymalloc) against tracemalloc's
+    count of the same lines in a run of its own (tracemalloc's own tables
+    would otherwise be counted under the same Python frames): both in the
+    bytes the program asked for, so they agree within the sampling error
+    (at 64 KiB about 1% for 100 MB, 2-3% for 20 MB); before the unit
+    change malloc's objects counted at their usable size."""
+    script = write(tmp_path / "tm.py", TRACEMALLOC_SCRIPT)
+    rc, o, e = run([python, str(script), "truth"])
+    assert rc == 0, "tracemalloc run: exit %d %r" % (rc, e)
+    truth = {}
+    for line in o.splitlines():
+        if line.startswith("TRUTH "):
+            _, site, size = line.split()
+            truth[site] = int(size)
+    assert set(truth) == {"make_blobs", "make_names"}, \
+        "tracemalloc's lines: %r %r" % (o, e)
+    out = tmp_path / "out"
+    out.mkdir()
+    live = str(out / "live.pb.gz")
+    hs_run(script, out, sample="64k", args=[live])
+    prof = decode(live)
+    for site, tol in (("make_blobs", 0.06), ("make_names", 0.12)):
+        est = sum(s["values"][3] for s in prof["samples"]
+                  if site in names_of(s))
+        ratio = est / truth[site]
+        print("%s: heapsight %.2f MB, tracemalloc %.2f MB, ratio %.3f"
+              % (site, est / 1e6, truth[site] / 1e6, ratio))
+        assert abs(ratio - 1) < tol, \
+            "%s: heapsight %.0f against tracemalloc %d (%.3fx)" \
+            % (site, est, truth[site], ratio)

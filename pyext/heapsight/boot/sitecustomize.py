@@ -71,8 +71,8 @@ def _chain():
                     sys.path[:] = saved
                 return
         except Exception as e:
-            print("heapsight: the next sitecustomize failed: %s" % e,
-                  file=sys.stderr)
+            sys.stderr.write("heapsight: the next sitecustomize failed: "
+                             "%s\n" % (e,))
             return
         finally:
             if me is not None:

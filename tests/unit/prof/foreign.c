@@ -24,7 +24,7 @@ static prof_rec_t *
 rec_for(uintptr_t tag)
 {
     hs_frame_t st[] = {tag};
-    return site_record_alloc(st, 1, 16, 0, 1, 0, 1);
+    return site_record_alloc(st, 1, 16, 16, 0, 1, 0, 1);
 }
 
 HS_TEST(put_then_take)
