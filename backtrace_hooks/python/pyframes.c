@@ -185,12 +185,22 @@ py_code_id(const void *code, py_code_id_t *r_id)
     if (!is_code(code))
         return false;
     const py_layout_t *L = rt.layout;
+    const void *lt = ld_ptr(code, L->co_linetable);
     *r_id = (py_code_id_t){
         .qualname = (uintptr_t)code_qualname(code),
         .filename = (uintptr_t)ld_ptr(code, L->co_filename),
-        .linetable = (uintptr_t)ld_ptr(code, L->co_linetable),
+        .linetable = (uintptr_t)lt,
         .firstlineno = ld_int(code, L->co_firstlineno),
     };
+    if (has_type(lt, rt.bytes_type)) {
+        const char *table = (const char *)lt + L->bytes_sval;
+        intptr_t len = ld_ssize(lt, L->ob_size);
+        r_id->lt_len = len;
+        if (len >= 8) {
+            memcpy(&r_id->lt_head, table, 8);
+            memcpy(&r_id->lt_tail, table + len - 8, 8);
+        }
+    }
     return true;
 }
 

@@ -79,6 +79,13 @@ unsigned py_read_frames(py_raw_frame_t *out, unsigned max, bool *r_complete);
 typedef struct py_code_id_s {
     uintptr_t qualname, filename, linetable;
     int firstlineno;
+    /* The line table's length and its first and last 8 bytes (0 where
+     * it is shorter): a table freed and another allocated at its address
+     * differs here unless it maps the same lines, in all but contrived
+     * cases (a reloaded module edited in the middle only, keeping every
+     * name, the first line and the table's length). */
+    intptr_t lt_len;
+    uint64_t lt_head, lt_tail;
 } py_code_id_t;
 
 /* False when code is not a code object. */

@@ -8,12 +8,11 @@
  * the .cold part and the allocator entry functions.
  *
  * The frame cache: 4096 direct-mapped slots keyed by (code object,
- * offset), each with the code object's identity (pyframes.h) and the line,
- * which is read from the live code object on every lookup (a walk of its
- * location table up to the offset): a slot left by a code object that
- * died, whose memory now holds another, is taken only when names, file
- * and line all agree — and then it is the same frame.  Slots are
- * sequence-numbered (../seqslot.h).
+ * offset), each with the code object's identity (pyframes.h: names, file,
+ * first line, and the line table's address, length and ends): a slot left
+ * by a code object that died, whose memory now holds another, is taken
+ * only when all of it agrees — and then it is the same frame.  A hit reads
+ * no line table.  Slots are sequence-numbered (../seqslot.h).
  */
 #include "pyhook.h"
 
@@ -310,7 +309,6 @@ in_trim(hs_frame_t ip)
 typedef struct slot_s {
     seqslot_t seq;
     int offset;
-    unsigned line;
     const void *code;
     py_code_id_t id;
     hs_frame_t frame;
@@ -330,13 +328,15 @@ static bool
 id_eq(const py_code_id_t *a, const py_code_id_t *b)
 {
     return a->qualname == b->qualname && a->filename == b->filename &&
-           a->linetable == b->linetable && a->firstlineno == b->firstlineno;
+           a->linetable == b->linetable && a->firstlineno == b->firstlineno &&
+           a->lt_len == b->lt_len && a->lt_head == b->lt_head &&
+           a->lt_tail == b->lt_tail;
 }
 
 /* Plain reads of a slot between two loads of its sequence number: a torn
  * read is detected and thrown away (seqslot.h). */
 static hs_frame_t
-cache_get(const void *code, int offset, const py_code_id_t *id, unsigned line)
+cache_get(const void *code, int offset, const py_code_id_t *id)
 {
     slot_t *s = slot_of(code, offset);
     uint32_t seq;
@@ -344,18 +344,16 @@ cache_get(const void *code, int offset, const py_code_id_t *id, unsigned line)
         return 0;
     const void *c = s->code;
     int off = s->offset;
-    unsigned ln = s->line;
     py_code_id_t sid = s->id;
     hs_frame_t f = s->frame;
     if (!seqslot_read_ok(&s->seq, seq) || c != code || off != offset ||
-        ln != line || !id_eq(&sid, id))
+        !id_eq(&sid, id))
         return 0;
     return f;
 }
 
 static void
-cache_put(const void *code, int offset, const py_code_id_t *id, unsigned line,
-          hs_frame_t f)
+cache_put(const void *code, int offset, const py_code_id_t *id, hs_frame_t f)
 {
     slot_t *s = slot_of(code, offset);
     uint32_t seq;
@@ -363,7 +361,6 @@ cache_put(const void *code, int offset, const py_code_id_t *id, unsigned line,
         return;
     s->code = code;
     s->offset = offset;
-    s->line = line;
     s->id = *id;
     s->frame = f;
     seqslot_write_end(&s->seq, seq);
@@ -375,21 +372,20 @@ frame_of(const py_raw_frame_t *r)
     py_code_id_t id;
     if (!py_code_id(r->code, &id))
         return 0;
-    /* The line is read from the live code object every time: a slot left
-     * by a code object that died, whose memory (and whose line table's)
-     * now holds another with the same names, is taken only if it also
-     * gives the same line, and then it is the same frame. */
-    unsigned line = py_code_line(r->code, r->offset);
-    hs_frame_t f = cache_get(r->code, r->offset, &id, line);
+    /* A hit costs no walk of the line table: the identity (names, first
+     * line, the line table's address, length and ends) tells a slot left
+     * by a code object that died, whose memory now holds another, from
+     * the same function at the same offset (pyframes.h). */
+    hs_frame_t f = cache_get(r->code, r->offset, &id);
     if (f != 0)
         return f;
     char name[256], file[1024];
     if (!py_code_names(r->code, name, sizeof name, file, sizeof file))
         return 0;
-    f = api.frame_symbolic(name, file, line);
+    f = api.frame_symbolic(name, file, py_code_line(r->code, r->offset));
     atomic_fetch_add_explicit(&names_computed, 1, memory_order_relaxed);
     if (f != 0)
-        cache_put(r->code, r->offset, &id, line, f);
+        cache_put(r->code, r->offset, &id, f);
     return f;
 }
 
