@@ -40,10 +40,10 @@
 #   hs_prof512k     as above: native frames only
 #   hs_py512k       HEAPSIGHT=prof:true HEAPSIGHT_PYTHON=1
 #                   PYTHONPATH=<pkg>/heapsight/boot:<pkg>: what `heapsight
-#                   run` does for a Python program (the boot sitecustomize
-#                   imports the package, pure Python over ctypes, which
-#                   asks libheapsight.so to install the Python frame hook
-#                   and wrap the PyMem domains).  <pkg> is a copy, taken at
+#                   run` does for a Python program (libheapsight.so's
+#                   audit hook attaches when the program starts: the
+#                   Python frame hook and the PyMem wrappers; the boot
+#                   sitecustomize then has nothing to do).  <pkg> is a copy, taken at
 #                   the start, of <build-dir>/python (target hs_pypkg,
 #                   built with the library); without that package the
 #                   variant is skipped, and before measuring, one run on
@@ -499,9 +499,8 @@ declare -A PY_SKIP=()  # "variant|interpreter index" whose check failed
 check_py_variant() {
     local a=$1 i=$2 code out="$OUTDIR/check" ARGS=() res on=${PY_TAGS[$2]:+ on ${PY_TAGS[$2]}}
     case "$a" in
-    hs_py512k) code='import sys
-h = sys.modules.get("heapsight")
-st = h.python_status() if h else {}
+    hs_py512k) code='import heapsight as h
+st = h.python_status()
 ok = st.get("hook") == "1" and st.get("wrapped", "")[1:] == "11"
 print("ok" if ok else "FAIL", "python=%s hook=%s pymem=%s "
       "wrapped(raw,mem,obj)=%s%s" % (st.get("python"), st.get("hook"),
