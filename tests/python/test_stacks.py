@@ -12,6 +12,8 @@
 Dumps are symbolized by heapsight run and read back with the real ``go tool
 pprof -traces`` (stack order, names) and with tests/prof/pprof_decode.py
 (files, lines, labels).
+  asyncio        coroutines resumed by asyncio's event loop: the coroutine
+                 that allocated, then the loop's frames down to <module>
 """
 import os
 
@@ -143,6 +145,49 @@ def test_sqlite_zlib(tmp_path, hs_run, traces):
         assert py[-1:] == ["<module>"], \
             "stack %r does not end at <module>" % fr
         print("  " + " <- ".join(fr[:12]))
+
+
+# ---- asyncio ----------------------------------------------------------------
+
+ASYNCIO_SCRIPT = """\
+import asyncio
+import sys
+
+import heapsight
+
+KEEP = []
+
+
+async def fetch(i):
+    await asyncio.sleep(0)
+    KEEP.append(bytearray(20000 + i))
+
+
+async def crawl():
+    await asyncio.gather(*(fetch(i) for i in range(300)))
+    heapsight.dump(sys.argv[1])
+
+
+asyncio.run(crawl())
+"""
+
+
+def test_asyncio(tmp_path, hs_run, traces):
+    """Coroutines resumed by asyncio's event loop: each sample under a
+    task shows the coroutine that allocated, then the event loop's
+    frames down to asyncio.run and <module>."""
+    script = write(tmp_path / "aio.py", ASYNCIO_SCRIPT)
+    out = tmp_path / "out"
+    out.mkdir()
+    live = str(out / "live.pb.gz")
+    hs_run(script, out, sample="64k", args=[live])
+    hits = [fr for _, fr in traces(live) if "fetch" in fr]
+    assert hits, "no stack under fetch (6 MB of bytearrays)"
+    for fr in hits:
+        rest = fr[fr.index("fetch"):]
+        assert "run" in rest and "<module>" in rest, \
+            "fetch without the event loop and <module> under it: %r" % fr
+    print("  " + " <- ".join(hits[0][:14]))
 
 
 # ---- run_flamegraph ---------------------------------------------------------
