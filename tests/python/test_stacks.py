@@ -8,12 +8,12 @@
   run_flamegraph heapsight run --flamegraph F: the program's final dump
                  drawn, Python functions included
   no_python      heapsight run --no-python: no Python frames
+  asyncio        coroutines resumed by asyncio's event loop: the coroutine
+                 that allocated, then the loop's frames down to <module>
 
 Dumps are symbolized by heapsight run and read back with the real ``go tool
 pprof -traces`` (stack order, names) and with tests/prof/pprof_decode.py
 (files, lines, labels).
-  asyncio        coroutines resumed by asyncio's event loop: the coroutine
-                 that allocated, then the loop's frames down to <module>
 """
 import os
 
