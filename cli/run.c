@@ -495,8 +495,7 @@ run_report_markers(const char *dir, const hmap_t *seen)
 {
     DIR *d = opendir(dir);
     for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-        if (!run_is_marker(e->d_name) ||
-            hmap_get_str(seen, e->d_name, NULL))
+        if (!run_is_marker(e->d_name) || hmap_get_str(seen, e->d_name, NULL))
             continue;
         char *path, line[1100] = "", cmd[1024] = "?";
         if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)

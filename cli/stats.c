@@ -158,8 +158,7 @@ stats_sample_var(const stats_sampling_t *sm, const model_t *m,
      * size, space / objects of the sample (they differ for heapsight's
      * profiles: docs/PROFILING.md, "Units"). */
     double req = NAN, usize = s->bytes > 0 ? (double)s->bytes : NAN;
-    if (sm->objects_i >= 0 && sm->space_i >= 0 &&
-        s->values[sm->objects_i] != 0)
+    if (sm->objects_i >= 0 && sm->space_i >= 0 && s->values[sm->objects_i] != 0)
         req = fabs((double)s->values[sm->space_i] /
                    (double)s->values[sm->objects_i]);
     if (!(usize > 0))

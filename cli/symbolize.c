@@ -443,8 +443,8 @@ symbolize_profile(profile_t *p, const symbolize_opts_t *o,
                   symbolize_stats_t *r_stats)
 {
     double t0 = symbolize_now();
-    symbolize_session_t *own = o->session == NULL ? symbolize_session_new(o)
-                                                  : NULL;
+    symbolize_session_t *own =
+        o->session == NULL ? symbolize_session_new(o) : NULL;
     symbolize_ctx_t c = {.p = p, .s = o->session != NULL ? o->session : own};
     hmap_init(&c.result_of);
     hmap_init(&c.function_of);

@@ -33,7 +33,7 @@ typedef struct symbolize_session_s symbolize_session_t;
 typedef struct symbolize_opts_s {
     const char *const *debug_dirs; /* --debug-dir, in search order */
     size_t ndebug_dirs;
-    bool verbose; /* one line of counts and speed on stderr */
+    bool verbose;                 /* one line of counts and speed on stderr */
     symbolize_session_t *session; /* NULL: a session of one call */
 } symbolize_opts_t;
 

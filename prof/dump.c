@@ -44,7 +44,7 @@ static _Atomic(uint64_t) interval_acc; /* estimated bytes since last dump */
 static _Atomic(uint64_t) gdump_hwm;    /* in-use bytes of the last gdump */
 static _Atomic(int64_t) gdump_last_ns;
 static bool warned;
-static bool in_fork_child; /* no calls into the dynamic linker */
+static bool in_fork_child;              /* no calls into the dynamic linker */
 static char last_manual[DUMP_PATH_MAX]; /* guarded by dump_mtx */
 
 /* Names of the automatic dumps still on disk, oldest first (guarded by

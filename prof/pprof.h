@@ -45,7 +45,7 @@ typedef struct prof_sample_rec_s {
     const char *allocator;              /* label, or NULL */
     const char *extra_key;              /* a hook's label, or NULL */
     const char *extra_value;
-    const char *note_key;               /* the process's note, or NULL */
+    const char *note_key; /* the process's note, or NULL */
     const char *note_value;
 } prof_sample_rec_t;
 

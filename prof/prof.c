@@ -306,9 +306,8 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
     unsigned n = prof_capture(frames, opt_prof_bt_max);
     tls.capturing = false;
     double w = sample_weight(usize, sample_interval());
-    prof_rec_t *rec = site_record_alloc(frames, n, usize, size,
-                                        prof_thread_label(), domain,
-                                        tls.extra, w);
+    prof_rec_t *rec = site_record_alloc(
+        frames, n, usize, size, prof_thread_label(), domain, tls.extra, w);
     prof_hooks_run_sample(ptr, size, usize, frames, n);
     dump_note_sample(w * (double)size);
     return rec;

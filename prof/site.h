@@ -31,7 +31,7 @@ typedef struct prof_rec_s {
     double weight; /* objects this one stands for */
     size_t usize;  /* the allocator's size (the site's "bytes" label) */
     size_t size;   /* the size the program asked for (the unit of space) */
-    uint64_t gen; /* table generation when sampled */
+    uint64_t gen;  /* table generation when sampled */
 } prof_rec_t;
 
 /* One site's counters, copied out for a dump or a report. */

@@ -30,8 +30,8 @@
 
 #define NOTE_KEY "python_frames"
 
-static bool attached;    /* an attach has run (guarded by the GIL) */
-static int attach_err;   /* its result */
+static bool attached;  /* an attach has run (guarded by the GIL) */
+static int attach_err; /* its result */
 static char attach_why[256];
 static py_layout_t layout;
 static bool layout_derived;
@@ -93,7 +93,8 @@ choose_layout(const char **r_why)
                                             &layout, &layout_derived, r_why);
     if (l == NULL)
         return ENOTSUP;
-    py_runtime_t rt = {.layout = &layout, .code_type = sym("PyCode_Type"),
+    py_runtime_t rt = {.layout = &layout,
+                       .code_type = sym("PyCode_Type"),
                        .str_type = sym("PyUnicode_Type"),
                        .bytes_type = sym("PyBytes_Type")};
     *(void **)&rt.gilstate = sym("PyGILState_GetThisThreadState");
@@ -168,15 +169,14 @@ attach_frames(const char *func, const char *file, char *why, size_t size)
 }
 
 HS_API int
-hs_python_attach(const char *func, const char *file, char *why,
-                 size_t why_size)
+hs_python_attach(const char *func, const char *file, char *why, size_t why_size)
 {
     if (!attached) {
         attached = true;
-        attach_err = func != NULL && file != NULL
-                         ? attach_frames(func, file, attach_why,
-                                         sizeof attach_why)
-                         : EINVAL;
+        attach_err =
+            func != NULL && file != NULL
+                ? attach_frames(func, file, attach_why, sizeof attach_why)
+                : EINVAL;
         if (attach_err == EINVAL)
             hs_snprintf(attach_why, sizeof attach_why, "no caller given");
         const char *pw = NULL;
@@ -219,8 +219,8 @@ hs_python_info(char *buf, size_t size)
         "python=%u.%u\nlayout=%s\nderived=%d\nhook=%d\nreason=%s\n"
         "eval=%lx-%lx\ncold=%lx-%lx\ntrimmed=%u\nsymtab=%s\npymem=%s\n"
         "wrapped=%d%d%d\nglobal=%d\n",
-        py_version >> 8, py_version & 0xff, py_frames_version(),
-        layout_derived, py_hook_installed(), attach_err ? attach_why : "",
+        py_version >> 8, py_version & 0xff, py_frames_version(), layout_derived,
+        py_hook_installed(), attach_err ? attach_why : "",
         (unsigned long)in.eval_lo, (unsigned long)in.eval_hi,
         (unsigned long)in.cold_lo, (unsigned long)in.cold_hi, in.ntrim,
         in.symtab, pymem_mode(), pymem_wrapped(PYMEM_RAW),

@@ -105,8 +105,8 @@ static void *
 native_attach(void *self, void *unused)
 {
     (void)self, (void)unused;
-    return api.from_long(hs_python_attach("_heapsight_attach", "<heapsight>",
-                                          NULL, 0));
+    return api.from_long(
+        hs_python_attach("_heapsight_attach", "<heapsight>", NULL, 0));
 }
 
 static void *
@@ -208,10 +208,10 @@ boot(void)
     void *r = co != NULL ? api.eval_code(co, g, g) : NULL;
     if (r == NULL && api.err_occurred() != NULL)
         api.err_clear();
-    void *attached = r != NULL ? call(g, "_heapsight_attach", fn[0], NULL)
-                               : NULL;
-    void *set = attached != NULL ? call(g, "_heapsight_setup", fn[1], fn[2])
-                                 : NULL;
+    void *attached =
+        r != NULL ? call(g, "_heapsight_attach", fn[0], NULL) : NULL;
+    void *set =
+        attached != NULL ? call(g, "_heapsight_setup", fn[1], fn[2]) : NULL;
     if (attached == NULL || set == NULL)
         hs_dprintf(STDERR_FILENO,
                    "heapsight: the Python start-up hook failed (%s); the "

@@ -62,7 +62,6 @@ static const char *(*allocator_name)(void);
 static bool wrapped[PYMEM_NDOMAINS];
 static const char *mode = "";
 
-
 typedef struct wrap_s {
     pymem_allocator_t old;
     unsigned domain;

@@ -264,8 +264,8 @@ copy_str(const void *o, char *buf, size_t size)
         (state >> L->str_compact_bit & 1) &&
         (kind == 1 || kind == 2 || kind == 4)) {
         bool ascii = state >> L->str_ascii_bit & 1;
-        const char *data = (const char *)o + (ascii ? L->str_ascii_size
-                                                    : L->str_compact_size);
+        const char *data =
+            (const char *)o + (ascii ? L->str_ascii_size : L->str_compact_size);
         intptr_t len = ld_ssize(o, L->str_length);
         for (intptr_t i = 0; i < len; i++)
             if (!put_utf8(buf, size, &pos, str_char(data, kind, i)))

@@ -111,7 +111,7 @@ unsigned py_code_line(const void *code, int offset);
  */
 unsigned py_linetable_line(const uint8_t *table, size_t len, int firstlineno,
                            int offset);
-unsigned py_linetable310_line(const uint8_t *table, size_t len,
-                              int firstlineno, int offset);
+unsigned py_linetable310_line(const uint8_t *table, size_t len, int firstlineno,
+                              int offset);
 
 #endif /* HS_PY_FRAMES_H */

@@ -101,9 +101,9 @@ find_object_cb(struct dl_phdr_info *di, size_t size, void *arg)
         o->text_lo = lo;
         o->text_hi = lo + ph->p_memsz;
         hs_snprintf(o->path, sizeof o->path, "%s",
-                 di->dlpi_name != NULL && di->dlpi_name[0] != '\0'
-                     ? di->dlpi_name
-                     : "/proc/self/exe");
+                    di->dlpi_name != NULL && di->dlpi_name[0] != '\0'
+                        ? di->dlpi_name
+                        : "/proc/self/exe");
         for (int j = 0; j < di->dlpi_phnum; j++)
             if (di->dlpi_phdr[j].p_type == PT_NOTE && o->build_id_len == 0)
                 note_build_id(o, &di->dlpi_phdr[j], di->dlpi_addr);

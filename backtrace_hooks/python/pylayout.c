@@ -36,13 +36,16 @@ typedef struct dbg_pair_s {
     size_t field, pos;
 } dbg_pair_t;
 
-#define PAIR(f) {offsetof(py_layout_t, f), offsetof(py_layout_t, dbg_##f)}
+#define PAIR(f)                                                                \
+    {                                                                          \
+        offsetof(py_layout_t, f), offsetof(py_layout_t, dbg_##f)               \
+    }
 static const dbg_pair_t dbg_pairs[] = {
-    PAIR(ts_frame),         PAIR(f_previous),     PAIR(f_code),
-    PAIR(f_instr),          PAIR(f_owner),        PAIR(co_name),
-    PAIR(co_qualname),      PAIR(co_filename),    PAIR(co_linetable),
-    PAIR(co_firstlineno),   PAIR(co_code_adaptive), PAIR(ob_type),
-    PAIR(bytes_sval),       PAIR(str_state),      PAIR(str_length),
+    PAIR(ts_frame),       PAIR(f_previous),       PAIR(f_code),
+    PAIR(f_instr),        PAIR(f_owner),          PAIR(co_name),
+    PAIR(co_qualname),    PAIR(co_filename),      PAIR(co_linetable),
+    PAIR(co_firstlineno), PAIR(co_code_adaptive), PAIR(ob_type),
+    PAIR(bytes_sval),     PAIR(str_state),        PAIR(str_length),
     PAIR(str_ascii_size),
 };
 #undef PAIR

@@ -1,9 +1,9 @@
 /*
  * py_embed.c — the Python frame hook driven deterministically from an
  * embedded CPython (built once per interpreter the machine has, 3.10 and
- * later: tests/python/CMakeLists.txt): Python code calls probe.capture(), a C function
- * that takes the native stack (glibc's backtrace) and runs the hook on it
- * (py_hook_run), with heapsight's API replaced by a recording stand-in.
+ * later: tests/python/CMakeLists.txt): Python code calls probe.capture(), a C
+ * function that takes the native stack (glibc's backtrace) and runs the hook on
+ * it (py_hook_run), with heapsight's API replaced by a recording stand-in.
  *
  * Checked: the merged stack names the Python functions innermost first,
  * with their files and lines, and no eval-loop frame is left (plain

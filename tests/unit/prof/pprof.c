@@ -171,12 +171,13 @@ dedupe_samples(prof_sample_rec_t *s, hs_frame_t *st1, hs_frame_t *st2)
     hs_frame_t f2[] = {b, a, 0, sym(1), sym(2), sym(3), a};
     memcpy(st1, f1, sizeof f1);
     memcpy(st2, f2, sizeof f2);
-    s[0] = (prof_sample_rec_t){st1, 3,      10,   1000, 4,   400,
-                               100, "main", NULL, NULL, NULL};
-    s[1] = (prof_sample_rec_t){st2,  7,          3,          3072, 2,   2048,
-                               1024, "worker-1", "pymalloc", NULL, NULL};
-    s[2] = (prof_sample_rec_t){st1, 3,    1,          1,    0,   0,
-                               0,   NULL, "pymalloc", NULL, NULL};
+    s[0] = (prof_sample_rec_t){st1,    3,    10,   1000, 4,    400, 100,
+                               "main", NULL, NULL, NULL, NULL, NULL};
+    s[1] = (prof_sample_rec_t){st2,  7,    3,          3072,       2,
+                               2048, 1024, "worker-1", "pymalloc", NULL,
+                               NULL, NULL, NULL};
+    s[2] = (prof_sample_rec_t){st1,  3,          1,    1,    0,    0,   0,
+                               NULL, "pymalloc", NULL, NULL, NULL, NULL};
 }
 
 HS_TEST(dedupe_and_layout)
@@ -285,7 +286,8 @@ HS_TEST(symbolic_locations)
 HS_TEST(unknown_symbolic_frames)
 {
     hs_frame_t st[] = {sym(NSYMS + 5), sym(0)};
-    prof_sample_rec_t s = {st, 2, 1, 8, 1, 8, 8, NULL, NULL, NULL, NULL};
+    prof_sample_rec_t s = {st,   2,    1,    8,    1,    8,   8,
+                           NULL, NULL, NULL, NULL, NULL, NULL};
     prof_profile_t p = base_profile(&s, 1);
     pdec_profile_t pr;
     HS_ASSERT_EQ_INT(roundtrip(&p, &pr), 0);
@@ -342,8 +344,8 @@ HS_TEST(labels)
 HS_TEST(negative_and_large_values)
 {
     hs_frame_t st[] = {sym(0)};
-    prof_sample_rec_t s = {st, 1,    INT64_MAX, -1,   INT64_MIN, 1,
-                           -5, NULL, NULL,      NULL, NULL};
+    prof_sample_rec_t s = {st,   1,    INT64_MAX, -1,   INT64_MIN, 1,   -5,
+                           NULL, NULL, NULL,      NULL, NULL,      NULL};
     prof_profile_t p = base_profile(&s, 1);
     p.time_nanos = -1;
     pdec_profile_t pr;
@@ -364,7 +366,8 @@ HS_TEST(huge_stack)
     for (size_t i = 0; i < N; i++) /* distinct, some repeated, mixed */
         st[i] = i % 3 == 2 ? sym((unsigned)(i % NSYMS))
                            : (hs_frame_t)&native_a + 1 + i;
-    prof_sample_rec_t s = {st, N, 1, 1, 1, 1, 1, "t", NULL, NULL, NULL};
+    prof_sample_rec_t s = {st,  N,    1,    1,    1,    1,   1,
+                           "t", NULL, NULL, NULL, NULL, NULL};
     prof_profile_t p = base_profile(&s, 1);
     pdec_profile_t pr;
     HS_ASSERT_EQ_INT(roundtrip(&p, &pr), 0);

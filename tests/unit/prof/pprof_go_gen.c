@@ -102,9 +102,10 @@ main(int argc, char **argv)
     hs_frame_t st2[] = {ra_beta, ra_main};
     hs_frame_t st3[] = {gen_sym(1), gen_sym(2)};
     prof_sample_rec_t s[] = {
-        {st1, 3, 10, 1000, 4, 400, 100, "main", NULL, NULL, NULL},
-        {st2, 2, 3, 3072, 2, 2048, 1024, "worker-1", "pymalloc", NULL, NULL},
-        {st3, 2, 5, 500, 0, 0, 100, NULL, "pymalloc", NULL, NULL},
+        {st1, 3, 10, 1000, 4, 400, 100, "main", NULL, NULL, NULL, NULL, NULL},
+        {st2, 2, 3, 3072, 2, 2048, 1024, "worker-1", "pymalloc", NULL, NULL,
+         NULL, NULL},
+        {st3, 2, 5, 500, 0, 0, 100, NULL, "pymalloc", NULL, NULL, NULL, NULL},
     };
     static const char *const comments[] = {"heapsight 0.1.0 test profile",
                                            "options: prof:true"};
