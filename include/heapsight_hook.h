@@ -132,6 +132,15 @@ int hs_python_attach(const char *func, const char *file, char *why,
                      size_t why_size);
 int hs_python_detach(void);
 size_t hs_python_info(char *buf, size_t size);
+/*
+ * What heapsight run does in every Python process when its main program is
+ * about to run (an audit hook calls it; heapsight's boot sitecustomize
+ * calls it where the interpreter has no audit hooks): attach, label the
+ * main thread, have threading name every thread it starts, make os._exit
+ * write the final dump first.  Once per process; returns what
+ * hs_python_attach returned.  GIL held.
+ */
+int hs_python_boot(void);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,8 @@
  * functions are defined in a fresh namespace (file "<heapsight>"): the
  * first only calls the builtin it is given, so that hs_python_attach can
  * check its layout on that function's own frame; the second labels the
- * main thread, wraps os._exit (the final dump first: prof.final) and has
+ * main thread, removes the hook at interpreter exit (before thread states
+ * are freed), wraps os._exit (the final dump first: prof.final) and has
  * threading name each thread it starts (at once if threading is imported,
  * else when it is).  Any failure there is said in one line; the program
  * runs on.
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "../alloc/util/fmt.h"
+#include "../alloc/util/util.h"
 #include "../include/heapsight.h"
 #include "../include/heapsight_hook.h"
 
@@ -85,8 +87,9 @@ find_api(void)
     GET(decref, "Py_DecRef");
     GET(none, "_Py_NoneStruct");
 #undef GET
+    /* Every entry but the first (audit hooks, 3.8+) is needed to boot. */
     void *const *p = (void *const *)&api;
-    for (size_t i = 0; i < sizeof api / sizeof(void *); i++)
+    for (size_t i = 1; i < sizeof api / sizeof(void *); i++)
         if (p[i] == NULL)
             return false;
     return true;
@@ -128,11 +131,21 @@ native_final(void *self, void *unused)
     return none();
 }
 
+static void *
+native_detach(void *self, void *unused)
+{
+    (void)self, (void)unused;
+    hs_python_detach();
+    return none();
+}
+
 static py_method_def_t defs[] = {
     {"attach", native_attach, PY_METH_NOARGS, NULL},
     {"thread_name", native_thread_name, PY_METH_O, NULL},
     {"final", native_final, PY_METH_NOARGS, NULL},
+    {"detach", native_detach, PY_METH_NOARGS, NULL},
 };
+enum { NDEFS = sizeof defs / sizeof defs[0] };
 
 /* ---- the Python side ---- */
 
@@ -140,8 +153,9 @@ static const char boot_code[] =
     "def _heapsight_attach(attach):\n"
     "    return attach()\n"
     "\n"
-    "def _heapsight_setup(thread_name, final):\n"
-    "    import os, sys\n"
+    "def _heapsight_setup(thread_name, final, detach):\n"
+    "    import atexit, os, sys\n"
+    "    atexit.register(detach)\n"
     "    thread_name('MainThread')\n"
     "    real_exit = os._exit\n"
     "    def _exit(status):\n"
@@ -184,13 +198,13 @@ static const char boot_code[] =
     "            return None\n"
     "    sys.meta_path.insert(0, Finder())\n";
 
-/* Calls globals[name](args...) and returns the result (new reference),
- * or NULL with the error cleared. */
+/* Calls globals[name](args...) (up to three, NULL-terminated) and returns
+ * the result (new reference), or NULL with the error cleared. */
 static void *
-call(void *globals, const char *name, void *a, void *b)
+call(void *globals, const char *name, void *a, void *b, void *c)
 {
     void *fn = api.dict_get(globals, name);
-    void *r = fn != NULL ? api.call(fn, a, b, NULL) : NULL;
+    void *r = fn != NULL ? api.call(fn, a, b, c, NULL) : NULL;
     if (r == NULL && api.err_occurred() != NULL)
         api.err_clear();
     return r;
@@ -200,30 +214,31 @@ static void
 boot(void)
 {
     void *g = api.dict_new();
-    void *fn[3] = {NULL, NULL, NULL};
+    void *fn[NDEFS] = {NULL};
     bool ok = g != NULL && api.dict_set(g, "__builtins__", api.builtins()) == 0;
-    for (unsigned i = 0; ok && i < 3; i++)
+    for (unsigned i = 0; ok && i < NDEFS; i++)
         ok = (fn[i] = api.cfunction_new(&defs[i], NULL, NULL)) != NULL;
     void *co = ok ? api.compile(boot_code, "<heapsight>", PY_FILE_INPUT) : NULL;
     void *r = co != NULL ? api.eval_code(co, g, g) : NULL;
     if (r == NULL && api.err_occurred() != NULL)
         api.err_clear();
     void *attached =
-        r != NULL ? call(g, "_heapsight_attach", fn[0], NULL) : NULL;
-    void *set =
-        attached != NULL ? call(g, "_heapsight_setup", fn[1], fn[2]) : NULL;
+        r != NULL ? call(g, "_heapsight_attach", fn[0], NULL, NULL) : NULL;
+    void *set = attached != NULL
+                    ? call(g, "_heapsight_setup", fn[1], fn[2], fn[3])
+                    : NULL;
     if (attached == NULL || set == NULL)
         hs_dprintf(STDERR_FILENO,
                    "heapsight: the Python start-up hook failed (%s); the "
                    "program runs on with native stacks\n",
                    attached == NULL ? "attaching" : "thread names, os._exit");
-    void *objs[] = {set, attached, r, co, fn[0], fn[1], fn[2], g};
+    void *objs[] = {set, attached, r, co, fn[0], fn[1], fn[2], fn[3], g};
     for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
         if (objs[i] != NULL)
             api.decref(objs[i]);
 }
 
-static bool booted;
+static bool booted; /* guarded by the GIL */
 
 static int
 audit_hook(const char *event, void *args, void *data)
@@ -241,5 +256,22 @@ audit_hook(const char *event, void *args, void *data)
 bool
 pyboot_install(void)
 {
-    return find_api() && api.add_audit_hook(audit_hook, NULL) == 0;
+    return find_api() && api.add_audit_hook != NULL &&
+           api.add_audit_hook(audit_hook, NULL) == 0;
+}
+
+HS_API int
+hs_python_boot(void)
+{
+    if (!booted) {
+        booted = true;
+        if (find_api())
+            boot();
+        else
+            hs_dprintf(STDERR_FILENO,
+                       "heapsight: the Python start-up hook failed (this "
+                       "interpreter lacks part of the C API); the program "
+                       "runs on with native stacks\n");
+    }
+    return hs_python_attach(NULL, NULL, NULL, 0);
 }

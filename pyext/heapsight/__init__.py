@@ -246,64 +246,19 @@ class profile:
         return False
 
 
-def _name_threads():
-    """Labels samples with the Python thread's name (threading's, as
-    ``threading.current_thread().name`` says) rather than ``tid N``: this
-    thread now, and each new thread when it starts running, through a
-    one-shot profile function (threading installs it in every new thread
-    before ``run()``; it removes itself at its first event)."""
-    import threading
-    try:
-        _c.set_thread_name(threading.current_thread().name)
-    except (RuntimeError, OSError):
-        return
-
-    def _hs_thread_name(frame, event, arg):
-        sys.setprofile(None)
-        try:
-            _c.set_thread_name(threading.current_thread().name)
-        except (RuntimeError, OSError):
-            pass
-
-    if getattr(threading, "_profile_hook", None) is None:
-        threading.setprofile(_hs_thread_name)
-
-
-def _final_dump():
-    try:
-        _c.final()
-    except (RuntimeError, OSError):
-        pass
-
-
-def _guard_exits():
-    """Under ``heapsight run``, a process that leaves through ``os._exit``
-    (multiprocessing's forked children do, and so do servers' workers)
-    skips atexit handlers, so it writes its final dump first.  Processes
-    killed by a signal leave none; ``heapsight run`` lists them."""
-    real_exit = os._exit
-
-    def _exit(status):
-        _final_dump()
-        real_exit(status)
-
-    _exit.__doc__ = real_exit.__doc__
-    os._exit = _exit
-
-
 def _autostart():
-    """Run by the sitecustomize that ``heapsight run`` puts on the path:
-    the profiler is on already (preloaded, HEAPSIGHT=prof:true); add the
-    frame hook and the PyMem wrappers, name threads, and keep the profiles
-    of processes that leave abruptly."""
+    """Run by the sitecustomize that ``heapsight run`` puts on the path,
+    where libheapsight.so's audit hook cannot start the Python support
+    itself (no audit hooks before 3.8, Python embedded under another
+    name): the library's own start (hs_python_boot: the frame hook, the
+    PyMem wrappers, thread names, os._exit)."""
     if not _c.available():
         sys.stderr.write("heapsight: HEAPSIGHT_PYTHON is set but "
                          "libheapsight.so is not preloaded: Python frames "
                          "are off\n")
         return
     _profiler_on()
-    _install()
+    _c.boot()  # the hook is removed at exit by the boot itself
+    _state["attached"] = True
     # Subinterpreters of this process skip the boot (sitecustomize.py).
     os.environ["HEAPSIGHT_ATTACHED"] = str(os.getpid())
-    _name_threads()
-    _guard_exits()

@@ -34,6 +34,8 @@ def _bind(handle_name, mode):
     pylib.hs_python_detach.restype = ctypes.c_int
     pylib.hs_python_info.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
     pylib.hs_python_info.restype = ctypes.c_size_t
+    pylib.hs_python_boot.argtypes = []
+    pylib.hs_python_boot.restype = ctypes.c_int
     _lib, _pylib = lib, pylib
 
 
@@ -134,15 +136,12 @@ def dump(path=None):
     return os.fsdecode(buf.value) or None
 
 
-def final():
-    """prof.final: the exit dump now (before an exit that skips atexit)."""
-    _ctl_write("prof.final", None)
-
-
-def set_thread_name(name):
-    """thread.prof.name: this thread's label in the profile."""
-    _ctl_write("thread.prof.name",
-               ctypes.c_char_p(name.encode("utf-8", "replace")))
+def boot():
+    """hs_python_boot: what heapsight run does in a Python process at
+    start-up (attach, thread names, os._exit writing the final dump), for
+    the interpreters the library's audit hook does not reach."""
+    _need()
+    return _pylib.hs_python_boot()
 
 
 def attach():
