@@ -1,9 +1,11 @@
 /*
  * run.c — `heapsight run [--sample SIZE] [--out DIR] [--leaks]
- * [--every DURATION] [--flamegraph F] [--no-python] [--lib PATH]
- * [--debug-dir DIR]... -- CMD [ARG]...`:
+ * [--every DURATION] [--flamegraph F] [--no-python] [--no-symbolize]
+ * [--lib PATH] [--debug-dir DIR]... -- CMD [ARG]...`:
  * runs CMD with libheapsight.so preloaded and profiling on, then
- * symbolizes the dumps it left.
+ * symbolizes the dumps it left (unless --no-symbolize: then the views
+ * symbolize them when they read them, model.h, and so does `heapsight
+ * symbolize`; what is left of the run's own cost is ~10 ms a process).
  *
  * Owns: finding the library, the environment CMD gets, the child's
  * lifetime, and which dumps count as this run's.
@@ -87,6 +89,7 @@ typedef struct run_opts_s {
     const char *out;
     bool leaks;
     bool no_python;
+    bool no_symbolize;
     const char *lib;
     const char **debug_dirs;
     size_t ndebug_dirs;
@@ -130,6 +133,14 @@ const cmd_t cmd_run = {
         "                       Python programs (on by default: CMD and the\n"
         "                       Python processes it starts load heapsight's\n"
         "                       Python package at start-up)\n"
+        "      --no-symbolize   leave the dumps' addresses as they are: the\n"
+        "                       other commands symbolize a profile when they\n"
+        "                       read it, 'heapsight symbolize' on request "
+        "(for\n"
+        "                       many short runs: symbolizing reads each\n"
+        "                       file's DWARF, ~0.2 s for python3 and libc the\n"
+        "                       first time; answers are cached, see\n"
+        "                       'heapsight symbolize --help')\n"
         "  -h, --help           this text\n"
         "\n"
         "Options already in $HEAPSIGHT are kept; the ones above win.\n",
@@ -192,6 +203,7 @@ run_parse(int argc, char **argv, run_opts_t *o)
         {"no-python", no_argument, NULL, 'P'},
         {"every", required_argument, NULL, 'E'},
         {"flamegraph", required_argument, NULL, 'G'},
+        {"no-symbolize", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -212,6 +224,8 @@ run_parse(int argc, char **argv, run_opts_t *o)
             o->debug_dirs[o->ndebug_dirs++] = optarg;
         else if (c == 'P')
             o->no_python = true;
+        else if (c == 'N')
+            o->no_symbolize = true;
         else if (c == 'E')
             status = run_parse_every(optarg, &o->every_ms);
         else if (c == 'G' && !flamegraph_format_ok(optarg))
@@ -561,12 +575,14 @@ run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o, long pid)
     symbolize_opts_t so = {o->debug_dirs, o->ndebug_dirs, false, NULL};
     /* One session for every dump of the run: each file's DWARF is read
      * once, not once per process. */
-    so.session = symbolize_session_new(&so);
+    so.session = o->no_symbolize ? NULL : symbolize_session_new(&so);
     for (size_t i = 0; i < n; i++) {
         char *path;
         if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
             continue;
-        if (symbolize_file(path, path, &so) == CMD_EXIT_OK)
+        if (o->no_symbolize)
+            cmd_error("profile: %s", path);
+        else if (symbolize_file(path, path, &so) == CMD_EXIT_OK)
             cmd_error("profile: %s", path);
         else
             cmd_error("profile (not symbolized): %s", path);

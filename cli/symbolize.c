@@ -53,6 +53,7 @@
 #include "debuginfo.h"
 #include "hmap.h"
 #include "resolver.h"
+#include "symcache.h"
 
 typedef struct symbolize_line_s {
     uint64_t function_id;
@@ -68,8 +69,11 @@ struct symbolize_session_s {
     debuginfo_t *di;
     hmap_t module_of; /* "build id\0path" → index into modules */
     resolver_t **modules;
-    size_t nmodules, cap_modules;
-    size_t files, missing; /* counted once, when opened */
+    symcache_t **caches; /* caches[k]: modules[k]'s, or NULL */
+    size_t nmodules, cap_modules, cap_caches;
+    size_t files, missing;    /* counted once, when opened */
+    char *cache_dir;          /* symcache.h; NULL: no cache */
+    size_t cached, looked_up; /* addresses answered by each */
 };
 
 typedef struct symbolize_ctx_s {
@@ -169,13 +173,29 @@ symbolize_function(symbolize_ctx_t *c, const resolver_frame_t *f)
 
 /* ---- addresses ---------------------------------------------------------- */
 
+/* The frames of vaddr in module k: from the cache, else looked up (and
+ * then added to the cache).  Returns how many. */
+static size_t
+symbolize_frames(symbolize_session_t *s, size_t k, uint64_t vaddr,
+                 resolver_frame_t *frames)
+{
+    size_t n;
+    if (symcache_get(s->caches[k], vaddr, frames, RESOLVER_MAX_FRAMES, &n)) {
+        s->cached++;
+        return n;
+    }
+    n = resolver_lookup(s->modules[k], vaddr, frames, RESOLVER_MAX_FRAMES);
+    s->looked_up++;
+    symcache_put(s->caches[k], vaddr, frames, n); /* ENOMEM: not cached */
+    return n;
+}
+
 /* Resolves vaddr in module k into a new result; its index + 1, or 0. */
 static uint64_t
 symbolize_resolve(symbolize_ctx_t *c, size_t k, uint64_t vaddr, int *r_err)
 {
     resolver_frame_t frames[RESOLVER_MAX_FRAMES];
-    size_t n =
-        resolver_lookup(c->s->modules[k], vaddr, frames, RESOLVER_MAX_FRAMES);
+    size_t n = symbolize_frames(c->s, k, vaddr, frames);
     *r_err = ENOMEM;
     if (!symbolize_reserve((void **)&c->results, &c->cap_results, c->nresults,
                            sizeof(*c->results)))
@@ -260,9 +280,26 @@ symbolize_path(const char *name)
     return strndup(name, n);
 }
 
-/* Finds and opens the file of (path, build id): a module or NULL. */
+/* The cache of module k, whose code is read from file: keyed by the file
+ * that gives its DWARF too (the file itself, or a separate debug file). */
+static symcache_t *
+symbolize_cache(symbolize_session_t *s, const char *file, const char *id)
+{
+    debuginfo_elf_t info;
+    if (s->cache_dir == NULL || id[0] == '\0' || !debuginfo_probe(file, &info))
+        return NULL;
+    char *dwarf = info.has_dwarf ? NULL : debuginfo_find_dwarf(s->di, id);
+    symcache_t *cache =
+        symcache_open(s->cache_dir, id, file, info.has_dwarf ? file : dwarf);
+    free(dwarf);
+    return cache;
+}
+
+/* Finds and opens the file of (path, build id): a module or NULL, and
+ * its cache in *r_cache (NULL when there is none). */
 static resolver_t *
-symbolize_open(symbolize_session_t *s, const char *path, const char *id)
+symbolize_open(symbolize_session_t *s, const char *path, const char *id,
+               symcache_t **r_cache)
 {
     bool debug_only, mismatch;
     bool pseudo = path[0] == '[' || path[0] == '\0'; /* [vdso] and such */
@@ -281,6 +318,7 @@ symbolize_open(symbolize_session_t *s, const char *path, const char *id)
         s->missing++;
     }
     s->files += res != NULL;
+    *r_cache = res != NULL ? symbolize_cache(s, file, id) : NULL;
     free(file);
     return res;
 }
@@ -299,20 +337,36 @@ symbolize_module(symbolize_ctx_t *c, const profile_mapping_t *m, size_t *r_k)
     uint64_t k = 0;
     int e = klen < 0 ? ENOMEM : 0;
     if (e == 0 && !hmap_get(&s->module_of, key, (size_t)klen, &k)) {
-        e = symbolize_reserve((void **)&s->modules, &s->cap_modules,
-                              s->nmodules, sizeof(*s->modules))
-                ? 0
-                : ENOMEM;
         k = s->nmodules;
+        if (!symbolize_reserve((void **)&s->modules, &s->cap_modules,
+                               s->nmodules, sizeof(*s->modules)) ||
+            !symbolize_reserve((void **)&s->caches, &s->cap_caches, s->nmodules,
+                               sizeof(*s->caches)))
+            e = ENOMEM;
         if (e == 0)
             e = hmap_put(&s->module_of, key, (size_t)klen, k);
-        if (e == 0)
-            s->modules[s->nmodules++] = symbolize_open(s, path, id);
+        if (e == 0) {
+            s->modules[k] = symbolize_open(s, path, id, &s->caches[k]);
+            s->nmodules++;
+        }
     }
     free(key);
     free(path);
     *r_k = (size_t)k;
     return e;
+}
+
+/* Whether module k has DWARF: from its cache when known there, since
+ * asking the resolver opens the DWARF. */
+static bool
+symbolize_has_dwarf(symbolize_session_t *s, size_t k)
+{
+    bool dwarf;
+    if (!symcache_get_dwarf(s->caches[k], &dwarf)) {
+        dwarf = resolver_has_dwarf(s->modules[k]);
+        symcache_set_dwarf(s->caches[k], dwarf);
+    }
+    return dwarf;
 }
 
 /* Symbolizes the locations locs[0..n) of mapping m. */
@@ -338,7 +392,7 @@ symbolize_mapping(symbolize_ctx_t *c, profile_mapping_t *m,
     }
     c->st.resolved += resolved;
     if (resolved > 0) {
-        bool dwarf = resolver_has_dwarf(res);
+        bool dwarf = symbolize_has_dwarf(c->s, k);
         m->has_functions = true;
         m->has_filenames |= dwarf;
         m->has_line_numbers |= dwarf;
@@ -410,6 +464,7 @@ symbolize_session_new(const symbolize_opts_t *o)
         return NULL;
     hmap_init(&s->module_of);
     s->di = debuginfo_new(o->debug_dirs, o->ndebug_dirs);
+    s->cache_dir = symcache_dir();
     if (s->di == NULL) {
         symbolize_session_free(s);
         return NULL;
@@ -422,8 +477,13 @@ symbolize_session_free(symbolize_session_t *s)
 {
     if (s == NULL)
         return;
+    /* The caches first: their new frames point into the resolvers. */
+    for (size_t k = 0; k < s->nmodules; k++)
+        symcache_close(s->caches[k]);
     for (size_t k = 0; k < s->nmodules; k++)
         resolver_close(s->modules[k]);
+    free(s->caches);
+    free(s->cache_dir);
     free(s->modules);
     hmap_destroy(&s->module_of);
     debuginfo_free(s->di);
@@ -449,10 +509,12 @@ symbolize_profile(profile_t *p, const symbolize_opts_t *o,
     hmap_init(&c.result_of);
     hmap_init(&c.function_of);
     hmap_init(&c.display_name_of);
-    size_t n = 0, files = 0, missing = 0;
+    size_t n = 0, files = 0, missing = 0, cached = 0, looked_up = 0;
     if (c.s != NULL) {
         files = c.s->files;
         missing = c.s->missing;
+        cached = c.s->cached;
+        looked_up = c.s->looked_up;
     }
     profile_location_t **unresolved = symbolize_unresolved(p, &n);
     int e = unresolved == NULL || c.s == NULL ? ENOMEM
@@ -463,6 +525,11 @@ symbolize_profile(profile_t *p, const symbolize_opts_t *o,
     if (c.s != NULL) {
         c.st.files = c.s->files - files;
         c.st.missing = c.s->missing - missing;
+        c.st.cached = c.s->cached - cached;
+        c.st.looked_up = c.s->looked_up - looked_up;
+        /* Each profile's new answers reach the disk with it. */
+        for (size_t k = 0; k < c.s->nmodules; k++)
+            symcache_flush(c.s->caches[k]);
     }
     free(unresolved);
     symbolize_ctx_free(&c);
@@ -480,9 +547,10 @@ symbolize_report(const char *in, const symbolize_stats_t *st)
 {
     double rate = st->seconds > 0 ? (double)st->addresses / st->seconds : 0;
     cmd_error("symbolize: %s: %zu of %zu locations resolved, %zu distinct "
-              "addresses in %zu files, %.3f s (%.0f addresses/s)",
+              "addresses in %zu files (%zu from the symbol cache, %zu looked "
+              "up), %.3f s (%.0f addresses/s)",
               in, st->resolved, st->locations, st->addresses, st->files,
-              st->seconds, rate);
+              st->cached, st->looked_up, st->seconds, rate);
 }
 
 int
@@ -533,6 +601,12 @@ const cmd_t cmd_symbolize = {
         "Copy binaries or debug files from the machine that recorded the\n"
         "profile into a DIR to symbolize it elsewhere.  Files not found\n"
         "are reported, one line each, and their addresses left as they are.\n"
+        "\n"
+        "Answers are kept in a cache per file version (build ID, and the\n"
+        "paths, sizes and times of the files read), so an address seen\n"
+        "before needs no DWARF: $HEAPSIGHT_SYMBOL_CACHE (a directory, or\n"
+        "'off'), else $XDG_CACHE_HOME/heapsight/symbols, else\n"
+        "~/.cache/heapsight/symbols.\n"
         "\n"
         "options:\n"
         "  -o, --output OUT     where to write the symbolized profile\n"

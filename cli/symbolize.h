@@ -3,6 +3,9 @@
  * profile's native locations (the engine behind `heapsight symbolize`,
  * also run by `heapsight run` on the dumps it collects).
  *
+ * Answers found before come from the on-disk cache of symcache.h; new
+ * ones are added to it after each profile.
+ *
  * Owns: the files a call opens, which it closes before returning, unless
  * the call runs in a session (symbolize_session_new): then the session
  * keeps them open for the next profile (heapsight run symbolizes every
@@ -49,6 +52,8 @@ typedef struct symbolize_stats_s {
     size_t mappings;  /* mappings with locations that wanted symbols */
     size_t missing;   /* ... whose file was not found */
     size_t files;     /* ELF files opened */
+    size_t cached;    /* addresses answered by the symbol cache ... */
+    size_t looked_up; /* ... and by the files (symcache.h) */
     double seconds;   /* wall time of symbolize_profile */
 } symbolize_stats_t;
 

@@ -14,6 +14,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
 
+# The symbolizer's on-disk cache (cli/symcache.h) of this test run: fresh,
+# in the build tree, so that no answer cached by an older build or by the
+# user's own runs can stand in for one the tests check.
+export HEAPSIGHT_SYMBOL_CACHE="$PWD/build/test-symbol-cache"
+rm -rf "$HEAPSIGHT_SYMBOL_CACHE"
+
 printf '\n$ ctest --test-dir build --output-on-failure -j2 --no-tests=error%s\n' "${*:+ $*}"
 status=0
 ctest --test-dir build --output-on-failure -j2 --no-tests=error "$@" || status=$?

@@ -506,6 +506,106 @@ def compare_addr2line(sym, libc):
     print("libc: %d addresses agree with addr2line -f -i" % len(pick))
 
 
+# ---- the symbol cache --------------------------------------------------------
+
+def cache_counts(err):
+    """(from the cache, looked up) of a symbolize -v line."""
+    m = re.search(r"\((\d+) from the symbol cache, (\d+) looked up\)", err)
+    check(m is not None, "no cache counts in %r" % err)
+    return (int(m.group(1)), int(m.group(2))) if m else (-1, -1)
+
+
+def cache_files(cache):
+    return sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+
+
+def case_symbolize_cache():
+    """Answers are kept on disk per file version and used before DWARF;
+    a damaged cache file costs time, never a wrong or missing answer."""
+    exe, lib = stage_program("cached")
+    raw = os.path.join(TMP, "raw.pb.gz")
+    record(exe, lib, raw)
+    cache = os.path.join(TMP, "cache")
+    env = dict(os.environ, HEAPSIGHT_SYMBOL_CACHE=cache)
+    first, again = (os.path.join(TMP, n) for n in ("first.pb.gz",
+                                                   "again.pb.gz"))
+    rc, _, err = hs("symbolize", "-v", raw, "-o", first, env=env)
+    hit, miss = cache_counts(err)
+    check(rc == 0 and hit == 0 and miss > 0, "cold: exit %d, %r" % (rc, err))
+    names = cache_files(cache)
+    for f in (exe, lib):
+        check(any(n.startswith(build_id(f) + "-") and n.endswith(".sym")
+                  for n in names), "no cache file for %s in %r" % (f, names))
+    rc, _, err = hs("symbolize", "-v", raw, "-o", again, env=env)
+    check(rc == 0 and cache_counts(err) == (miss, 0),
+          "warm: every address from the cache: %r" % err)
+    check_stack(again, "from the cache", libc_has_debug())
+    check(traces(again) == traces(first), "cache and DWARF disagree")
+    # The answer really comes from the file: an edited name shows.
+    exe_cache = [os.path.join(cache, n) for n in names
+                 if n.startswith(build_id(exe) + "-")][0]
+    text = open(exe_cache).read()
+    with open(exe_cache, "w") as fh:
+        fh.write(text.replace("\tprog_outer\t", "\tprog_from_cache\t"))
+    edited = os.path.join(TMP, "edited.pb.gz")
+    hs("symbolize", raw, "-o", edited, env=env)
+    check("prog_from_cache" in traces(edited)[0],
+          "the cache file was not read: %r" % traces(edited)[0])
+    # Damage: a record cut short and garbage after it.  What precedes
+    # the damage is used, the rest looked up again, the answer right.
+    cut = text.index("\nA\t", len(text) // 2) + 5
+    with open(exe_cache, "w") as fh:
+        fh.write(text[:cut] + "\nZ\tnonsense\nF\t\t\n")
+    damaged = os.path.join(TMP, "damaged.pb.gz")
+    rc, _, err = hs("symbolize", "-v", raw, "-o", damaged, env=env)
+    hit, miss2 = cache_counts(err)
+    check(rc == 0 and 0 < miss2 < miss, "damaged file: %r" % err)
+    check_stack(damaged, "damaged cache", libc_has_debug())
+    # Another version of the file (touched): another key, looked up.
+    os.utime(exe, (1, 1))
+    rc, _, err = hs("symbolize", "-v", raw, "-o", damaged, env=env)
+    check(rc == 0 and cache_counts(err)[1] > 0, "touched exe: %r" % err)
+    check(len(cache_files(cache)) == len(names) + 1,
+          "touched exe: one more cache file: %r" % cache_files(cache))
+    # Off: nothing read, nothing written.
+    off = os.path.join(TMP, "off")
+    env_off = dict(os.environ, HEAPSIGHT_SYMBOL_CACHE="off", HOME=off,
+                   XDG_CACHE_HOME=off)
+    rc, _, err = hs("symbolize", "-v", raw, "-o", damaged, env=env_off)
+    check(rc == 0 and cache_counts(err)[0] == 0 and not os.path.exists(off),
+          "cache off: %r" % err)
+    # The default place: $XDG_CACHE_HOME/heapsight/symbols.
+    env_xdg = dict(os.environ, XDG_CACHE_HOME=os.path.join(TMP, "xdg"))
+    env_xdg.pop("HEAPSIGHT_SYMBOL_CACHE", None)
+    hs("symbolize", raw, "-o", damaged, env=env_xdg)
+    check(cache_files(os.path.join(TMP, "xdg", "heapsight", "symbols")),
+          "nothing under $XDG_CACHE_HOME/heapsight/symbols")
+    print("cache: %d addresses looked up cold, 0 warm; files %r"
+          % (miss, names))
+
+
+def case_run_no_symbolize():
+    """run --no-symbolize leaves addresses; the views symbolize on read."""
+    exe, lib = stage_program("nosym")
+    raw = os.path.join(TMP, "raw.pb.gz")
+    record(exe, lib, raw)
+    out = os.path.join(TMP, "dumps")
+    os.makedirs(out)
+    script = 'cp "$0" "%s/heapsight.$$.0.final.pb.gz"' % out
+    rc, o, e = run([ARGS.heapsight, "run", "--no-symbolize", "--lib",
+                    ARGS.selflib, "--out", out, "--", "sh", "-c", script, raw],
+                   env=hs_env())
+    dumps = [l.split(": ", 2)[2] for l in e.splitlines() if "profile: " in l]
+    check(rc == 0 and len(dumps) == 1, "run: %d %r" % (rc, e))
+    check(open(dumps[0], "rb").read() == open(raw, "rb").read(),
+          "--no-symbolize rewrote the dump")
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.dirname(lib))
+    rc, o, e = hs("top", dumps[0], env=env)
+    check(rc == 0 and "prog_outer" in o, "top symbolizes on read: %r %r"
+          % (o, e))
+    print("run --no-symbolize: dump kept raw; top names prog_outer")
+
+
 # ---- run ---------------------------------------------------------------------
 
 def hs_env(**kw):
@@ -655,6 +755,8 @@ CASES = {
     "symbolize_system": case_symbolize_system,
     "run_env": case_run_env,
     "run_status": case_run_status,
+    "symbolize_cache": case_symbolize_cache,
+    "run_no_symbolize": case_run_no_symbolize,
 }
 
 
