@@ -83,7 +83,11 @@
     X(UINT, prof_interval_ms, 0, 0, 86400000,                                  \
       "dump every so many milliseconds (0: never)")                            \
     X(BOOL, prof_gdump, false, 0, 1,                                           \
-      "dump when in-use memory reaches a new high (at most once a second)")    \
+      "dump when in-use memory reaches a new high, at most once a second: "   \
+      "how the heap rose (the peak itself is prof_peak's profile)")           \
+    X(BOOL, prof_peak, true, 0, 1,                                             \
+      "with the final or periodic dumps, also write the peak profile (the "   \
+      "live heap at its high-water mark): <prefix>.<pid>.<seq>.peak.pb.gz")   \
     X(STR, prof_signal, "", 0, 0,                                              \
       "dump when this signal arrives, e.g. USR2 (empty: no signal)")           \
     X(UINT, prof_max_dumps, 0, 0, 1000000,                                     \

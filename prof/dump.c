@@ -46,6 +46,14 @@ static _Atomic(int64_t) gdump_last_ns;
 static bool warned;
 static bool in_fork_child;              /* no calls into the dynamic linker */
 static char last_manual[DUMP_PATH_MAX]; /* guarded by dump_mtx */
+/* The newest automatic peak profile ("" if none) and the peak mark it
+ * holds (site_peak_t.marks), so that a peak written again replaces it
+ * and an unchanged one is not written twice; guarded by dump_mtx. */
+static char last_peak[DUMP_PATH_MAX];
+static uint64_t last_peak_marks;
+/* The sequence number of the newest automatic dump (guarded by dump_mtx):
+ * an automatic peak file takes it, the peak as of that dump. */
+static unsigned last_seq;
 
 /* Names of the automatic dumps still on disk, oldest first (guarded by
  * dump_mtx), for prof_max_dumps. */
@@ -136,12 +144,17 @@ realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Builds the profile from a snapshot of the sites and writes it. */
+/* Builds the profile from a snapshot of the sites (at the peak mark
+ * with peak) and writes it. */
 static int
-dump_write(const char *path)
+dump_write(const char *path, bool peak)
 {
     prof_site_snap_t *snaps;
-    size_t n = site_snapshot(&snaps);
+    site_peak_t pk;
+    site_peak(&pk);
+    size_t n = peak ? site_peak_snapshot(&snaps) : site_snapshot(&snaps);
+    if (peak)
+        site_peak(&pk); /* the snapshot may have marked anew */
     prof_sample_rec_t *recs = n ? malloc(n * sizeof(*recs)) : NULL;
     if (n != 0 && recs == NULL) {
         free(snaps);
@@ -153,22 +166,28 @@ dump_write(const char *path)
     for (size_t i = 0; i < n; i++)
         fill_record(&recs[i], &snaps[i], noted && nkey[0] ? nkey : NULL,
                     nvalue);
-    char opts[160], unw[64];
+    char opts[160], unw[64], what[160];
     const char *env = secure_getenv("HEAPSIGHT");
     hs_snprintf(opts, sizeof(opts), "HEAPSIGHT=%s", env ? env : "");
     hs_snprintf(unw, sizeof(unw), "unwinder: %s", bt_unwinder_name());
+    hs_snprintf(what, sizeof(what),
+                "peak: the live heap at its high-water mark, %lld bytes in "
+                "%lld objects (estimated)",
+                llround(pk.inuse_space), llround(pk.inuse_objects));
     const char *comments[] = {"heapsight " HS_VERSION, opts, unw,
-                              noted ? ncomment : NULL};
-    dump_job_t job = {.profile = {
-                          .samples = recs,
-                          .nsamples = n,
-                          .symbolic = symbolic_cb,
-                          .period = (int64_t)sample_interval(),
-                          .time_nanos = realtime_ns(),
-                          .duration_nanos = prof_start_ns(),
-                          .comments = comments,
-                          .ncomments = 4,
-                      }};
+                              peak ? what : NULL, noted ? ncomment : NULL};
+    int64_t now = realtime_ns();
+    dump_job_t job = {
+        .profile = {
+            .samples = recs,
+            .nsamples = n,
+            .symbolic = symbolic_cb,
+            .period = (int64_t)sample_interval(),
+            .time_nanos = peak && pk.time_ns != 0 ? pk.time_ns : now,
+            .duration_nanos = prof_start_ns(),
+            .comments = comments,
+            .ncomments = 5,
+        }};
     int err = dumpfile_write(path, dump_write_cb, &job);
     free(recs);
     free(snaps);
@@ -197,24 +216,20 @@ dump_keep(const char *path)
     }
 }
 
-int
-dump_now(const char *path, const char *trigger)
+/* The automatic name of a dump: <prefix>.<pid>.<seq>.<trigger>.pb.gz,
+ * with the next sequence number.  dump_mtx held. */
+static void
+dump_name(char *name, size_t size, const char *trigger)
 {
-    char name[DUMP_PATH_MAX];
-    tsd_reentrancy_enter();
-    hs_mutex_lock(&dump_mtx);
-    if (path == NULL) {
-        unsigned seq = atomic_fetch_add(&dump_seq, 1);
-        hs_snprintf(name, sizeof(name), "%s.%d.%u.%s.pb.gz", opt_prof_prefix,
-                    (int)getpid(), seq, trigger);
-        path = name;
-    }
-    int err = dump_write(path);
-    if (err == 0 && path == name)
-        dump_keep(name);
-    if (err == 0 && strcmp(trigger, "manual") == 0)
-        hs_snprintf(last_manual, sizeof last_manual, "%s", path);
-    hs_mutex_unlock(&dump_mtx);
+    last_seq = atomic_fetch_add(&dump_seq, 1);
+    hs_snprintf(name, size, "%s.%d.%u.%s.pb.gz", opt_prof_prefix, (int)getpid(),
+                last_seq, trigger);
+}
+
+/* After a dump: the dump hooks, or the one-time warning. */
+static void
+dump_done(const char *path, int err)
+{
     if (err == 0)
         prof_hooks_run_dump(path);
     else if (!warned) {
@@ -222,6 +237,61 @@ dump_now(const char *path, const char *trigger)
         hs_warn("profile dump to %s failed: %s (the program carries on)", path,
                 strerror(err));
     }
+}
+
+int
+dump_now(const char *path, const char *trigger)
+{
+    char name[DUMP_PATH_MAX];
+    tsd_reentrancy_enter();
+    hs_mutex_lock(&dump_mtx);
+    if (path == NULL) {
+        dump_name(name, sizeof(name), trigger);
+        path = name;
+    }
+    int err = dump_write(path, false);
+    if (err == 0 && path == name)
+        dump_keep(name);
+    if (err == 0 && strcmp(trigger, "manual") == 0)
+        hs_snprintf(last_manual, sizeof last_manual, "%s", path);
+    hs_mutex_unlock(&dump_mtx);
+    dump_done(path, err);
+    tsd_reentrancy_exit();
+    return err;
+}
+
+int
+dump_peak_now(const char *path, bool automatic)
+{
+    char name[DUMP_PATH_MAX], old[DUMP_PATH_MAX];
+    site_peak_t pk;
+    tsd_reentrancy_enter();
+    hs_mutex_lock(&dump_mtx);
+    site_peak(&pk);
+    if (automatic && last_peak[0] != '\0' && pk.marks == last_peak_marks) {
+        hs_mutex_unlock(&dump_mtx);
+        tsd_reentrancy_exit();
+        return 0; /* the newest peak file holds this peak already */
+    }
+    if (automatic) /* the peak as of the dump just written: its seq */
+        hs_snprintf(name, sizeof(name), "%s.%d.%u.peak.pb.gz", opt_prof_prefix,
+                    (int)getpid(), last_seq);
+    else if (path == NULL)
+        dump_name(name, sizeof(name), "peak");
+    if (automatic || path == NULL)
+        path = name;
+    int err = dump_write(path, true);
+    if (err == 0 && path == name) {
+        /* One automatic peak file per process: the newest replaces it. */
+        hs_snprintf(old, sizeof old, "%s", last_peak);
+        hs_snprintf(last_peak, sizeof last_peak, "%s", name);
+        site_peak(&pk);
+        last_peak_marks = pk.marks;
+        if (old[0] != '\0' && strcmp(old, name) != 0)
+            unlink(old);
+    }
+    hs_mutex_unlock(&dump_mtx);
+    dump_done(path, err);
     tsd_reentrancy_exit();
     return err;
 }
@@ -320,6 +390,8 @@ dump_thread(void *arg)
         if (r > 0 && read(wake_pipe[0], &why, 1) <= 0)
             continue;
         dump_now(NULL, trigger_name(why));
+        if (opt_prof_peak)
+            dump_peak_now(NULL, true);
     }
     return NULL;
 }
@@ -441,6 +513,8 @@ dump_postfork_child(void)
     thread_running = false;
     atomic_store(&dump_seq, 0);
     nkept = 0;
+    last_peak[0] = '\0'; /* the parent's file is the parent's */
+    last_seq = 0;
     if (track && !atomic_load(&final_done))
         marker_create();
 }
@@ -515,6 +589,8 @@ at_exit(void)
         live = leak_report();
     if (opt_prof_final || opt_prof_leak)
         dump_now(NULL, "final");
+    if ((opt_prof_final || opt_prof_leak) && opt_prof_peak)
+        dump_peak_now(NULL, true);
     if (track)
         marker_remove();
     if (opt_prof_leak && opt_prof_leak_error && live) {

@@ -4,7 +4,8 @@
  *
  * Owns: dump sequencing (mutex HS_RANK_PROF_DUMP: one dump at a time, never
  * under an allocator lock), file naming <prefix>.<pid>.<seq>.<trigger>.pb.gz,
- * pruning to prof_max_dumps, the dump thread that serves the asynchronous
+ * pruning to prof_max_dumps (the peak file is apart: one per process,
+ * the newest), the dump thread that serves the asynchronous
  * triggers (byte interval, timer, high-water mark, signal: the signal
  * handler only writes a byte to a pipe), and the at-exit final dump and
  * leak report.  A failed dump prints one line and the program carries on.
@@ -20,6 +21,17 @@ void dump_boot(void);
 /* Writes a dump now, to path (NULL: an automatic name).  Returns 0 or an
  * errno value. */
 int dump_now(const char *path, const char *trigger);
+/*
+ * Writes the peak profile (site.h: the sites at the live heap's
+ * high-water mark; its time_nanos is the mark's) to path, or with NULL to
+ * <prefix>.<pid>.<seq>.peak.pb.gz with the next sequence number (on
+ * request: prof.dump_peak).  automatic (path ignored): after an automatic
+ * dump (prof_peak: every periodic dump and the final one), with that
+ * dump's sequence number, replacing this process's previous automatic
+ * peak file, and skipped when that file holds this peak already.
+ * Returns 0 or an errno value.
+ */
+int dump_peak_now(const char *path, bool automatic);
 /* Runs what the exit handler would (the leak report, the final dump)
  * now, once per process: for a process about to leave without exit
  * handlers (_exit).  ENOENT when neither prof_final nor prof_leak is on. */

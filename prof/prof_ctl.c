@@ -5,6 +5,10 @@
  *                      beyond one page-backed allocation per interval)
  *   prof.dump          const char *, write: dump now to that path (NULL:
  *                      an automatic name, trigger "manual")
+ *   prof.dump_peak     const char *, write: write the peak profile now
+ *                      (the live heap at its high-water mark) to that
+ *                      path (NULL: an automatic name, trigger "peak",
+ *                      replacing the process's previous automatic one)
  *   prof.final         write (no value): the exit report and final dump
  *                      now, not again at exit (before an _exit); ENOENT
  *                      unless prof_final or prof_leak is on
@@ -41,17 +45,32 @@ node_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     return ctl_value_read(oldp, oldlenp, &old, sizeof(old));
 }
 
+/* The path a write-only dump node is given (NULL: an automatic name). */
 static int
-node_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+node_path_arg(void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+              const char **r_path)
 {
     if (oldp != NULL || oldlenp != NULL)
         return EPERM;
-    const char *path = NULL;
     bool set;
-    int err = ctl_value_write(newp, newlen, &path, sizeof(path), &set);
-    if (err != 0)
-        return err;
-    return dump_now(path, "manual");
+    *r_path = NULL;
+    return ctl_value_write(newp, newlen, r_path, sizeof(*r_path), &set);
+}
+
+static int
+node_dump(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    const char *path;
+    int err = node_path_arg(oldp, oldlenp, newp, newlen, &path);
+    return err != 0 ? err : dump_now(path, "manual");
+}
+
+static int
+node_dump_peak(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+    const char *path;
+    int err = node_path_arg(oldp, oldlenp, newp, newlen, &path);
+    return err != 0 ? err : dump_peak_now(path, false);
 }
 
 static int
@@ -134,6 +153,7 @@ node_thread_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 static const ctl_ext_node_t nodes[] = {
     {"prof.active", node_active},
     {"prof.dump", node_dump},
+    {"prof.dump_peak", node_dump_peak},
     {"prof.final", node_final},
     {"prof.last_dump", node_last_dump},
     {"prof.reset", node_reset},

@@ -4,11 +4,23 @@
  * Open hashing with chains; the bucket array doubles when the table holds
  * twice as many sites as buckets.  Hashing mixes every frame, the size,
  * the label, the domain and the extra label (FNV-1a over 64-bit words).
+ *
+ * The peak.  Each site also holds its four counters as they were at the
+ * last "peak mark": the moment the estimated live bytes of the whole
+ * table last passed the previous mark by more than 1/SITE_PEAK_MARGIN of
+ * it.  Marking copies every site's counters (O(sites), under the mutex
+ * the allocation already holds), so the marks of a heap that grows from
+ * A to B bytes number at most about SITE_PEAK_MARGIN * ln(B / A), however
+ * often it rises and falls below its high; a mark is at most 1/64 (1.6%)
+ * under the true high of the estimate, and a peak snapshot taken while
+ * the heap is above its mark marks again first.  Invariant: peak_space
+ * <= the largest inuse_space of this generation.
  */
 #include "site.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../alloc/util/mutex.h"
 
@@ -21,8 +33,13 @@ struct prof_site_s {
     unsigned extra;
     unsigned nframes;
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
+    double peak[4];      /* alloc objects, space, inuse objects, space: the
+                          * counters above at the last peak mark */
     hs_frame_t frames[]; /* innermost first */
 };
+
+/* A new peak mark when live bytes pass the last one by 1/64 of it. */
+#define SITE_PEAK_MARGIN 64
 
 static struct {
     hs_mutex_t mtx;
@@ -31,6 +48,9 @@ static struct {
     size_t nsites;                     /* guarded by mtx */
     uint64_t gen;                      /* guarded by mtx */
     double inuse_objects, inuse_space; /* guarded by mtx */
+    double peak_objects, peak_space;   /* at the last mark; guarded by mtx */
+    int64_t peak_ns;                   /* when (CLOCK_REALTIME); mtx */
+    uint64_t peak_marks;               /* marks this generation; mtx */
 } table;
 
 void
@@ -125,6 +145,31 @@ site_intern(const hs_frame_t *frames, unsigned n, size_t usize, unsigned label,
     return s;
 }
 
+static int64_t
+site_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Copies every site's counters into its peak ones.  mtx held. */
+static void
+site_mark_peak(void)
+{
+    for (size_t i = 0; i < table.nbuckets; i++)
+        for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next) {
+            s->peak[0] = s->alloc_objects;
+            s->peak[1] = s->alloc_space;
+            s->peak[2] = s->inuse_objects;
+            s->peak[3] = s->inuse_space;
+        }
+    table.peak_objects = table.inuse_objects;
+    table.peak_space = table.inuse_space;
+    table.peak_ns = site_now_ns();
+    table.peak_marks++;
+}
+
 prof_rec_t *
 site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
                   size_t size, unsigned thread_label, unsigned domain,
@@ -148,6 +193,9 @@ site_record_alloc(const hs_frame_t *frames, unsigned nframes, size_t usize,
     s->inuse_space += bytes;
     table.inuse_objects += weight;
     table.inuse_space += bytes;
+    if (table.inuse_space >
+        table.peak_space + table.peak_space / SITE_PEAK_MARGIN)
+        site_mark_peak();
     *rec = (prof_rec_t){s, weight, usize, size, table.gen};
     hs_mutex_unlock(&table.mtx);
     return rec;
@@ -180,30 +228,49 @@ site_reset(void)
 {
     hs_mutex_lock(&table.mtx);
     for (size_t i = 0; i < table.nbuckets; i++)
-        for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next)
+        for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next) {
             s->alloc_objects = s->alloc_space = s->inuse_objects =
                 s->inuse_space = 0;
+            memset(s->peak, 0, sizeof(s->peak));
+        }
     table.inuse_objects = table.inuse_space = 0;
+    table.peak_objects = table.peak_space = 0;
+    table.peak_ns = 0;
+    table.peak_marks = 0;
     table.gen++;
     hs_mutex_unlock(&table.mtx);
 }
 
-static bool
-site_nonzero(const prof_site_t *s)
+/* The counters a snapshot copies, the current ones or the peak's, in
+ * the order of peak[]. */
+static void
+site_counters(const prof_site_t *s, bool peak, double c[4])
 {
-    return s->alloc_objects > 0 || s->inuse_objects > 0;
+    if (peak) {
+        memcpy(c, s->peak, sizeof(s->peak));
+        return;
+    }
+    c[0] = s->alloc_objects;
+    c[1] = s->alloc_space;
+    c[2] = s->inuse_objects;
+    c[3] = s->inuse_space;
 }
 
-size_t
-site_snapshot(prof_site_snap_t **r_snaps)
+/* Copies the sites with a non-zero counter (current or peak) out. */
+static size_t
+site_copy_out(bool peak, prof_site_snap_t **r_snaps)
 {
     *r_snaps = NULL;
     hs_mutex_lock(&table.mtx);
+    if (peak && table.inuse_space > table.peak_space)
+        site_mark_peak(); /* above the last mark now: now is the peak */
     size_t n = 0, cap = table.nsites;
     prof_site_snap_t *out = cap ? malloc(cap * sizeof(*out)) : NULL;
     for (size_t i = 0; out != NULL && i < table.nbuckets; i++) {
         for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next) {
-            if (!site_nonzero(s))
+            double c[4];
+            site_counters(s, peak, c);
+            if (!(c[0] > 0 || c[2] > 0))
                 continue;
             out[n++] = (prof_site_snap_t){.frames = s->frames,
                                           .nframes = s->nframes,
@@ -211,10 +278,10 @@ site_snapshot(prof_site_snap_t **r_snaps)
                                           .thread_label = s->thread_label,
                                           .domain = s->domain,
                                           .extra = s->extra,
-                                          .alloc_objects = s->alloc_objects,
-                                          .alloc_space = s->alloc_space,
-                                          .inuse_objects = s->inuse_objects,
-                                          .inuse_space = s->inuse_space};
+                                          .alloc_objects = c[0],
+                                          .alloc_space = c[1],
+                                          .inuse_objects = c[2],
+                                          .inuse_space = c[3]};
         }
     }
     hs_mutex_unlock(&table.mtx);
@@ -224,6 +291,27 @@ site_snapshot(prof_site_snap_t **r_snaps)
     }
     *r_snaps = out;
     return n;
+}
+
+size_t
+site_snapshot(prof_site_snap_t **r_snaps)
+{
+    return site_copy_out(false, r_snaps);
+}
+
+size_t
+site_peak_snapshot(prof_site_snap_t **r_snaps)
+{
+    return site_copy_out(true, r_snaps);
+}
+
+void
+site_peak(site_peak_t *r_peak)
+{
+    hs_mutex_lock(&table.mtx);
+    *r_peak = (site_peak_t){table.peak_objects, table.peak_space, table.peak_ns,
+                            table.peak_marks};
+    hs_mutex_unlock(&table.mtx);
 }
 
 void

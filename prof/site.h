@@ -12,8 +12,9 @@
  * updates; the table allocates through malloc while holding it, which is
  * heapsight itself under the caller's reentrancy guard (unsampled).
  * Invariants: every counter >= 0 (up to rounding); inuse <= alloc for each
- * site within one generation; a record of an older generation (before the
- * last reset) no longer counts anywhere.
+ * site within one generation; the peak counters are a copy of the four
+ * counters taken at one moment (site.c); a record of an older generation
+ * (before the last reset) no longer counts anywhere.
  */
 #ifndef HS_PROF_SITE_H
 #define HS_PROF_SITE_H
@@ -63,5 +64,21 @@ void site_reset(void);
 size_t site_snapshot(prof_site_snap_t **r_snaps);
 /* Totals of the live estimates. */
 void site_totals(double *r_inuse_objects, double *r_inuse_space);
+
+/*
+ * The peak: the live estimate at its high-water mark (site.c says how it
+ * is kept).  site_peak_snapshot copies the sites as they were at the
+ * mark (alloc and inuse counters alike), marking first when live bytes
+ * are above the last mark now; returns the count, as site_snapshot.
+ */
+size_t site_peak_snapshot(prof_site_snap_t **r_snaps);
+
+typedef struct site_peak_s {
+    double inuse_objects, inuse_space; /* at the mark */
+    int64_t time_ns;                   /* CLOCK_REALTIME of the mark; 0 */
+    uint64_t marks; /* marks since the last reset: changes with the peak */
+} site_peak_t;
+
+void site_peak(site_peak_t *r_peak);
 
 #endif /* HS_PROF_SITE_H */

@@ -662,6 +662,70 @@ def case_dump_final():
             check(t[3] > 0, "final: tp_dump_site live %r" % t)
 
 
+def peak_sites(path):
+    """{tp_peak_* site: live MiB} and the profile of path."""
+    prof = load(path)
+    sites = {}
+    for smp in (prof or {}).get("samples", []):
+        fns = fn_frames(smp)
+        site = next((f for f in fns if f.startswith("tp_peak_")), None)
+        if site:
+            sites[site] = sites.get(site, 0) + smp["values"][3] / 2.0**20
+    return sites, prof
+
+
+def case_dump_peak():
+    """The peak profile: the live heap at its high-water mark (a 200 MiB
+    spike freed long before exit), one file per process, the newest kept,
+    beside the final dump and the periodic ones; prof.dump_peak to a
+    path; prof_peak:false writes none."""
+    for extra in ("", ",prof_interval_ms:50"):
+        for f in dump_files("tp.*") + dump_files("request.pb.gz"):
+            os.unlink(f)
+        out = run_case(ARGS.dumps, "peak",
+                       prefix_opts("prof_sample:64k,prof_final:true" + extra))
+        pid = pid_of(out)
+        peaks = dump_files("tp.%d.*.peak.pb.gz" % pid)
+        finals = dump_files("tp.%d.*.final.pb.gz" % pid)
+        if not check(len(peaks) == 1 and len(finals) == 1,
+                     "%s: peak files %r, final %r" % (extra, peaks, finals)):
+            continue
+        sites, prof = peak_sites(peaks[0])
+        total = sum(sites.values())
+        check(abs(total - 208) < 208 * 0.05 and
+              abs(sites.get("tp_peak_spike", 0) - 200) < 10 and
+              "tp_peak_after" not in sites,
+              "%s: peak %.1f MiB by site %r" % (extra, total, sites))
+        check(any(c.startswith("peak: the live heap at its high-water mark")
+                  for c in prof["comments"]), "peak comment: %r"
+              % prof["comments"])
+        fsites, fprof = peak_sites(finals[0])
+        check(abs(sum(fsites.values()) - 32) < 3 and
+              fsites.get("tp_peak_spike", 0) < 0.5,
+              "%s: final %r" % (extra, fsites))
+        check(0 < prof["time_nanos"] < fprof["time_nanos"],
+              "the peak's time is its mark's: %d, final %d"
+              % (prof["time_nanos"], fprof["time_nanos"]))
+        # The peak file takes the sequence number of the dump it follows.
+        seq = int(os.path.basename(peaks[0]).split(".")[2])
+        check(dump_files("tp.%d.%d.*.pb.gz" % (pid, seq)) != [peaks[0]],
+              "%s: no dump with the peak's seq %d" % (extra, seq))
+        req, _ = peak_sites(os.path.join(TMP, "request.pb.gz"))
+        check(abs(sum(req.values()) - 208) < 208 * 0.05,
+              "prof.dump_peak during the spike: %r" % req)
+        print("peak%s: %s (%.1f MiB: %r); final %r" % (
+            extra or " (exit only)", os.path.basename(peaks[0]), total,
+            sites, fsites))
+    for f in dump_files("tp.*"):
+        os.unlink(f)
+    out = run_case(ARGS.dumps, "peak",
+                   prefix_opts("prof_sample:64k,prof_final:true,"
+                               "prof_peak:false"))
+    check(dump_files("tp.*.peak.pb.gz") == [] and
+          len(dump_files("tp.*.final.pb.gz")) == 1,
+          "prof_peak:false: %r" % dump_files("tp.*"))
+
+
 def case_dump_interval():
     run_case(ARGS.dumps, "interval_bytes",
              prefix_opts("prof_sample:16k,prof_interval:1m"))

@@ -1,7 +1,8 @@
 /*
  * tp_dumps.c — dump triggers and dump files: prof.dump with a path and
  * with NULL, prof_final, prof_interval, prof_interval_ms, prof_gdump,
- * prof_signal, prof_max_dumps; file mode, symlinks, failed dumps.
+ * prof_signal, prof_max_dumps, the peak profile (prof_peak,
+ * prof.dump_peak); file mode, symlinks, failed dumps.
  *
  * An hs_test program run by prof_test.py, one test per run (argv[1]),
  * with HEAPSIGHT (always prof_prefix:<TP_DIR>/tp plus the trigger under
@@ -113,6 +114,55 @@ HS_TEST(final)
 {
     tp_dump_site();
     HS_EXPECT_EQ_U64(tp_count_files(".final."), 0);
+    printf("pid %d\n", (int)getpid());
+}
+
+/* ---- the peak: a base, a spike freed again, a later smaller rise ---- */
+
+#define MIB (1024 * 1024)
+static void *base_blocks[8], *spike_blocks[256], *after_blocks[24];
+
+NOINLINE void
+tp_peak_base(void)
+{
+    for (int i = 0; i < 8; i++)
+        tp_keep(base_blocks[i] = malloc(MIB));
+}
+
+NOINLINE void
+tp_peak_spike(int mib)
+{
+    for (int i = 0; i < mib; i++)
+        tp_keep(spike_blocks[i] = malloc(MIB));
+}
+
+NOINLINE void
+tp_peak_after(void)
+{
+    for (int i = 0; i < 24; i++)
+        tp_keep(after_blocks[i] = malloc(MIB));
+}
+
+/* Run with prof_final (and prof_interval_ms:50 by one case): 8 MiB held,
+ * a 200 MiB spike freed after 0.3 s, then 24 MiB more held to the end.
+ * The peak profile must show 208 MiB with the spike's site in it; the
+ * final one 32 MiB without it.  Also writes one on request, to a path,
+ * while the spike is live ("request.pb.gz": 208 MiB too). */
+HS_TEST(peak)
+{
+    char path[4096];
+    tp_peak_base();
+    tp_peak_spike(200);
+    HS_EXPECT_EQ_INT(
+        tp_ctl_set_str("prof.dump_peak",
+                       tp_path(path, sizeof(path), "request.pb.gz")),
+        0);
+    sleep_ms(300);
+    for (int i = 0; i < 200; i++)
+        free(spike_blocks[i]);
+    sleep_ms(300);
+    tp_peak_after();
+    sleep_ms(300);
     printf("pid %d\n", (int)getpid());
 }
 
