@@ -91,7 +91,8 @@
     X(STR, prof_signal, "", 0, 0,                                              \
       "dump when this signal arrives, e.g. USR2 (empty: no signal)")           \
     X(UINT, prof_max_dumps, 0, 0, 1000000,                                     \
-      "keep only the newest so many dumps of this process (0: all)")           \
+      "keep only so many automatic dumps of this process: the first and the " \
+      "newest (1: the newest; 0: all; the peak file is apart)")               \
     X(BOOL, prof_leak, false, 0, 1,                                            \
       "at exit, report what is still allocated and write a final dump")        \
     X(BOOL, prof_leak_error, false, 0, 1,                                      \

@@ -13,15 +13,15 @@
  * The environment: LD_PRELOAD = the library, then any LD_PRELOAD already
  * set; HEAPSIGHT = any HEAPSIGHT already set, then
  *     prof:true,prof_final:true,prof_prefix:<DIR>/heapsight
- * plus prof_sample:<bytes> with --sample, prof_leak:true with --leaks
- * and prof_interval_ms:<ms> with --every (periodic dumps for `heapsight
- * trend`).  Unless --no-python: HEAPSIGHT_PYTHON=1 and PYTHONPATH =
- * <python>/heapsight/boot:<python> before any PYTHONPATH already set,
- * where <python> holds heapsight's Python package (../python beside this
- * program, else the installed one): every Python 3.11 process of the run
- * imports boot/sitecustomize.py, which adds the Python frame hook.  The
- * library parses its options left to right, so ours win over the same
- * keys set before; without --sample a prof_sample already in HEAPSIGHT
+ * plus prof_sample:<bytes> with --sample, prof_leak:true with --leaks,
+ * prof_interval_ms:<ms> with --every (periodic dumps for `heapsight
+ * trend`) and prof_max_dumps:<n> with --keep.  Unless --no-python:
+ * HEAPSIGHT_PYTHON=1 and PYTHONPATH = <python>/heapsight/boot:<python> before
+ * any PYTHONPATH already set, where <python> holds heapsight's Python package
+ * (../python beside this program, else the installed one): every Python 3.11
+ * process of the run imports boot/sitecustomize.py, which adds the Python frame
+ * hook.  The library parses its options left to right, so ours win over the
+ * same keys set before; without --sample a prof_sample already in HEAPSIGHT
  * stands (the library's default is 512 KiB).
  *
  * --flamegraph F: once the dumps are symbolized, CMD's own final dump
@@ -85,6 +85,7 @@
 typedef struct run_opts_s {
     uint64_t sample;        /* 0: not given */
     unsigned every_ms;      /* --every; 0: not given */
+    unsigned keep;          /* --keep; 0: not given */
     const char *flamegraph; /* --flamegraph; NULL: none */
     const char *out;
     bool leaks;
@@ -122,6 +123,10 @@ const cmd_t cmd_run = {
         "      --every DURATION also dump every DURATION while CMD runs\n"
         "                       (500ms, 30s, 2m, 1h; a bare number is\n"
         "                       seconds): a series for 'heapsight trend'\n"
+        "      --keep N         keep at most N dumps of each process: the\n"
+        "                       first and the newest (a run of weeks with\n"
+        "                       --every cannot fill the disk; the peak\n"
+        "                       profile is kept apart)\n"
         "      --lib PATH       the library to preload (default: "
         "$HEAPSIGHT_LIB,\n"
         "                       else ../lib/libheapsight.so beside this "
@@ -190,6 +195,24 @@ run_parse_every(const char *arg, unsigned *r_ms)
                            arg);
 }
 
+/* Parses --keep: a count of dumps from 1 to a million. */
+static int
+run_parse_keep(const char *arg, unsigned *r_keep)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (arg[0] >= '0' && arg[0] <= '9' && *end == '\0' && errno == 0 &&
+        v >= 1 && v <= 1000000) {
+        *r_keep = (unsigned)v;
+        return -1;
+    }
+    return cmd_usage_error(&cmd_run,
+                           "bad --keep '%s' (a number of dumps from 1 to "
+                           "1000000)",
+                           arg);
+}
+
 /* Parses argv into o; -1 to go on, else the exit status. */
 static int
 run_parse(int argc, char **argv, run_opts_t *o)
@@ -204,6 +227,7 @@ run_parse(int argc, char **argv, run_opts_t *o)
         {"every", required_argument, NULL, 'E'},
         {"flamegraph", required_argument, NULL, 'G'},
         {"no-symbolize", no_argument, NULL, 'N'},
+        {"keep", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -226,6 +250,8 @@ run_parse(int argc, char **argv, run_opts_t *o)
             o->no_python = true;
         else if (c == 'N')
             o->no_symbolize = true;
+        else if (c == 'K')
+            status = run_parse_keep(optarg, &o->keep);
         else if (c == 'E')
             status = run_parse_every(optarg, &o->every_ms);
         else if (c == 'G' && !flamegraph_format_ok(optarg))
@@ -618,17 +644,20 @@ static char *
 run_heapsight_env(const run_opts_t *o, const char *dir)
 {
     const char *old = getenv("HEAPSIGHT");
-    char sample[48] = "", every[48] = "";
+    char sample[48] = "", every[48] = "", keep[48] = "";
     if (o->sample != 0)
         snprintf(sample, sizeof(sample), ",prof_sample:%llu",
                  (unsigned long long)o->sample);
     if (o->every_ms != 0)
         snprintf(every, sizeof(every), ",prof_interval_ms:%u", o->every_ms);
+    if (o->keep != 0)
+        snprintf(keep, sizeof(keep), ",prof_max_dumps:%u", o->keep);
     char *val;
-    if (asprintf(&val, "%s%sprof:true,prof_final:true,prof_prefix:%s/%s%s%s%s",
+    if (asprintf(&val,
+                 "%s%sprof:true,prof_final:true,prof_prefix:%s/%s%s%s%s%s",
                  old != NULL ? old : "",
                  old != NULL && old[0] != '\0' ? "," : "", dir, RUN_PREFIX_NAME,
-                 sample, o->leaks ? ",prof_leak:true" : "", every) < 0)
+                 sample, o->leaks ? ",prof_leak:true" : "", every, keep) < 0)
         return NULL;
     return val;
 }

@@ -194,7 +194,9 @@ dump_write(const char *path, bool peak)
     return err;
 }
 
-/* Remembers an automatic dump and removes the oldest beyond the limit. */
+/* Remembers an automatic dump and, beyond prof_max_dumps, removes the
+ * oldest but the first: a long series keeps its baseline (what `heapsight
+ * trend` measures growth from) and its newest dumps. */
 static void
 dump_keep(const char *path)
 {
@@ -209,10 +211,12 @@ dump_keep(const char *path)
     }
     kept = grown;
     kept[nkept++] = copy;
+    unsigned first = opt_prof_max_dumps >= 2; /* kept[0] stays */
     while (nkept > opt_prof_max_dumps) {
-        unlink(kept[0]);
-        free(kept[0]);
-        memmove(kept, kept + 1, --nkept * sizeof(*kept));
+        unlink(kept[first]);
+        free(kept[first]);
+        memmove(kept + first, kept + first + 1,
+                (--nkept - first) * sizeof(*kept));
     }
 }
 

@@ -625,12 +625,12 @@ def case_run_env():
     shutil.copy(ARGS.selflib, other)
     out = os.path.join(TMP, "out", "deeper")
     rc, o, e = run([ARGS.heapsight, "run", "--lib", ARGS.selflib, "--out",
-                    out, "--sample", "64k", "--leaks", "--", "sh", "-c",
-                    SHOW_ENV], env=hs_env(HEAPSIGHT="narenas:2",
-                                          LD_PRELOAD=other))
+                    out, "--sample", "64k", "--leaks", "--keep", "5", "--",
+                    "sh", "-c", SHOW_ENV],
+                   env=hs_env(HEAPSIGHT="narenas:2", LD_PRELOAD=other))
     prefix = os.path.realpath(out) + "/heapsight"
     want_h = ("narenas:2,prof:true,prof_final:true,prof_prefix:%s,"
-              "prof_sample:65536,prof_leak:true" % prefix)
+              "prof_sample:65536,prof_leak:true,prof_max_dumps:5" % prefix)
     check(rc == 3, "exit status %d, want 3" % rc)
     check("P=%s:%s\n" % (lib, other) in o, "LD_PRELOAD: %r" % o)
     check("H=%s\n" % want_h in o, "HEAPSIGHT\n  got  %r\n  want %r"

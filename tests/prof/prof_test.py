@@ -782,8 +782,9 @@ def case_dump_max():
     out = run_case(ARGS.dumps, "max_dumps",
                    prefix_opts("prof_sample:4k,prof_max_dumps:3"))
     names = [os.path.basename(p) for p in dump_files("tp.*.manual.pb.gz")]
-    want = ["tp.%d.%d.manual.pb.gz" % (pid_of(out), s) for s in (7, 8, 9)]
-    check(names == want, "kept %r, want the newest %r" % (names, want))
+    want = ["tp.%d.%d.manual.pb.gz" % (pid_of(out), s) for s in (0, 8, 9)]
+    check(names == want, "kept %r, want the first and the newest %r"
+          % (names, want))
     check(os.path.exists(os.path.join(TMP, "explicit.pb.gz")),
           "a dump with an explicit path was pruned")
 
