@@ -591,6 +591,91 @@ run_pick_dump(char **names, size_t n, long pid)
     return own != NULL ? own : n > 0 ? names[n - 1] : NULL;
 }
 
+/* The comment of p that starts with key ("command: "), after the key;
+ * NULL if none. */
+static const char *
+run_comment(const profile_t *p, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < p->pb->n_comment; i++) {
+        const char *c = profile_str(p, p->pb->comment[i]);
+        if (strncmp(c, key, n) == 0)
+            return c + n;
+    }
+    return NULL;
+}
+
+/* The pid of dump name heapsight.<pid>.<seq>.<trigger>.pb.gz. */
+static long
+run_pid_of(const char *name)
+{
+    return strtol(name + sizeof(RUN_PREFIX_NAME), NULL, 10);
+}
+
+/* "final, peak, 3 timer": the triggers of names[0..n) (one process's). */
+static void
+run_triggers(char **names, size_t n, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *t =
+            strchr(strchr(names[i] + sizeof(RUN_PREFIX_NAME), '.') + 1, '.') +
+            1;
+        size_t tl = strcspn(t, "."), same = 0;
+        bool first = true;
+        for (size_t j = 0; j < n; j++) {
+            const char *u =
+                strchr(strchr(names[j] + sizeof(RUN_PREFIX_NAME), '.') + 1,
+                       '.') +
+                1;
+            if (strncmp(u, t, tl) == 0 && u[tl] == '.') {
+                first &= j >= i;
+                same++;
+            }
+        }
+        if (!first)
+            continue;
+        size_t len = strlen(out);
+        if (same == 1)
+            snprintf(out + len, size - len, "%s%.*s", len ? ", " : "", (int)tl,
+                     t);
+        else
+            snprintf(out + len, size - len, "%s%zu %.*s", len ? ", " : "", same,
+                     (int)tl, t);
+    }
+}
+
+/* With more than one process in the run: one line per process, its pid,
+ * parent, dumps and command line (from its dumps' comments). */
+static void
+run_report_processes(const char *dir, char **names, size_t n)
+{
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i++)
+        groups += i == 0 || run_pid_of(names[i]) != run_pid_of(names[i - 1]);
+    if (groups < 2)
+        return;
+    cmd_error("run: %zu processes left profiles:", groups);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && run_pid_of(names[j]) == run_pid_of(names[i]);)
+            j++;
+        char triggers[256], *path, err[PROFILE_ERR_MAX];
+        run_triggers(names + i, j - i, triggers, sizeof triggers);
+        profile_t *p = NULL;
+        if (asprintf(&path, "%s/%s", dir, names[j - 1]) >= 0 &&
+            profile_read(path, &p, err, sizeof err) != 0)
+            p = NULL;
+        const char *cmd = p != NULL ? run_comment(p, "command: ") : NULL;
+        const char *who = p != NULL ? run_comment(p, "process: ") : NULL;
+        const char *parent = who != NULL ? strstr(who, "parent ") : NULL;
+        cmd_error("  %-7ld parent %-7ld %-24s %s", run_pid_of(names[i]),
+                  parent != NULL ? strtol(parent + 7, NULL, 10) : 0L, triggers,
+                  cmd != NULL ? cmd : "(command not recorded)");
+        profile_free(p);
+        free(path);
+    }
+}
+
 /* Symbolizes this run's dumps in place and prints where they are; with
  * --flamegraph, renders the one run_pick_dump chooses. */
 static void
@@ -617,6 +702,7 @@ run_collect(const char *dir, const hmap_t *seen, const run_opts_t *o, long pid)
     symbolize_session_free(so.session);
     if (n == 0)
         cmd_error("run: no profile was written to %s", dir);
+    run_report_processes(dir, names, n);
     const char *pick = o->flamegraph != NULL && names != NULL
                            ? run_pick_dump(names, n, pid)
                            : NULL;

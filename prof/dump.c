@@ -95,6 +95,97 @@ note_get(char *comment, char *key, char *value)
            comment[0] != '\0';
 }
 
+/* ---- the process (provenance) ----
+ *
+ * Every dump names the process it comes from, in three comments: its
+ * pid, parent and start (the profiler's start, or the fork), its command
+ * line, and its executable with the executable's build ID.  Read once at
+ * start-up and again in a fork child (written then by one thread; dumps
+ * come later). */
+static struct {
+    char cmd[1024]; /* /proc/self/cmdline, arguments joined by spaces */
+    char exe[512];  /* /proc/self/exe */
+    int ppid;
+    int64_t start_ns; /* CLOCK_REALTIME */
+} proc;
+
+static int64_t realtime_ns(void);
+
+/* Reads the command line into proc.cmd ("" if unreadable). */
+static void
+proc_read_cmdline(void)
+{
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, proc.cmd, sizeof proc.cmd - 1);
+        close(fd);
+    }
+    while (n > 0 && proc.cmd[n - 1] == '\0')
+        n--; /* the last argument's terminator */
+    for (ssize_t i = 0; i < n; i++)
+        if (proc.cmd[i] == '\0' || proc.cmd[i] == '\n')
+            proc.cmd[i] = ' ';
+    proc.cmd[n > 0 ? n : 0] = '\0';
+}
+
+static void
+proc_read(void)
+{
+    proc_read_cmdline();
+    ssize_t n = readlink("/proc/self/exe", proc.exe, sizeof proc.exe - 1);
+    proc.exe[n > 0 ? n : 0] = '\0';
+    proc.ppid = (int)getppid();
+    proc.start_ns = realtime_ns();
+}
+
+/* Writes v as exactly n decimal digits (zero-padded) at p. */
+static char *
+put_digits(char *p, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/* t as ISO 8601 UTC, "2026-12-07T19:41:00Z" (hs_snprintf has no
+ * zero padding). */
+static void
+iso_time(int64_t ns, char out[24])
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char *p = put_digits(out, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_sec, 2);
+    *p++ = 'Z';
+    *p = '\0';
+}
+
+/* The three provenance comments, into bufs of size each. */
+static void
+proc_comments(char *who, char *cmd, char *exe, size_t size)
+{
+    char when[24];
+    iso_time(proc.start_ns, when);
+    hs_snprintf(who, size, "process: pid %d, parent %d, started %s",
+                (int)getpid(), proc.ppid, when);
+    hs_snprintf(cmd, size, "command: %s", proc.cmd);
+    const char *id = maps_exe_build_id();
+    hs_snprintf(exe, size, "executable: %s%s%s%s", proc.exe,
+                id[0] != '\0' ? " (build id " : "", id,
+                id[0] != '\0' ? ")" : "");
+}
+
 /* ---- writing ---- */
 
 static int
@@ -166,7 +257,8 @@ dump_write(const char *path, bool peak)
     for (size_t i = 0; i < n; i++)
         fill_record(&recs[i], &snaps[i], noted && nkey[0] ? nkey : NULL,
                     nvalue);
-    char opts[160], unw[64], what[160];
+    char opts[160], unw[64], what[160], who[128], cmd[1100], exe[700];
+    proc_comments(who, cmd, exe, sizeof exe);
     const char *env = secure_getenv("HEAPSIGHT");
     hs_snprintf(opts, sizeof(opts), "HEAPSIGHT=%s", env ? env : "");
     hs_snprintf(unw, sizeof(unw), "unwinder: %s", bt_unwinder_name());
@@ -174,8 +266,9 @@ dump_write(const char *path, bool peak)
                 "peak: the live heap at its high-water mark, %lld bytes in "
                 "%lld objects (estimated)",
                 llround(pk.inuse_space), llround(pk.inuse_objects));
-    const char *comments[] = {"heapsight " HS_VERSION, opts, unw,
-                              peak ? what : NULL, noted ? ncomment : NULL};
+    const char *comments[] = {
+        "heapsight " HS_VERSION, who, cmd, exe, opts, unw, peak ? what : NULL,
+        noted ? ncomment : NULL};
     int64_t now = realtime_ns();
     dump_job_t job = {
         .profile = {
@@ -475,22 +568,12 @@ marker_path(char *buf, size_t size)
 static void
 marker_create(void)
 {
-    char path[DUMP_PATH_MAX], cmd[1024];
+    char path[DUMP_PATH_MAX];
     marker_path(path, sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
-    ssize_t n = 0;
-    int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (cfd >= 0) {
-        n = read(cfd, cmd, sizeof cmd - 1);
-        close(cfd);
-    }
-    for (ssize_t i = 0; i < n; i++)
-        if (cmd[i] == '\0' || cmd[i] == '\n')
-            cmd[i] = ' ';
-    cmd[n > 0 ? n : 0] = '\0';
-    hs_dprintf(fd, "%d\n%s\n", (int)getppid(), cmd);
+    hs_dprintf(fd, "%d\n%s\n", (int)getppid(), proc.cmd);
     close(fd);
 }
 
@@ -519,6 +602,8 @@ dump_postfork_child(void)
     nkept = 0;
     last_peak[0] = '\0'; /* the parent's file is the parent's */
     last_seq = 0;
+    proc.ppid = (int)getppid();
+    proc.start_ns = realtime_ns();
     if (track && !atomic_load(&final_done))
         marker_create();
 }
@@ -620,6 +705,7 @@ dump_boot(void)
 {
     hs_mutex_init(&dump_mtx, HS_RANK_PROF_DUMP);
     maps_prime();
+    proc_read();
     if (opt_prof_interval != 0 || opt_prof_interval_ms != 0 || opt_prof_gdump ||
         opt_prof_signal[0] != '\0')
         start_thread();

@@ -296,6 +296,10 @@ static struct {
 } id_cache[MAPS_ID_CACHE];
 static size_t id_cache_n;
 static bool loader_forbidden;
+/* The main program's build ID ("" if none), from the first object of the
+ * first pass (dl_iterate_phdr reports the program first). */
+static char exe_id[2 * MAPS_BUILD_ID_MAX + 1];
+static bool exe_id_done;
 
 static void
 maps_cache_put(uintptr_t start, uintptr_t limit, const char *hex)
@@ -314,7 +318,13 @@ maps_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     char hex[2 * MAPS_BUILD_ID_MAX + 1];
-    if (!maps_object_build_id(info, hex))
+    bool found = maps_object_build_id(info, hex);
+    if (!exe_id_done) {
+        exe_id_done = true;
+        if (found && info->dlpi_name != NULL && info->dlpi_name[0] == '\0')
+            strcpy(exe_id, hex);
+    }
+    if (!found)
         return 0;
     for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -347,6 +357,12 @@ maps_prime(void)
         id_cache_n = 0;
         dl_iterate_phdr(maps_phdr_cb, NULL);
     }
+}
+
+const char *
+maps_exe_build_id(void)
+{
+    return exe_id;
 }
 
 void

@@ -63,6 +63,9 @@ int maps_parse(maps_t *m, char *text);
 void maps_build_ids(maps_t *m);
 /* Fills the build-ID table without a snapshot (at start-up). */
 void maps_prime(void);
+/* The main program's build ID as hex, "" if it has none or before the
+ * first pass (maps_prime). */
+const char *maps_exe_build_id(void);
 /* From now on (in a fork child), never call into the dynamic linker. */
 void maps_forbid_loader(void);
 

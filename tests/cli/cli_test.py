@@ -654,6 +654,7 @@ def case_run_env():
               "library beside the executable: %r" % o)
     run_collects()
     run_end_to_end()
+    run_processes()
 
 
 def run_collects():
@@ -682,6 +683,33 @@ def run_collects():
               "mode of the symbolized dump changed")
     check(open(old, "rb").read() == before, "an older dump was rewritten")
     print("collected: %s" % e.strip())
+
+
+def run_processes():
+    """With more than one process, run ends with one line per process:
+    pid, parent, dumps and command line (from the dumps' comments)."""
+    real = os.path.join(os.path.dirname(ARGS.heapsight), "..", "lib",
+                        "libheapsight.so")
+    out = os.path.join(TMP, "procs")
+    script = ("import subprocess; subprocess.run(['/bin/ls', '-d', '/']); "
+              "subprocess.run(['/bin/ls', '-d', '/tmp'])")
+    rc, o, e = run([ARGS.heapsight, "run", "--out", out, "--lib", real,
+                    "--", "/usr/bin/python3", "-c", script], env=hs_env())
+    lines = e.splitlines()
+    head = [i for i, l in enumerate(lines) if "processes left profiles" in l]
+    check(rc == 0 and len(head) == 1 and "3 processes" in lines[head[0]],
+          "no process table of 3: %r" % e)
+    rows = [l.split(None, 5)[1:] for l in lines[head[0] + 1:]] if head else []
+    # [pid, "parent", ppid, dumps..., command]: the command ends the line.
+    py = [r for r in rows if r[-1].endswith("/usr/bin/python3 -c " + script)]
+    check(len(py) == 1, "python's row: %r" % rows)
+    py_pid = py[0][0] if py else "?"
+    for arg in ("/", "/tmp"):
+        mine = [r for r in rows if r[-1].endswith("/bin/ls -d " + arg)]
+        check(len(mine) == 1 and mine[0][2] == py_pid and
+              "final, peak" in " ".join(mine[0]), "ls %s: %r" % (arg, rows))
+    print("process table:\n  " + "\n  ".join(lines[head[0]:] if head
+                                              else []))
 
 
 def run_end_to_end():

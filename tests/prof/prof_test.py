@@ -660,6 +660,29 @@ def case_dump_final():
         if prof is not None:
             t = totals(samples_of(prof, "tp_dump_site"))
             check(t[3] > 0, "final: tp_dump_site live %r" % t)
+            check_provenance(prof, pid_of(out), [ARGS.dumps, "final"])
+
+
+def exe_build_id(path):
+    out = subprocess.run(["readelf", "-n", path], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    return m.group(1) if m else ""
+
+
+def check_provenance(prof, pid, argv):
+    """The comments name the process: pid, parent (this driver), start,
+    command line, executable and its build ID."""
+    got = prof["comments"]
+    who = [c for c in got if c.startswith("process: ")]
+    check(len(who) == 1 and re.match(
+        r"process: pid %d, parent %d, started "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$" % (pid, os.getpid()), who[0]),
+        "process comment %r" % who)
+    check("command: " + " ".join(argv) in got, "command comment: %r" % got)
+    exe = "executable: %s (build id %s)" % (os.path.realpath(argv[0]),
+                                            exe_build_id(argv[0]))
+    check(exe in got, "executable comment: want %r in %r" % (exe, got))
 
 
 def peak_sites(path):
