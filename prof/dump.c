@@ -336,8 +336,9 @@ dump_done(const char *path, int err)
     }
 }
 
-int
-dump_now(const char *path, const char *trigger)
+/* dump_now, and the path written into r_path (size bytes). */
+static int
+dump_named(const char *path, const char *trigger, char *r_path, size_t size)
 {
     char name[DUMP_PATH_MAX];
     tsd_reentrancy_enter();
@@ -353,8 +354,16 @@ dump_now(const char *path, const char *trigger)
         hs_snprintf(last_manual, sizeof last_manual, "%s", path);
     hs_mutex_unlock(&dump_mtx);
     dump_done(path, err);
+    if (r_path != NULL)
+        hs_snprintf(r_path, size, "%s", path);
     tsd_reentrancy_exit();
     return err;
+}
+
+int
+dump_now(const char *path, const char *trigger)
+{
+    return dump_named(path, trigger, NULL, 0);
 }
 
 int
@@ -619,6 +628,12 @@ by_inuse_desc(const void *a, const void *b)
                                              : 0;
 }
 
+/* One frame of the report: a symbolic frame's function and line; a
+ * native one as module+offset of the call (return address - 1, as the
+ * profile and `heapsight leaks` have it; the offset is from the module's
+ * load address, so for a shared object or PIE it is the ELF virtual
+ * address addr2line -e MODULE takes), with the exported symbol around it
+ * when dladdr knows one. */
 static void
 print_frame(hs_frame_t f)
 {
@@ -629,24 +644,30 @@ print_frame(hs_frame_t f)
         return;
     }
     Dl_info di = {0};
-    if (in_fork_child) {
+    if (in_fork_child || !dladdr((void *)(f - 1), &di) ||
+        di.dli_fname == NULL) {
         hs_dprintf(2, "        %p\n", (void *)f);
         return;
     }
-    if (dladdr((void *)(f - 1), &di) && di.dli_sname != NULL)
-        hs_dprintf(2, "        %p %s+0x%lx (%s)\n", (void *)f, di.dli_sname,
-                   (unsigned long)(f - (uintptr_t)di.dli_saddr), di.dli_fname);
-    else
-        hs_dprintf(2, "        %p (%s)\n", (void *)f,
-                   di.dli_fname ? di.dli_fname : "?");
+    const char *slash = strrchr(di.dli_fname, '/');
+    const char *mod = slash != NULL ? slash + 1 : di.dli_fname;
+    if (mod[0] == '\0')
+        mod = proc.exe[0] != '\0' ? proc.exe : "?";
+    /* The call's own address (return address - 1), as in the profile. */
+    uintptr_t a = f - 1;
+    hs_dprintf(2, "        %s+0x%lx", mod,
+               (unsigned long)(a - (uintptr_t)di.dli_fbase));
+    if (di.dli_sname != NULL)
+        hs_dprintf(2, " (%s+0x%lx)", di.dli_sname,
+                   (unsigned long)(a - (uintptr_t)di.dli_saddr));
+    hs_dprintf(2, "\n");
 }
 
-/* Prints the live estimates and the top sites; true if anything is live. */
-static bool
-leak_report(void)
+/* Prints the live estimates and the top sites, then where the profile
+ * with every site is (final: its path, "" if none was written). */
+static void
+leak_report(double objs, double space, const char *final)
 {
-    double objs, space;
-    site_totals(&objs, &space);
     hs_dprintf(2,
                "heapsight: leak report: %lld bytes in %lld objects "
                "(estimated) still allocated at exit\n",
@@ -664,7 +685,19 @@ leak_report(void)
             print_frame(snaps[i].frames[f]);
     }
     free(snaps);
-    return objs >= 0.5;
+    if (final[0] != '\0')
+        hs_dprintf(2,
+                   "heapsight: every site, with functions and lines: "
+                   "heapsight leaks %s\n",
+                   final);
+}
+
+/* Whether heapsight run prints the report (symbolized) instead. */
+static bool
+report_by_cli(void)
+{
+    const char *v = secure_getenv("HEAPSIGHT_LEAK_REPORT");
+    return v != NULL && strcmp(v, "cli") == 0;
 }
 
 static void
@@ -673,16 +706,19 @@ at_exit(void)
     if (atomic_exchange(&final_done, true))
         return;
     tsd_reentrancy_enter();
-    bool live = false;
-    if (opt_prof_leak)
-        live = leak_report();
-    if (opt_prof_final || opt_prof_leak)
-        dump_now(NULL, "final");
+    double objs = 0, space = 0;
+    site_totals(&objs, &space);
+    char final[DUMP_PATH_MAX] = "";
+    if ((opt_prof_final || opt_prof_leak) &&
+        dump_named(NULL, "final", final, sizeof final) != 0)
+        final[0] = '\0';
+    if (opt_prof_leak && !report_by_cli())
+        leak_report(objs, space, final);
     if ((opt_prof_final || opt_prof_leak) && opt_prof_peak)
         dump_peak_now(NULL, true);
     if (track)
         marker_remove();
-    if (opt_prof_leak && opt_prof_leak_error && live) {
+    if (opt_prof_leak && opt_prof_leak_error && objs >= 0.5) {
         /* Like LeakSanitizer: report, flush what the program wrote, and
          * end with status 1. */
         fflush(NULL);

@@ -952,11 +952,11 @@ def case_ctl_reset():
 
 # ---- cases: leaks ------------------------------------------------------------
 
-def leak_run(mode, extra, status=None):
+def leak_run(mode, extra, status=None, **env):
     opts = prefix_opts("prof_sample:64k,prof_leak:true" +
                        ("," + extra if extra else ""))
     cmd = [ARGS.leak, mode] + ([str(status)] if status is not None else [])
-    rc, out, err = run(cmd, env=base_env(opts))
+    rc, out, err = run(cmd, env=base_env(opts, **env))
     print("%s %s: exit %d\n%s%s" % (mode, extra, rc, out, err))
     check(out == "line one\nline two\nline three\n",
           "%s: stdout lost or changed: %r" % (mode, out))
@@ -979,6 +979,24 @@ def case_leak_report():
         if prof is not None:
             t = totals(samples_of(prof, "tp_leaky_function"))
             check(t[3] >= 4 << 20, "final dump: tp_leaky_function %r" % t)
+        # It says where the whole profile is, to read symbolized.
+        check("heapsight: every site, with functions and lines: "
+              "heapsight leaks %s\n" % finals[0] in err,
+              "no pointer to %s in %r" % (finals[0], err))
+    # Frames without an exported symbol: module+offset of the call.
+    exe = os.path.basename(ARGS.leak)
+    check(re.search(r"^        %s\+0x[0-9a-f]+( \(\w+\+0x[0-9a-f]+\))?$"
+                    % re.escape(exe), err, re.M),
+          "no %s+0x... frame in %r" % (exe, err))
+    # Under heapsight run --leaks the command prints it, symbolized: the
+    # library stays quiet, and prof_leak_error still decides the status.
+    for f in dump_files("tp.*"):
+        os.unlink(f)
+    rc, err = leak_run("leak", "prof_leak_error:true",
+                       HEAPSIGHT_LEAK_REPORT="cli")
+    check(rc == 1 and "leak report" not in err and
+          len(dump_files("tp.*.final.pb.gz")) == 1,
+          "HEAPSIGHT_LEAK_REPORT=cli: exit %d, %r" % (rc, err))
 
 
 def case_leak_error():
