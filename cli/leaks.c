@@ -7,8 +7,9 @@
  * and its frames belong to the model (model.h).
  *
  * A site is a stack of frames (function, file and line each, so two calls
- * from one function are two sites) plus the sample's "allocator" label
- * when present.  Over the samples of a site, with the profile's
+ * from one function are two sites; a frame without a file is also its
+ * address, printed beside it: model.h) plus the sample's "allocator"
+ * label when present.  Over the samples of a site, with the profile's
  * estimates (already scaled up from the sampled objects):
  *   bytes(site)   = Σ inuse_space,   objects(site) = Σ inuse_objects,
  *   size range    = [min, max] of the numeric label "bytes" (the objects'

@@ -5,8 +5,15 @@
  * Each location is expanded into its frames once (loc_first/loc_count
  * into one flat array of frame ids, by location position); a sample's
  * stack is the concatenation over its location ids.  Frames are interned
- * by the bytes "func\0file\0line:kind".  With no_interpreter the stacks
- * are cut once built (hide_interpreter), in place: depths only shrink.
+ * by the bytes "func\0file\0line:kind", plus ":address" for a native
+ * frame without a file (one named module+offset, or by a symbol alone):
+ * there the address is all that tells two sites apart, and `leaks` prints
+ * it, so it must be the frame's own and not that of the first location
+ * of the same name.  Those module+offset names are the model's own
+ * (m->names), not strings added to the profile, which `convert --to
+ * pprof` writes out: one string per address would only bloat it.  With
+ * no_interpreter the stacks are cut once built (hide_interpreter), in
+ * place: depths only shrink.
  */
 #include "model.h"
 
@@ -118,13 +125,45 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-/* The id of frame f, interned; UINT32_MAX when out of memory. */
+/* Whether frame f's address is part of its identity (see the top): a
+ * native frame with no file, where the address is all there is. */
+static bool
+frame_keyed_by_addr(const model_frame_t *f)
+{
+    return !f->symbolic && f->addr != 0 && f->file[0] == '\0';
+}
+
+/* Adds frame f as a new frame, its name copied into m->names when own;
+ * false when out of memory. */
+static bool
+add_frame(builder_t *b, const model_frame_t *f, bool own)
+{
+    model_t *m = b->m;
+    if (!grow((void **)&m->frames, &b->cap_frames, m->nframes + 1,
+              sizeof(model_frame_t)) ||
+        (own && !grow((void **)&m->names, &m->cap_names, m->nnames + 1,
+                      sizeof(char *))))
+        return false;
+    model_frame_t *nf = &m->frames[m->nframes];
+    *nf = *f;
+    if (own) {
+        char *copy = strdup(f->func);
+        if (copy == NULL)
+            return false;
+        nf->func = m->names[m->nnames++] = copy;
+    }
+    m->nframes++;
+    return true;
+}
+
+/* The id of frame f, interned; UINT32_MAX when out of memory.  With own,
+ * f->func is the caller's and is copied when the frame is new. */
 static uint32_t
-intern_frame(builder_t *b, const model_frame_t *f)
+intern_frame(builder_t *b, const model_frame_t *f, bool own)
 {
     size_t lf = strlen(f->func), ll = strlen(f->file);
     char stack_key[512], *key = stack_key;
-    size_t len = lf + 1 + ll + 1 + 24;
+    size_t len = lf + 1 + ll + 1 + 64;
     if (len > sizeof stack_key && (key = malloc(len)) == NULL)
         return UINT32_MAX;
     memcpy(key, f->func, lf + 1);
@@ -133,18 +172,17 @@ intern_frame(builder_t *b, const model_frame_t *f)
     int kind = f->python   ? 2
                : f->interp ? 3
                            : (f->symbolic || f->addr == 0 ? 0 : 1);
+    uint64_t addr = frame_keyed_by_addr(f) ? f->addr : 0;
     len = lf + 1 + ll + 1 +
-          (size_t)snprintf(key + lf + ll + 2, 24, "%" PRId64 ":%d", f->line,
-                           kind);
+          (size_t)snprintf(key + lf + ll + 2, 64, "%" PRId64 ":%d:%" PRIx64,
+                           f->line, kind, addr);
     uint64_t id;
     uint32_t out = UINT32_MAX;
     if (hmap_get(&b->frames, key, len, &id)) {
         out = (uint32_t)id;
-    } else if (grow((void **)&b->m->frames, &b->cap_frames, b->m->nframes + 1,
-                    sizeof(model_frame_t)) &&
-               hmap_put(&b->frames, key, len, b->m->nframes) == 0) {
-        b->m->frames[b->m->nframes] = *f;
-        out = (uint32_t)b->m->nframes++;
+    } else if (hmap_put(&b->frames, key, len, b->m->nframes) == 0 &&
+               add_frame(b, f, own)) {
+        out = (uint32_t)(b->m->nframes - 1);
     }
     if (key != stack_key)
         free(key);
@@ -218,11 +256,12 @@ hide_interpreter(const model_t *m, model_sample_t *s)
 
 /* ---- locations into frames ---- */
 
-/* Appends frame f to the frames of location position i; 0 or ENOMEM. */
+/* Appends frame f to the frames of location position i (own: as in
+ * intern_frame); 0 or ENOMEM. */
 static int
-push_frame(builder_t *b, size_t i, const model_frame_t *f)
+push_frame(builder_t *b, size_t i, const model_frame_t *f, bool own)
 {
-    uint32_t id = intern_frame(b, f);
+    uint32_t id = intern_frame(b, f, own);
     if (id == UINT32_MAX || !grow((void **)&b->loc_frames, &b->cap_loc_frames,
                                   b->nloc_frames + 1, sizeof(uint32_t)))
         return ENOMEM;
@@ -231,26 +270,47 @@ push_frame(builder_t *b, size_t i, const model_frame_t *f)
     return 0;
 }
 
-/* The one frame of a location without lines: named after its mapping's
- * file, as pprof does, else after its address. */
+/*
+ * The name of a location without lines (model.h, "Frames"): with a
+ * mapping file, "<base name>+0x<file offset>", the file offset being
+ *     offset = address - memory_start + file_offset
+ * (pprof shows such a location as its absolute address and "[file]").
+ * The file offset, not the absolute address: it does not move with ASLR,
+ * so one site stays one row across runs (diff, trend, merged dumps); not
+ * the ELF virtual address: that needs the file's program headers, and the
+ * file is what is missing.  For the code of shared libraries and PIEs as
+ * linked by default the two are equal (objdump and addr2line take it, and
+ * the exit leak report, prof/dump.c, prints the same module+offset).
+ * No mapping file, or an address outside its mapping (a damaged
+ * profile): "0x<address>".  The base name is cut to 255 bytes (a file
+ * name's limit) so that the offset is always there.
+ */
+static void
+unsymbolized_name(char *buf, size_t size, const profile_location_t *l,
+                  const profile_mapping_t *mp, const char *file)
+{
+    uint64_t a = l->address;
+    bool inside = mp != NULL && a >= mp->memory_start &&
+                  (mp->memory_limit == 0 || a < mp->memory_limit);
+    if (file[0] != '\0' && inside)
+        snprintf(buf, size, "%.255s+0x%" PRIx64, base_name(file),
+                 a - mp->memory_start + mp->file_offset);
+    else
+        snprintf(buf, size, "0x%" PRIx64, a);
+}
+
+/* The one frame of a location without lines, named by unsymbolized_name. */
 static int
 expand_unsymbolized(builder_t *b, size_t i, const profile_location_t *l,
-                    const char *file)
+                    const profile_mapping_t *mp, const char *file)
 {
-    profile_t *p = b->m->prof;
     char name[300];
-    if (file[0] != '\0')
-        snprintf(name, sizeof name, "[%s]", base_name(file));
-    else
-        snprintf(name, sizeof name, "0x%" PRIx64, l->address);
-    int64_t si = profile_intern(p, name);
-    if (si < 0)
-        return ENOMEM;
-    model_frame_t f = {.func = profile_str(p, si),
+    unsymbolized_name(name, sizeof name, l, mp, file);
+    model_frame_t f = {.func = name,
                        .file = "",
                        .addr = l->address,
                        .interp = file[0] != '\0' && interp_mapping(file)};
-    return push_frame(b, i, &f);
+    return push_frame(b, i, &f, true);
 }
 
 /* Frames of location l (position i) into b->loc_frames. */
@@ -264,7 +324,7 @@ expand_location(builder_t *b, size_t i, const profile_location_t *l)
         l->mapping_id ? profile_mapping(p, l->mapping_id) : NULL;
     const char *file = mp != NULL ? profile_str(p, mp->filename) : "";
     if (l->n_line == 0)
-        return expand_unsymbolized(b, i, l, file);
+        return expand_unsymbolized(b, i, l, mp, file);
     bool python = l->mapping_id == 0 && l->address == 0;
     bool by_name = file[0] == '\0' && !python;
     model_frame_t f = {.addr = l->address,
@@ -283,7 +343,7 @@ expand_location(builder_t *b, size_t i, const profile_location_t *l)
         f.line = ln->line;
         if (by_name)
             f.interp = interp_function(f.func);
-        int e = push_frame(b, i, &f);
+        int e = push_frame(b, i, &f, false);
         if (e != 0)
             return e;
     }
@@ -465,6 +525,9 @@ model_free(model_t *m)
         free(m->samples[i].stack);
     free(m->samples);
     free(m->frames);
+    for (size_t i = 0; i < m->nnames; i++)
+        free(m->names[i]);
+    free(m->names);
     free(m->type_names);
     free(m->type_units);
     profile_free(m->prof);

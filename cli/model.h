@@ -14,10 +14,14 @@
  *
  * Frames: a location with Lines gives one frame per Line (innermost first:
  * inlined callees, then the function holding the address); a location
- * without (unsymbolized, no file found) gives one frame named after its
- * mapping, "[libfoo.so]", as pprof shows it, or its address without a
- * mapping.  Frames are equal when function, file, line and kind are: a
- * stack is an array of frame ids, leaf first.
+ * without (unsymbolized, no file found) gives one frame named module and
+ * file offset, "libfoo.so+0x1c5e3" (offset = address - memory_start +
+ * file_offset; why, in model.c), or "0x<address>" without a mapping file.
+ * Frames are equal when function, file, line and kind are, and for a
+ * native frame without a file its address too, so two unsymbolized
+ * addresses are never one frame:
+ *     addr(a) != addr(b), file(a) = "" = file(b), native  =>  a != b
+ * A stack is an array of frame ids, leaf first.
  *
  * Kinds, for Python programs (docs/PYTHON.md, "Python-first views"): a
  * Python frame is a location with no mapping and no address, as
@@ -57,7 +61,7 @@ typedef struct model_frame_s {
     const char *func; /* never NULL */
     const char *file; /* "" when unknown */
     int64_t line;     /* 0 when unknown */
-    uint64_t addr;    /* the location's address; 0 for symbolic frames */
+    uint64_t addr;    /* its location's address; 0 for symbolic frames */
     bool symbolic;    /* no mapping: an interpreter's frame (Python) */
     bool python;      /* a Python function: no mapping and no address */
     bool interp;      /* native, in the CPython interpreter itself */
@@ -82,6 +86,8 @@ typedef struct model_s {
     size_t vi;               /* the chosen sample type */
     model_frame_t *frames;
     size_t nframes;
+    char **names; /* frame names made here (module+offset), owned */
+    size_t nnames, cap_names;
     model_sample_t *samples;
     size_t nsamples;
     int64_t period;     /* mean sample interval (bytes for heaps) */

@@ -641,7 +641,9 @@ cg_strip_params(const char *s, size_t n)
     return i;
 }
 
-/* Whether a name may be broken after s[i]: after "::", ".", "/", " ". */
+/* Whether a name may be broken after s[i]: after "::", ".", "/", " ",
+ * and after the "+" of an unsymbolized frame's "libfoo.so.6+0x1c5e3", so
+ * that its offset stays on one line. */
 static bool
 cg_break_after(const char *s, size_t n, size_t i)
 {
@@ -649,6 +651,8 @@ cg_break_after(const char *s, size_t n, size_t i)
         return false;
     if (s[i] == ':')
         return i > 0 && s[i - 1] == ':' && s[i + 1] != ':';
+    if (s[i] == '+')
+        return i + 2 < n && s[i + 1] == '0' && s[i + 2] == 'x';
     return s[i] == '.' || s[i] == '/' || s[i] == ' ';
 }
 
@@ -675,7 +679,7 @@ cg_name_line(strbuf_t *out, const char *s, cg_span_t l, bool lead)
 
 /*
  * A function's name for its box: parameters dropped, broken into lines of
- * at most CG_NAME_WIDTH columns at "::", ".", "/" and spaces, the last
+ * at most CG_NAME_WIDTH columns at "::", ".", "/", spaces and "+0x", the last
  * CG_NAME_LINES lines kept (the innermost part of a qualified name says
  * most), each line ending in DOT's "\n".
  */

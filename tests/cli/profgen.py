@@ -29,6 +29,18 @@ Profiles of Python programs mix two more kinds of frames:
            "Python/ceval.c", 1200)        a symbolized native frame in a
                                           mapping of that file (file and
                                           line may be left out)
+
+and stripped modules have a third:
+
+    Addr("/usr/bin/git", 0x55d0c8a4e2f0)  an unsymbolized address (no
+                                          lines) in a mapping of that file
+                                          ("" for a mapping with no file
+                                          name)
+
+Native and Addr frames share one mapping per file, placed at
+0x7f0000000000 + k * 0x1000000 with file offset 0 unless place() put it
+elsewhere first: p.place("/usr/bin/git", 0x55d0c8a04000, 0x55d0c8b00000,
+0x4000) (start, limit, file offset, as in /proc/PID/maps).
 """
 import collections
 import gzip
@@ -63,6 +75,7 @@ def varint(n):
 PyFrame = collections.namedtuple("PyFrame", "name file line")
 Native = collections.namedtuple("Native", "name mapping file line",
                                 defaults=("", 0))
+Addr = collections.namedtuple("Addr", "mapping address")
 
 
 def field_varint(num, v):
@@ -100,7 +113,8 @@ class Profile:
         self.samples = []
         self.mapping = mapping
         self.mapping_start, self.mapping_limit = 0x400000, 0x800000
-        self.mappings = []  # files of Native frames: ids 2, 3, ...
+        self.mappings = []  # files of Native and Addr frames: ids 2, 3, ...
+        self.placed = {}  # file -> (start, limit, file offset), by place()
 
     def s(self, text):
         if text not in self.index:
@@ -131,18 +145,34 @@ class Profile:
         return tuple(f if isinstance(f, tuple) else self._norm(f)[0]
                      for f in frame)
 
+    def place(self, path, start, limit, offset=0):
+        """Puts the mapping of path (Native and Addr frames) at [start,
+        limit) with that file offset; before its first frame."""
+        self.placed[path] = (start, limit, offset)
+
     def _mapped(self, path):
-        """(id, start) of the mapping of a Native frame's file."""
+        """(id, start) of the mapping of a Native or Addr frame's file."""
         if path not in self.mappings:
             self.mappings.append(path)
         k = self.mappings.index(path)
-        return k + 2, 0x7f0000000000 + k * 0x1000000
+        return k + 2, self._placement(path)[0]
+
+    def _placement(self, path):
+        k = self.mappings.index(path)
+        start = 0x7f0000000000 + k * 0x1000000
+        return self.placed.get(path, (start, start + 0x1000000, 0))
 
     def _special(self, frame):
-        """The Location message of a PyFrame or Native frame."""
+        """The Location message of a PyFrame, Native or Addr frame."""
         lid = len(self.locations) + 1
         self.locations[frame] = lid
         msg = field_varint(LOC_ID, lid)
+        if isinstance(frame, Addr):
+            mid, _ = self._mapped(frame.mapping)
+            msg += field_varint(LOC_MAPPING, mid) + \
+                field_varint(LOC_ADDRESS, frame.address)
+            self.loc_msgs.append(msg)
+            return lid
         if isinstance(frame, Native):
             mid, start = self._mapped(frame.mapping)
             msg += field_varint(LOC_MAPPING, mid) + \
@@ -154,7 +184,7 @@ class Profile:
         return lid
 
     def location(self, frame):
-        if isinstance(frame, (PyFrame, Native)):
+        if isinstance(frame, (PyFrame, Native, Addr)):
             if frame in self.locations:
                 return self.locations[frame]
             return self._special(frame)
@@ -207,11 +237,14 @@ class Profile:
                                field_varint(M_LIMIT, self.mapping_limit) +
                                field_varint(M_FILE, self.s(self.mapping)))
         for path in self.mappings:
-            mid, start = self._mapped(path)
+            mid, _ = self._mapped(path)
+            start, limit, offset = self._placement(path)
             out += field_bytes(P_MAPPING,
                                field_varint(M_ID, mid) +
                                field_varint(M_START, start) +
-                               field_varint(M_LIMIT, start + 0x1000000) +
+                               field_varint(M_LIMIT, limit) +
+                               (field_varint(M_OFFSET, offset) if offset
+                                else b"") +
                                field_varint(M_FILE, self.s(path)))
         for m in self.loc_msgs:
             out += field_bytes(P_LOCATION, m)

@@ -151,7 +151,7 @@ def fx_names(path):
     namespaces (shortened and wrapped, the innermost lines kept), one long
     identifier (cut with an ellipsis), call operators and an anonymous
     namespace (their parentheses kept), quotes and a backslash (escaped),
-    an inlined frame, an unsymbolized address ([libfake.so]), and bytes
+    an inlined frame, an unsymbolized address (libfake.so+0x1234), and bytes
     that are not UTF-8 (patched into the string table: U+FFFD)."""
     p = Profile()
     cxx = ("ns::detail::Widget<std::basic_string<char> >::render(int) const",
@@ -458,7 +458,7 @@ def sem_names(d):
         "mike::call",
         "a_single_identifier_muc…",
         'say \\"hi\\" \\\\ now',
-        "inlined_helper", "outer_fn", "[libfake.so]",
+        "inlined_helper", "outer_fn", "libfake.so+0x1234",
         "bad_\ufffd\ufffd\ufffd(_name",
         "Foo::operator()", "Bar::operator()", "(anonymous namespace)::helper",
         "main",
