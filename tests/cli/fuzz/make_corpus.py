@@ -85,7 +85,7 @@ def real_dumps(d, lib, heapsight):
             "rows = [{'k': i, 'v': str(i) * 10} for i in range(20000)]\n"
             "text = json.dumps(rows)\n")
     subprocess.run([py, "-c", code], env=env, check=True, timeout=60)
-    dumps = sorted(glob.glob(prefix + ".*.pb.gz"))
+    dumps = sorted(glob.glob(prefix + ".*.final.pb.gz"))
     if len(dumps) != 1:
         raise RuntimeError("want one dump from python3, got %s" % dumps)
     os.rename(dumps[0], os.path.join(d, "real-dump.pb.gz"))

@@ -533,8 +533,9 @@ def leaky_run(tag):
                     "1k", "--out", out, "--", ARGS.leaky])
     check(rc == 0 and o.startswith("leaky: done"), "leaky: exit %d %r %r"
           % (rc, o, e))
+    # The final dump (the peak profile beside it is another file).
     dumps = [l.split(": ", 2)[2] for l in e.splitlines()
-             if l.startswith("heapsight: profile: ")]
+             if l.startswith("heapsight: profile: ") and ".final." in l]
     if not check(len(dumps) == 1, "one dump from leaky, got %r" % e):
         raise RuntimeError("no dump")
     return dumps[0]
@@ -550,7 +551,7 @@ def leaky_raw(tag):
     rc, o, e = run([ARGS.leaky], env=env)
     check(rc == 0, "leaky preloaded: exit %d %r" % (rc, e))
     dumps = [os.path.join(out, f) for f in os.listdir(out)
-             if f.endswith(".pb.gz")]
+             if f.endswith(".final.pb.gz")]
     if not check(len(dumps) == 1, "one raw dump, got %r" % dumps):
         raise RuntimeError("no dump")
     return dumps[0]
