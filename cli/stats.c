@@ -9,6 +9,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,31 @@ stats_sites_free(stats_sites_t *t)
     *t = (stats_sites_t){0};
 }
 
-/* The name of s's site into b: its function names, leaf first. */
+/* Frame f as "func file:line", "func file" or "func" (model_frame_name's
+ * words, into a strbuf: a name has no length limit). */
+static void
+stats_line_name(strbuf_t *b, const model_frame_t *f)
+{
+    if (f->file[0] == '\0')
+        strbuf_puts(b, f->func);
+    else if (f->line > 0)
+        strbuf_printf(b, "%s %s:%" PRId64, f->func, f->file, f->line);
+    else
+        strbuf_printf(b, "%s %s", f->func, f->file);
+}
+
+/* The name of s's site into b: its function names, leaf first, or its
+ * leaf alone. */
 static void
 stats_site_name(strbuf_t *b, const model_t *m, const model_sample_t *s,
                 stats_by_t by)
 {
     if (s->depth == 0) {
         strbuf_puts(b, STATS_NO_STACK);
+        return;
+    }
+    if (by == STATS_BY_LINE) {
+        stats_line_name(b, &m->frames[s->stack[0]]);
         return;
     }
     uint32_t depth = by == STATS_BY_FUNCTION ? 1 : s->depth;

@@ -4,7 +4,8 @@
  * estimate, the Mann–Kendall trend test and the Theil–Sen slope.
  *
  * Owns: a site table (stats_sites_t).  A site is the stack of function
- * names of a sample (leaf first), or its leaf function alone; samples of
+ * names of a sample (leaf first), or its leaf frame alone, by function or
+ * by line ("func file:line", as model_frame_name writes it); samples of
  * different profiles meet in the same site when their names agree, so the
  * table is the common ground of profiles whose frames were interned
  * separately.  Each site has one column per profile, holding the sum of
@@ -46,6 +47,7 @@
 typedef enum stats_by_e {
     STATS_BY_STACK,    /* every frame's function, leaf first */
     STATS_BY_FUNCTION, /* the leaf frame's function */
+    STATS_BY_LINE,     /* the leaf frame's "func file:line" */
 } stats_by_t;
 
 typedef struct stats_site_s {

@@ -19,7 +19,8 @@ change of the output, regenerate them with
     python3 tests/cli/change/change_test.py CASE \\
         --heapsight build/bin/heapsight --update
 
-for each golden case (diff_golden, diff_exact, trend_golden), read the
+for each golden case (diff_golden, diff_exact, trend_golden,
+trend_shapes), read the
 diff of golden/ by eye, and commit it with the change.
 
 Every case works in its own temporary directory, removed at the end, and
@@ -60,9 +61,9 @@ def check(cond, msg):
     return cond
 
 
-def hs(*args, cwd=None):
+def hs(*args, cwd=None, env=None):
     """Runs heapsight; returns (exit status, stdout, stderr)."""
-    env = dict(os.environ, COLUMNS="100")
+    env = dict(os.environ, **dict({"COLUMNS": "100"}, **(env or {})))
     p = subprocess.run([ARGS.heapsight] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True,
                        env=env, cwd=cwd or TMP, timeout=100)
@@ -342,14 +343,20 @@ def theil_sen(x, y):
     return sl[m // 2] if m % 2 else (sl[m // 2 - 1] + sl[m // 2]) / 2
 
 
+TREND_CLASSES = ("growing", "bounded", "varying", "shrinking", "constant")
+
+
 def parse_trend(out):
-    """[(class, slope, Z, p, site)] of trend's rows, in order."""
+    """[(class, slope, Z, p, site, first, last, peak)] of trend's rows, in
+    order; columns as trend.c prints them."""
     rows = []
     for line in out.splitlines():
         w = line.split()
-        if w and w[0] in ("growing", "bounded", "shrinking", "constant"):
-            rows.append((w[0], line[10:25].strip(), float(line[26:32]),
-                         line[33:39].strip(), line[63:].strip()))
+        if w and w[0] in TREND_CLASSES:
+            rows.append((w[0], line[10:24].strip(), float(line[25:31]),
+                         line[32:38].strip(), line[70:].strip(),
+                         line[38:48].strip(), line[48:58].strip(),
+                         line[58:68].strip()))
     return rows
 
 
@@ -382,7 +389,7 @@ def case_trend_golden():
     rows = parse_trend(out)
     want = {tuple(LEAK): "growing", tuple(CACHE): "bounded",
             tuple(CONST): "constant", tuple(SHRINK): "shrinking",
-            tuple(TRANSIENT): "constant"}
+            tuple(TRANSIENT): "varying"}
     for stack, cls in want.items():
         got = [r[0] for r in rows if same_site(r[4], stack)]
         check(got == [cls], "%s: class %r, want %r" % (stack[0], got, cls))
@@ -523,6 +530,207 @@ def case_trend_plot():
           "escaped")
 
 
+# ---- trend: steps, a filled cache, a peak dump, --by ------------------------
+
+# Live sampled objects stay in every later dump, so a real site moves in
+# steps and holds its value exactly between them: the series below keep
+# each sampled object from the dump it was allocated in.  (site, stack,
+# object size, live objects per dump; the peak dump is the 13th entry.)
+SHAPE_TIMES = [T0 + STEP * i for i in range(6)] + [T0 + STEP * 6 - 120] + \
+    [T0 + STEP * i for i in range(6, NDUMPS)]
+PEAK_AT = 6  # the peak dump's place in SHAPE_TIMES
+MIB14, MIB24 = int(14.1 * MIB), int(24.6 * MIB)
+SHAPES = [
+    # One vector, reallocated from 14.1 to 24.6 MiB between the last two
+    # dumps: "constant +0 B/h" before (Theil-Sen's median pairwise slope
+    # is 0, and one step at the end is no significant trend).
+    ("step", ["vec_realloc", "index_add", "main"], None,
+     [MIB14] * 12 + [MIB24]),
+    # Stairs from 14.1 to 24.6 MiB, a step every third dump.
+    ("stairs", ["table_grow", "table_put", "main"], None,
+     [MIB14 + (MIB24 - MIB14) * (i // 3) // 4 for i in range(13)]),
+    # A cache filling in the first seconds (3 MiB at the first dump), then
+    # full at 24 MiB: bounded, not constant.
+    ("cache", ["lru_insert", "lru_get", "main"], 1024,
+     [3 * 1024] + [24 * 1024] * 12),
+    # A batch of 30 one-MiB buffers, live only at the peak.
+    ("batch", ["batch_buf", "batch_run", "main"], MIB,
+     [30 if i == PEAK_AT else 0 for i in range(13)]),
+    ("steady", ["conf_parse", "init", "main"], 256, [32768] * 13),
+    # Allocated and freed again before every dump: 0 B live throughout.
+    ("zero", ["scratch_tmp", "parse", "main"], 4096, [0] * 13),
+]
+SHAPE_CLASS = {"step": "growing", "stairs": "growing", "cache": "bounded",
+               "batch": "varying", "steady": "constant"}
+
+
+def shape_values(rng, size, counts):
+    """[alloc_objects, alloc_space, inuse_objects, inuse_space] per dump
+    for a site of counts[i] live objects of size bytes (None: one object
+    of counts[i] bytes), whose sampled objects persist while they live."""
+    if size is None:
+        return [[1, c, 1, c] for c in counts]
+    p = -math.expm1(-size / R)
+    out, k, live = [], 0, 0
+    for c in counts:
+        if c > live:
+            k += binomial(rng, c - live, p)
+        elif c < live:
+            k = 0 if c == 0 else k * c // live
+        live = c
+        objs, space = round(k / p), round(k * size / p)
+        out.append([objs + 1, space + size, objs, space])
+    return out
+
+
+def shape_dumps():
+    """The series of SHAPES: 12 timer dumps and one peak dump with the
+    same sequence number as the timer dump after it; their paths, in
+    time order, and {site: inuse_space per dump}."""
+    rng = random.Random(5)
+    vals = {name: shape_values(rng, size, counts)
+            for name, _, size, counts in SHAPES}
+    paths = []
+    for i, t in enumerate(SHAPE_TIMES):
+        p = Profile(period=R, time_nanos=t * 10**9)
+        for name, stack, size, _ in SHAPES:
+            v = vals[name][i]
+            if name == "zero":
+                v = [5, 5 * 4096, 0, 0]
+            if v[0]:
+                p.sample(stack, v, labels={"thread": "main"},
+                         num_labels={"bytes": (size or v[1], "bytes")})
+        seq = i if i < PEAK_AT else i - 1
+        kind = "peak" if i == PEAK_AT else "timer"
+        paths.append(p.write(os.path.join(
+            TMP, "heapsight.7.%d.%s.pb.gz" % (seq + (i == PEAK_AT), kind))))
+    return paths, {n: [v[3] for v in vs] for n, vs in vals.items()}
+
+
+def near(text, want):
+    """Whether a report's value ("24.6 MiB") shows want bytes."""
+    got = to_number(text)
+    return abs(got - want) <= max(0.006 * abs(want), 0.5)
+
+
+def case_trend_shapes():
+    """Steps, a cache filled at once, a site at 0 throughout, a peak dump
+    in the series, and the first / last / peak columns."""
+    paths, truth = shape_dumps()
+    names = sorted(os.path.basename(p) for p in paths)
+    rc, out, err = hs("trend", "-n", "0", *names)
+    check(rc == 0 and err == "", "trend: exit %d %r" % (rc, err))
+    golden("trend_shapes", out)
+    check(out.startswith("inuse_space of 13 dumps over 1h50m"),
+          "the peak dump is one of the series: %r" % out[:60])
+    rows = parse_trend(out)
+    stacks = {name: stack for name, stack, _, _ in SHAPES}
+    for name, cls in SHAPE_CLASS.items():
+        got = [r for r in rows if same_site(r[4], stacks[name])]
+        if not check(len(got) == 1 and got[0][0] == cls, "%s: %r, want %s"
+                     % (name, got, cls)):
+            continue
+        y = truth[name]
+        for col, want in ((5, y[0]), (6, y[-1]), (7, max(y))):
+            check(near(got[0][col], want), "%s: %s %r, want %d B"
+                  % (name, ("first", "last", "peak")[col - 5], got[0][col],
+                     want))
+        print("%-7s %-9s first %s last %s peak %s slope %s"
+              % (name, cls, got[0][5], got[0][6], got[0][7], got[0][1]))
+    check(not [r for r in rows if "scratch_tmp" in r[4]],
+          "a site at 0 B in every dump is left out")
+    check("\n5 sites: 2 growing, 1 bounded, 1 varying, 0 shrinking, "
+          "1 constant\n" in out, "summary: %r" % out.splitlines()[-1:])
+    # The step: the mean rate, since Theil-Sen's median slope is 0.
+    step = [r for r in rows if same_site(r[4], stacks["step"])]
+    hours = (SHAPE_TIMES[-1] - SHAPE_TIMES[0]) / 3600
+    want = (MIB24 - MIB14) / hours / MIB
+    check(step and step[0][1].endswith(" MiB/h")
+          and abs(float(step[0][1].split()[0]) - want) < 0.051,
+          "step slope %r, want +%.2f MiB/h" % (step[0][1] if step else None,
+                                               want))
+    # Dumps without the peak: the same classes, 12 dumps.
+    rc, out2, err = hs("trend", "-n", "0", *[n for n in names
+                                             if ".peak." not in n])
+    rows2 = parse_trend(out2)
+    for name, cls in SHAPE_CLASS.items():
+        if name != "batch":
+            check(class_of(rows2, stacks[name]) == cls,
+                  "without the peak dump, %s: %r" % (name,
+                                                     class_of(rows2,
+                                                              stacks[name])))
+    check(rc == 0 and "inuse_space of 12 dumps" in out2
+          and class_of(rows2, stacks["batch"]) is None,
+          "without the peak dump: %d %r" % (rc, out2[:40]))
+
+
+LONG_LEAF = "std::__new_allocator<int>::allocate(unsigned long, void const*)"
+BY_SITES = [  # stack, bytes at dump i
+    ([("grow_vec", "grow.c", 10), "load", "main"], lambda i: (i + 1) * MIB),
+    ([("grow_vec", "grow.c", 20), "load", "main"], lambda i: 4 * MIB),
+    ([("grow_vec", "grow.c", 10), "save", "main"], lambda i: 2 * MIB),
+    ([(LONG_LEAF, "new_allocator.h", 151), "std::vector<int>::push_back",
+      "fill_ints", "run_benchmark", "main"], lambda i: (i + 2) * MIB),
+]
+
+
+def case_trend_by():
+    """--by stack (the default), function and line group the rows; a
+    row keeps its leaf whole and cuts its callers."""
+    paths = []
+    for i in range(6):
+        p = Profile(period=R, time_nanos=(T0 + 60 * i) * 10**9)
+        for stack, size in BY_SITES:
+            p.sample(stack, [1, size(i), 1, size(i)],
+                     num_labels={"bytes": (size(i), "bytes")})
+        paths.append(p.write(os.path.join(TMP, "b%d.pb.gz" % i)))
+
+    def sums(key):
+        out = {}
+        for stack, size in BY_SITES:
+            k = key(stack)
+            out[k] = [out.get(k, [0] * 6)[i] + size(i) for i in range(6)]
+        return out
+    fname = lambda f: f[0] if isinstance(f, tuple) else f  # noqa: E731
+    want = {
+        "stack": sums(lambda s: site_name([fname(f) for f in s])),
+        "function": sums(lambda s: fname(s[0])),
+        "line": sums(lambda s: "%s %s:%d" % s[0]),
+    }
+    rc, default, err = hs("trend", "-n", "0", *paths)
+    for by, sites in want.items():
+        rc, out, err = hs("trend", "-n", "0", "--by", by, *paths,
+                          env={"COLUMNS": "400"})
+        check(rc == 0 and err == "", "--by %s: %d %r" % (by, rc, err))
+        check(out.splitlines()[2].endswith("  " + by),
+              "--by %s: header %r" % (by, out.splitlines()[2]))
+        rows = {r[4]: r for r in parse_trend(out)}
+        check(sorted(rows) == sorted(sites), "--by %s: rows %r, want %r"
+              % (by, sorted(rows), sorted(sites)))
+        for name, y in sites.items():
+            r = rows.get(name)
+            check(r is not None and near(r[5], y[0]) and near(r[6], y[-1])
+                  and near(r[7], max(y)), "--by %s, %s: %r, want %r"
+                  % (by, name, r, y))
+        print("--by %-8s %d rows: %s" % (by, len(rows), ", ".join(
+            "%s (%s)" % (n, rows[n][0]) for n in sorted(rows))))
+    rc, by_stack, err = hs("trend", "-n", "0", "--by", "stack", *paths)
+    check(default == by_stack, "the default is --by stack")
+    # 100 columns leave 30 for the name: the leaf stays whole.
+    row = [r[4] for r in parse_trend(default) if LONG_LEAF in r[4]]
+    check(len(row) == 1 and row[0].startswith(LONG_LEAF + " \u2190 ")
+          and row[0].endswith("\u2026"), "leaf whole, callers cut: %r" % row)
+    line = [ln for ln in default.splitlines() if "grow_vec \u2190 load" in ln]
+    check(len(line) == 1 and line[0].endswith("grow_vec \u2190 load \u2190 "
+                                              "main"), "short names: %r" % line)
+    rc, narrow, err = hs("trend", "--by", "function", *paths,
+                         env={"COLUMNS": "40"})
+    check(rc == 0 and any(ln.endswith("  " + LONG_LEAF)
+                          for ln in narrow.splitlines()),
+          "--by function, 40 columns: the leaf whole: %r" % narrow)
+    print("leaf kept whole: %s" % row)
+
+
 # ---- run --every -------------------------------------------------------------
 
 # Ends with os._exit: no interpreter finalization, which frees the list.  A
@@ -646,6 +854,8 @@ def case_errors():
         (("trend", "-n", "-3", "base.pb.gz", "new.pb.gz", "base.pb.gz",
           "new.pb.gz"), "bad -n"),
         (("trend", "--bogus", "base.pb.gz"), "unknown option --bogus"),
+        (("trend", "--by", "file", "base.pb.gz", "new.pb.gz", "base.pb.gz",
+          "new.pb.gz"), "bad --by 'file'"),
     ]
     for args, word in cases:
         rc, out, err = hs(*args)
@@ -689,6 +899,8 @@ CASES = {
     "trend_robust": case_trend_robust,
     "trend_order": case_trend_order,
     "trend_plot": case_trend_plot,
+    "trend_shapes": case_trend_shapes,
+    "trend_by": case_trend_by,
     "run_every": case_run_every,
     "run_every_env": case_run_every_env,
     "errors": case_errors,

@@ -345,11 +345,13 @@ def case_diff():
 
 
 def trend_rows(out):
-    """trend: {site: class}."""
+    """trend: {site: class} (columns: class, slope, Z, p, first, last,
+    peak, site)."""
     rows = {}
     for line in out.splitlines():
-        m = re.match(r"(growing|bounded|shrinking|constant) +\S+ \S+ +\S+ +"
-                     r"\S+ +\S+ \S+ +\S+ \S+  (\S.*)$", line)
+        m = re.match(r"(growing|bounded|varying|shrinking|constant) +\S+ "
+                     r"\S+ +\S+ +\S+ +\S+ \S+ +\S+ \S+ +\S+ \S+  (\S.*)$",
+                     line)
         if m:
             rows[m.group(2)] = m.group(1)
     return rows
