@@ -58,17 +58,20 @@ static void
 prefork(void)
 {
     hs_mutex_prefork();
+    pages_prefork(); /* a leaf: last */
 }
 
 static void
 postfork_parent(void)
 {
+    pages_postfork();
     hs_mutex_postfork_parent();
 }
 
 static void
 postfork_child(void)
 {
+    pages_postfork();
     hs_mutex_postfork_child();
     background_postfork_child();
     tsd_postfork_child();

@@ -83,20 +83,31 @@
     X(UINT, prof_interval_ms, 0, 0, 86400000,                                  \
       "dump every so many milliseconds (0: never)")                            \
     X(BOOL, prof_gdump, false, 0, 1,                                           \
-      "dump when in-use memory reaches a new high, at most once a second: "   \
-      "how the heap rose (the peak itself is prof_peak's profile)")           \
+      "dump when in-use memory reaches a new high, at most once a second: "    \
+      "how the heap rose (the peak itself is prof_peak's profile)")            \
     X(BOOL, prof_peak, true, 0, 1,                                             \
-      "with the final or periodic dumps, also write the peak profile (the "   \
-      "live heap at its high-water mark): <prefix>.<pid>.<seq>.peak.pb.gz")   \
+      "with the final or periodic dumps, also write the peak profile (the "    \
+      "live heap at its high-water mark): <prefix>.<pid>.<seq>.peak.pb.gz")    \
     X(STR, prof_signal, "", 0, 0,                                              \
       "dump when this signal arrives, e.g. USR2 (empty: no signal)")           \
+    X(STR, prof_attach, "idle", 0, 0,                                          \
+      "listen for `heapsight attach PID`: idle (when the profiler starts "     \
+      "idle, prof_active:false), true (always) or false (never); costs a "     \
+      "signal handler and one thread asleep in poll")                          \
+    X(STR, prof_attach_signal, "RTMIN+5", 0, 0,                                \
+      "the signal heapsight attach sends: RTMIN+N, USR1, USR2 or a number "    \
+      "(must not be prof_signal's)")                                           \
     X(UINT, prof_max_dumps, 0, 0, 1000000,                                     \
-      "keep only so many automatic dumps of this process: the first and the " \
-      "newest (1: the newest; 0: all; the peak file is apart)")               \
+      "keep only so many automatic dumps of this process: the first and the "  \
+      "newest (1: the newest; 0: all; the peak file is apart)")                \
     X(BOOL, prof_leak, false, 0, 1,                                            \
       "at exit, report what is still allocated and write a final dump")        \
     X(BOOL, prof_leak_error, false, 0, 1,                                      \
-      "with prof_leak: exit with status 1 when anything is still allocated")
+      "with prof_leak: exit with status 1 when memory leaked (unreachable, "  \
+      "when prof_leak_scan ran; else anything still allocated)")              \
+    X(BOOL, prof_leak_scan, true, 0, 1,                                        \
+      "with prof_leak: at exit, tell unreachable memory from still "          \
+      "reachable by a conservative scan from the roots (label reachable)")
 
 #define OPT_STR_MAX 256
 

@@ -1,12 +1,14 @@
 /*
  * cmd.h — the heapsight command's subcommand table and what every
- * subcommand shares: error lines, usage errors, --help, size arguments.
+ * subcommand shares: error lines, usage errors, --help, size and duration
+ * arguments, output directories.
  *
  * Owns: the cmd_t record of one subcommand and the helpers below (defined
- * in main.c).  Each subcommand lives in its own file (run.c,
- * symbolize.c, ...), defines one `const cmd_t cmd_<name>` and registers it
- * with CMD_REGISTER(cmd_<name>, order): the linker gathers the entries in
- * the section "hs_cmds" and main.c sorts them by order for `heapsight
+ * in cmd.c; the table itself is main.c's).  Each subcommand lives in its own
+ * file (run.c, symbolize.c, ...), defines one `const cmd_t cmd_<name>` and
+ * registers it with CMD_REGISTER(cmd_<name>, order): the linker gathers the
+ * entries in the section "hs_cmds" and main.c sorts them by order for
+ * `heapsight
  * --help`.  Adding a subcommand is one new file (cli/CMakeLists.txt takes
  * every .c file of cli/).
  *
@@ -53,6 +55,7 @@ typedef struct cmd_entry_s {
 /* The places in --help of the commands that exist. */
 enum {
     CMD_ORDER_RUN = 10,
+    CMD_ORDER_ATTACH = 15,
     CMD_ORDER_TOP = 20,
     CMD_ORDER_LEAKS = 30,
     CMD_ORDER_DIFF = 40,
@@ -94,5 +97,19 @@ void cmd_getopt_reset(void);
  * included.
  */
 bool cmd_parse_size(const char *s, uint64_t *r_bytes);
+
+/* The longest duration cmd_parse_duration takes: a day. */
+#define CMD_DURATION_MAX_MS 86400000ULL
+
+/*
+ * Parses a duration: decimal digits and a unit, ms, s, m or h (none:
+ * seconds), from 1 ms to CMD_DURATION_MAX_MS ("500ms", "30s", "2m",
+ * "1h", "10").  True on success, with the milliseconds in *r_ms; false
+ * on anything else.  (`heapsight run --every` has its own copy still.)
+ */
+bool cmd_parse_duration(const char *s, unsigned *r_ms);
+
+/* mkdir -p dir (mode 0777 less the umask); 0 or an errno value. */
+int cmd_mkdirs(const char *dir);
 
 #endif /* HS_CLI_CMD_H */

@@ -1,7 +1,7 @@
 /*
  * main.c — the heapsight command's entry point: the subcommand table,
- * dispatch, the top-level --help and --version, and the helpers every
- * subcommand shares (cmd.h).
+ * dispatch, the top-level --help and --version (the helpers every
+ * subcommand shares are cmd.c's).
  *
  * Owns: the table (gathered from the "hs_cmds" section, see cmd.h, and
  * sorted into --help order on first use) and the exit status
@@ -12,8 +12,6 @@
  * Threading: single-threaded.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,87 +48,6 @@ cmd_table_init(void)
     cmd_count = n;
 }
 #define CMD_COUNT cmd_count
-
-void
-cmd_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("heapsight: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-int
-cmd_usage_error(const cmd_t *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "heapsight: %s: ", cmd->name);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'heapsight %s --help')\n", cmd->name);
-    va_end(ap);
-    return CMD_EXIT_USAGE;
-}
-
-int
-cmd_help(const cmd_t *cmd)
-{
-    fputs(cmd->usage, stdout);
-    return CMD_EXIT_OK;
-}
-
-int
-cmd_bad_option(const cmd_t *cmd, int c, char **argv)
-{
-    const char *arg = argv[optind - 1];
-    if (c == ':')
-        return cmd_usage_error(cmd, "option %s needs an argument", arg);
-    if (optopt != 0 && strncmp(arg, "--", 2) != 0)
-        return cmd_usage_error(cmd, "unknown option -%c", optopt);
-    return cmd_usage_error(cmd, "unknown option %s", arg);
-}
-
-void
-cmd_getopt_reset(void)
-{
-    optind = 0; /* glibc: 0 also resets getopt's internal state */
-    opterr = 0;
-}
-
-/* The multiplier of a size suffix ("", "k", "KiB", "mb", "b"...), or 0. */
-static uint64_t
-cmd_size_suffix(const char *s)
-{
-    static const char units[] = "kmg";
-    uint64_t mult = 1;
-    const char *u = *s != '\0' ? strchr(units, *s | 0x20) : NULL;
-    if (u != NULL) {
-        mult = (uint64_t)1 << (10 * (u - units + 1));
-        s++;
-        if ((*s | 0x20) == 'i')
-            s++;
-    }
-    if ((*s | 0x20) == 'b')
-        s++;
-    return *s == '\0' ? mult : 0;
-}
-
-bool
-cmd_parse_size(const char *s, uint64_t *r_bytes)
-{
-    if (s[0] < '0' || s[0] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mult = cmd_size_suffix(end);
-    if (errno != 0 || mult == 0 || v > UINT64_MAX / mult)
-        return false;
-    *r_bytes = (uint64_t)v * mult;
-    return true;
-}
 
 static int
 main_help(FILE *out)

@@ -22,6 +22,7 @@
 #include "../alloc/tsd.h"
 #include "../alloc/util/fmt.h"
 #include "../alloc/util/mutex.h"
+#include "../alloc/util/signame.h"
 #include "../backtrace_hooks/symbolic.h"
 #include "../backtrace_hooks/unwind.h"
 #include "../include/heapsight.h"
@@ -31,6 +32,7 @@
 #include "pprof.h"
 #include "prof.h"
 #include "prof_ctl.h"
+#include "reach.h"
 #include "sample.h"
 #include "site.h"
 
@@ -46,6 +48,9 @@ static _Atomic(int64_t) gdump_last_ns;
 static bool warned;
 static bool in_fork_child;              /* no calls into the dynamic linker */
 static char last_manual[DUMP_PATH_MAX]; /* guarded by dump_mtx */
+/* What the reachability scan at exit said, for the final dump's comments
+ * ("" before it ran); written once, at exit, before that dump. */
+static char reach_comment[200];
 /* The newest automatic peak profile ("" if none) and the peak mark it
  * holds (site_peak_t.marks), so that a peak written again replaces it
  * and an unchanged one is not written twice; guarded by dump_mtx. */
@@ -216,6 +221,35 @@ fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s, const char *nkey,
     };
 }
 
+/*
+ * The records of one site: one, or after a reachability scan (reach.h)
+ * two — the reachable part of its live objects with every allocation
+ * counter (label reachable: yes), and the unreachable part alone
+ * (reachable: no, allocation counters 0) — so that each of the four
+ * sample types still sums to the site's.  Returns how many.
+ */
+static size_t
+fill_records(prof_sample_rec_t *r, const prof_site_snap_t *s, const char *nkey,
+             const char *nvalue)
+{
+    fill_record(&r[0], s, nkey, nvalue);
+    if (!s->reach_known || s->inuse_objects < 0.5)
+        return 1;
+    double lost_objects = s->inuse_objects - s->reach_objects;
+    double lost_space = s->inuse_space - s->reach_space;
+    r[0].reachable = "yes";
+    if (lost_objects < 0.5) /* everything reached */
+        return 1;
+    r[0].inuse_objects = llround(s->reach_objects);
+    r[0].inuse_space = llround(s->reach_space);
+    r[1] = r[0];
+    r[1].alloc_objects = r[1].alloc_space = 0;
+    r[1].inuse_objects = llround(lost_objects);
+    r[1].inuse_space = llround(lost_space);
+    r[1].reachable = "no";
+    return 2;
+}
+
 typedef struct dump_job_s {
     prof_profile_t profile;
 } dump_job_t;
@@ -246,7 +280,7 @@ dump_write(const char *path, bool peak)
     size_t n = peak ? site_peak_snapshot(&snaps) : site_snapshot(&snaps);
     if (peak)
         site_peak(&pk); /* the snapshot may have marked anew */
-    prof_sample_rec_t *recs = n ? malloc(n * sizeof(*recs)) : NULL;
+    prof_sample_rec_t *recs = n ? malloc(2 * n * sizeof(*recs)) : NULL;
     if (n != 0 && recs == NULL) {
         free(snaps);
         return ENOMEM;
@@ -254,9 +288,10 @@ dump_write(const char *path, bool peak)
     char ncomment[sizeof note_comment], nkey[sizeof note_key],
         nvalue[sizeof note_value];
     bool noted = note_get(ncomment, nkey, nvalue);
+    size_t nrecs = 0;
     for (size_t i = 0; i < n; i++)
-        fill_record(&recs[i], &snaps[i], noted && nkey[0] ? nkey : NULL,
-                    nvalue);
+        nrecs += fill_records(&recs[nrecs], &snaps[i],
+                              noted && nkey[0] ? nkey : NULL, nvalue);
     char opts[160], unw[64], what[160], who[128], cmd[1100], exe[700];
     proc_comments(who, cmd, exe, sizeof exe);
     const char *env = secure_getenv("HEAPSIGHT");
@@ -266,20 +301,27 @@ dump_write(const char *path, bool peak)
                 "peak: the live heap at its high-water mark, %lld bytes in "
                 "%lld objects (estimated)",
                 llround(pk.inuse_space), llround(pk.inuse_objects));
-    const char *comments[] = {
-        "heapsight " HS_VERSION, who, cmd, exe, opts, unw, peak ? what : NULL,
-        noted ? ncomment : NULL};
+    const char *comments[] = {"heapsight " HS_VERSION,
+                              who,
+                              cmd,
+                              exe,
+                              opts,
+                              unw,
+                              peak ? what : NULL,
+                              noted ? ncomment : NULL,
+                              !peak && reach_comment[0] != '\0' ? reach_comment
+                                                                : NULL};
     int64_t now = realtime_ns();
     dump_job_t job = {
         .profile = {
             .samples = recs,
-            .nsamples = n,
+            .nsamples = nrecs,
             .symbolic = symbolic_cb,
             .period = (int64_t)sample_interval(),
             .time_nanos = peak && pk.time_ns != 0 ? pk.time_ns : now,
             .duration_nanos = prof_start_ns(),
             .comments = comments,
-            .ncomments = 5,
+            .ncomments = sizeof comments / sizeof comments[0],
         }};
     int err = dumpfile_write(path, dump_write_cb, &job);
     free(recs);
@@ -502,27 +544,10 @@ dump_thread(void *arg)
     return NULL;
 }
 
-static int
-signal_number(const char *name)
-{
-    if (strncmp(name, "SIG", 3) == 0)
-        name += 3;
-    static const struct {
-        const char *name;
-        int sig;
-    } sigs[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},
-                {"PROF", SIGPROF}, {"URG", SIGURG},   {"WINCH", SIGWINCH}};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        if (strcmp(name, sigs[i].name) == 0)
-            return sigs[i].sig;
-    int n = atoi(name);
-    return n >= SIGRTMIN && n <= SIGRTMAX ? n : 0;
-}
-
 static void
 start_signal(void)
 {
-    int sig = signal_number(opt_prof_signal);
+    int sig = hs_signal_number(opt_prof_signal);
     if (sig == 0) {
         hs_warn("HEAPSIGHT: unknown prof_signal \"%s\" (ignored)",
                 opt_prof_signal);
@@ -663,33 +688,107 @@ print_frame(hs_frame_t f)
     hs_dprintf(2, "\n");
 }
 
-/* Prints the live estimates and the top sites, then where the profile
- * with every site is (final: its path, "" if none was written). */
+/* What the scan found, over every site: live objects and bytes reached
+ * and not. */
+typedef struct leak_totals_s {
+    bool known; /* a scan ran */
+    double lost_objects, lost_space, kept_objects, kept_space;
+} leak_totals_t;
+
+/* Unreachable first, then by live bytes. */
+static int
+by_lost_then_inuse(const void *a, const void *b)
+{
+    const prof_site_snap_t *x = a, *y = b;
+    double lx = x->reach_known ? x->inuse_space - x->reach_space : 0;
+    double ly = y->reach_known ? y->inuse_space - y->reach_space : 0;
+    if (lx != ly)
+        return lx < ly ? 1 : -1;
+    return by_inuse_desc(a, b);
+}
+
 static void
-leak_report(double objs, double space, const char *final)
+leak_site(size_t rank, const prof_site_snap_t *s)
+{
+    double lost = s->reach_known ? s->inuse_objects - s->reach_objects : 0;
+    const char *what = !s->reach_known ? ""
+                       : lost >= 0.5   ? " unreachable (definitely lost)"
+                                       : " still reachable";
+    double objs = !s->reach_known ? s->inuse_objects
+                  : lost >= 0.5   ? lost
+                                  : s->inuse_objects;
+    double space = !s->reach_known ? s->inuse_space
+                   : lost >= 0.5   ? s->inuse_space - s->reach_space
+                                   : s->inuse_space;
+    hs_dprintf(2, "  #%zu: %lld bytes in %lld objects of %zu bytes%s\n", rank,
+               llround(space), llround(objs), s->usize, what);
+    for (unsigned f = 0; f < s->nframes && f < 16; f++)
+        print_frame(s->frames[f]);
+}
+
+/* Prints the live estimates and the top sites (unreachable first after a
+ * scan), then where the profile with every site is (final: its path, ""
+ * if none was written). */
+static void
+leak_report(double objs, double space, const leak_totals_t *t,
+            const char *final)
 {
     hs_dprintf(2,
                "heapsight: leak report: %lld bytes in %lld objects "
                "(estimated) still allocated at exit\n",
                llround(space), llround(objs));
+    if (t->known)
+        hs_dprintf(2,
+                   "heapsight: %lld bytes in %lld objects unreachable "
+                   "(definitely lost), %lld bytes in %lld objects still "
+                   "reachable\n",
+                   llround(t->lost_space), llround(t->lost_objects),
+                   llround(t->kept_space), llround(t->kept_objects));
     prof_site_snap_t *snaps;
     size_t n = site_snapshot(&snaps);
-    qsort(snaps, n, sizeof(*snaps), by_inuse_desc);
-    for (size_t i = 0, shown = 0; i < n && shown < 10; i++) {
-        if (snaps[i].inuse_objects < 0.5)
-            continue;
-        hs_dprintf(2, "  #%zu: %lld bytes in %lld objects of %zu bytes\n",
-                   ++shown, llround(snaps[i].inuse_space),
-                   llround(snaps[i].inuse_objects), snaps[i].usize);
-        for (unsigned f = 0; f < snaps[i].nframes && f < 16; f++)
-            print_frame(snaps[i].frames[f]);
-    }
+    qsort(snaps, n, sizeof(*snaps), by_lost_then_inuse);
+    for (size_t i = 0, shown = 0; i < n && shown < 10; i++)
+        if (snaps[i].inuse_objects >= 0.5)
+            leak_site(++shown, &snaps[i]);
     free(snaps);
     if (final[0] != '\0')
         hs_dprintf(2,
                    "heapsight: every site, with functions and lines: "
                    "heapsight leaks %s\n",
                    final);
+}
+
+/* Runs the reachability scan and sums what it found. */
+static void
+leak_scan(leak_totals_t *t)
+{
+    reach_stats_t st;
+    int err = reach_scan(&st);
+    *t = (leak_totals_t){.known = err == 0};
+    if (err != 0) {
+        hs_snprintf(reach_comment, sizeof reach_comment,
+                    "reachability: not scanned: %s", strerror(err));
+        hs_warn("reachability at exit not known: %s (every live "
+                "object counts as leaked)",
+                strerror(err));
+        return;
+    }
+    hs_snprintf(reach_comment, sizeof reach_comment,
+                "reachability: scanned %llu bytes of roots and %llu of heap "
+                "(%llu blocks) in %llu ms; label reachable",
+                (unsigned long long)st.root_bytes,
+                (unsigned long long)st.heap_bytes,
+                (unsigned long long)st.blocks,
+                (unsigned long long)llround(st.seconds * 1000));
+    prof_site_snap_t *snaps;
+    size_t n = site_snapshot(&snaps);
+    for (size_t i = 0; i < n; i++) {
+        t->kept_objects += snaps[i].reach_objects;
+        t->kept_space += snaps[i].reach_space;
+        t->lost_objects += snaps[i].inuse_objects - snaps[i].reach_objects;
+        t->lost_space += snaps[i].inuse_space - snaps[i].reach_space;
+    }
+    free(snaps);
 }
 
 /* Whether heapsight run prints the report (symbolized) instead. */
@@ -708,17 +807,21 @@ at_exit(void)
     tsd_reentrancy_enter();
     double objs = 0, space = 0;
     site_totals(&objs, &space);
+    leak_totals_t t = {0};
+    if (opt_prof_leak && opt_prof_leak_scan)
+        leak_scan(&t);
     char final[DUMP_PATH_MAX] = "";
     if ((opt_prof_final || opt_prof_leak) &&
         dump_named(NULL, "final", final, sizeof final) != 0)
         final[0] = '\0';
     if (opt_prof_leak && !report_by_cli())
-        leak_report(objs, space, final);
+        leak_report(objs, space, &t, final);
     if ((opt_prof_final || opt_prof_leak) && opt_prof_peak)
         dump_peak_now(NULL, true);
     if (track)
         marker_remove();
-    if (opt_prof_leak && opt_prof_leak_error && objs >= 0.5) {
+    double leaked = t.known ? t.lost_objects : objs;
+    if (opt_prof_leak && opt_prof_leak_error && leaked >= 0.5) {
         /* Like LeakSanitizer: report, flush what the program wrote, and
          * end with status 1. */
         fflush(NULL);

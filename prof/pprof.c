@@ -573,6 +573,7 @@ pprof_write_sample(pprof_writer_t *w, const prof_sample_rec_t *rec)
         pprof_label_str(w, rec->extra_key, rec->extra_value);
     if (rec->note_key != NULL)
         pprof_label_str(w, rec->note_key, rec->note_value);
+    pprof_label_str(w, "reachable", rec->reachable);
     pprof_emit(&w->out, PPROF_PROFILE_SAMPLE, &w->msg);
 }
 

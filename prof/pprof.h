@@ -47,6 +47,7 @@ typedef struct prof_sample_rec_s {
     const char *extra_value;
     const char *note_key; /* the process's note, or NULL */
     const char *note_value;
+    const char *reachable; /* label "reachable": "yes", "no", or NULL */
 } prof_sample_rec_t;
 
 /* Resolves a symbolic frame; false if unknown. */

@@ -6,7 +6,8 @@
  * Start-up runs in a library constructor, outside malloc: it loads the
  * unwinder (dlopen of libunwind happens here, never inside malloc),
  * installs the allocator hooks, registers the control nodes and starts
- * the dump machinery (dump.c).  With opt.prof off it does nothing and the
+ * the dump machinery (dump.c) and the listener of `heapsight attach`
+ * (attach.c).  With opt.prof off it does nothing and the
  * allocator's sample event never fires.
  *
  * Locking: none of its own beyond the modules it calls; everything on the
@@ -34,6 +35,7 @@
 #include "../backtrace_hooks/hook_chain.h"
 #include "../backtrace_hooks/symbolic.h"
 #include "../backtrace_hooks/unwind.h"
+#include "attach.h"
 #include "dump.h"
 #include "foreign.h"
 #include "hooks.h"
@@ -112,6 +114,15 @@ void
 prof_mark_start(void)
 {
     atomic_store_explicit(&start_ns, now_ns(), memory_order_relaxed);
+}
+
+void
+prof_reset(uint64_t interval)
+{
+    site_reset();
+    if (interval != 0)
+        sample_set_interval(interval);
+    prof_mark_start();
 }
 
 /* ---- stacks ---- */
@@ -501,6 +512,7 @@ prof_postfork_child(void)
 {
     bt_postfork_child();
     dump_postfork_child();
+    attach_postfork_child();
 }
 
 __attribute__((constructor)) static void
@@ -521,6 +533,7 @@ prof_boot(void)
     prof_ctl_register();
     enabled = true;
     dump_boot();
+    attach_boot();
     pthread_atfork(NULL, NULL, prof_postfork_child);
     alloc_prof_hooks_install(&hooks);
     tsd_reentrancy_exit();

@@ -39,5 +39,8 @@ const char *prof_extra_value(unsigned extra);
 /* Nanoseconds since profiling started or was last reset. */
 int64_t prof_start_ns(void);
 void prof_mark_start(void);
+/* prof.reset: zeroes every counter (a new generation) and restarts the
+ * clock; a nonzero interval also sets a new mean sample interval. */
+void prof_reset(uint64_t interval);
 
 #endif /* HS_PROF_PROF_H */

@@ -30,7 +30,6 @@
 #include "dump.h"
 #include "prof.h"
 #include "sample.h"
-#include "site.h"
 
 static int
 node_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
@@ -104,10 +103,7 @@ node_reset(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
         return err;
     if (set && interval == 0)
         return EINVAL;
-    site_reset();
-    if (set)
-        sample_set_interval(interval);
-    prof_mark_start();
+    prof_reset(set ? interval : 0);
     return 0;
 }
 

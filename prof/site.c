@@ -33,9 +33,11 @@ struct prof_site_s {
     unsigned extra;
     unsigned nframes;
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
-    double peak[4];      /* alloc objects, space, inuse objects, space: the
-                          * counters above at the last peak mark */
-    hs_frame_t frames[]; /* innermost first */
+    double peak[4]; /* alloc objects, space, inuse objects, space: the
+                     * counters above at the last peak mark */
+    double reach_objects, reach_space; /* live and reached by the last
+                                          reachability scan (reach.h) */
+    hs_frame_t frames[];               /* innermost first */
 };
 
 /* A new peak mark when live bytes pass the last one by 1/64 of it. */
@@ -51,6 +53,7 @@ static struct {
     double peak_objects, peak_space;   /* at the last mark; guarded by mtx */
     int64_t peak_ns;                   /* when (CLOCK_REALTIME); mtx */
     uint64_t peak_marks;               /* marks this generation; mtx */
+    bool reach_known; /* a reachability scan ran; guarded by mtx */
 } table;
 
 void
@@ -272,16 +275,20 @@ site_copy_out(bool peak, prof_site_snap_t **r_snaps)
             site_counters(s, peak, c);
             if (!(c[0] > 0 || c[2] > 0))
                 continue;
-            out[n++] = (prof_site_snap_t){.frames = s->frames,
-                                          .nframes = s->nframes,
-                                          .usize = s->usize,
-                                          .thread_label = s->thread_label,
-                                          .domain = s->domain,
-                                          .extra = s->extra,
-                                          .alloc_objects = c[0],
-                                          .alloc_space = c[1],
-                                          .inuse_objects = c[2],
-                                          .inuse_space = c[3]};
+            out[n++] =
+                (prof_site_snap_t){.frames = s->frames,
+                                   .nframes = s->nframes,
+                                   .usize = s->usize,
+                                   .thread_label = s->thread_label,
+                                   .domain = s->domain,
+                                   .extra = s->extra,
+                                   .alloc_objects = c[0],
+                                   .alloc_space = c[1],
+                                   .inuse_objects = c[2],
+                                   .inuse_space = c[3],
+                                   .reach_known = !peak && table.reach_known,
+                                   .reach_objects = s->reach_objects,
+                                   .reach_space = s->reach_space};
         }
     }
     hs_mutex_unlock(&table.mtx);
@@ -303,6 +310,36 @@ size_t
 site_peak_snapshot(prof_site_snap_t **r_snaps)
 {
     return site_copy_out(true, r_snaps);
+}
+
+void
+site_reach_begin(void)
+{
+    hs_mutex_lock(&table.mtx);
+    for (size_t i = 0; i < table.nbuckets; i++)
+        for (prof_site_t *s = table.buckets[i]; s != NULL; s = s->next)
+            s->reach_objects = s->reach_space = 0;
+    table.reach_known = false;
+    hs_mutex_unlock(&table.mtx);
+}
+
+void
+site_reach_done(void)
+{
+    hs_mutex_lock(&table.mtx);
+    table.reach_known = true;
+    hs_mutex_unlock(&table.mtx);
+}
+
+void
+site_reach_mark(prof_rec_t *rec)
+{
+    hs_mutex_lock(&table.mtx);
+    if (rec->gen == table.gen) {
+        rec->site->reach_objects += rec->weight;
+        rec->site->reach_space += rec->weight * (double)rec->size;
+    }
+    hs_mutex_unlock(&table.mtx);
 }
 
 void

@@ -19,6 +19,7 @@
 #ifndef HS_PROF_SITE_H
 #define HS_PROF_SITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,8 @@ typedef struct prof_site_snap_s {
     unsigned domain;
     unsigned extra; /* a backtrace hook's label (prof_extra_label), or 0 */
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
+    bool reach_known; /* a reachability scan ran (reach.h): then */
+    double reach_objects, reach_space; /* of inuse, the part it reached */
 } prof_site_snap_t;
 
 void site_boot(void);
@@ -80,5 +83,16 @@ typedef struct site_peak_s {
 } site_peak_t;
 
 void site_peak(site_peak_t *r_peak);
+
+/*
+ * The reachability scan (reach.h): site_reach_begin zeroes every site's
+ * reached counters (unknown until site_reach_done); site_reach_mark adds
+ * the live sampled object of rec to its site's (once per object and
+ * scan: the scan visits each block once); site_reach_done says the scan
+ * completed: snapshots carry the counters from then on.
+ */
+void site_reach_begin(void);
+void site_reach_mark(prof_rec_t *rec);
+void site_reach_done(void);
 
 #endif /* HS_PROF_SITE_H */

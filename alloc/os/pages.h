@@ -1,8 +1,12 @@
 /*
  * pages.h — the operating system's memory: mapping, unmapping and purging.
  *
- * Owns: every mmap, munmap and madvise the allocator makes.  Stateless.
- * All functions are safe without locks.  Failures return NULL / false and
+ * Owns: every mmap, munmap and madvise the allocator makes, and the
+ * registry of what it has mapped (the address ranges pages_map returned,
+ * less what pages_unmap gave back), which the reachability scan at exit
+ * (prof/reach.h) reads to tell the allocator's memory from the
+ * program's.  All functions are safe without locks (the registry takes a
+ * leaf spin lock of its own).  Failures return NULL / false and
  * leave errno as the kernel set it.
  */
 #ifndef HS_PAGES_H
@@ -10,6 +14,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Copies the registry's ranges ({start, end}, sorted, disjoint) into
+ * out[0..max); returns how many.  *r_complete is false when some were
+ * not recorded (the registry could not grow) or max was too small.
+ */
+size_t pages_ranges(uintptr_t (*out)[2], size_t max, bool *r_complete);
+/* Held across fork (the registry's lock, taken last, a leaf). */
+void pages_prefork(void);
+void pages_postfork(void); /* parent and child */
 
 /* Maps size bytes (a multiple of PAGE) aligned to alignment (a power of two
  * >= PAGE), read-write, zero-filled.  NULL on failure. */

@@ -88,7 +88,11 @@ def _library_path():
 def _ensure_library(sample):
     if _c.available():
         return
-    opts = "prof:true,prof_active:false,prof_sample:%d" % sample
+    # Opened privately, the library is no process-wide profiler: it does
+    # not listen for `heapsight attach` (prof_attach's default would, the
+    # profiler starting idle here).
+    opts = "prof:true,prof_active:false,prof_attach:false,prof_sample:%d" \
+        % sample
     old = os.environ.get("HEAPSIGHT")
     os.environ["HEAPSIGHT"] = opts if not old else old + "," + opts
     try:

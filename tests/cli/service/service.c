@@ -4,7 +4,7 @@
  * wrapper, so that a report naming the wrapper instead of its callers
  * shows at once.
  *
- * `service SECONDS`: ticks every 10 ms for SECONDS; each tick
+ * `service SECONDS [keep]`: ticks every 10 ms for SECONDS; each tick
  *   handle_request   churn: a few buffers allocated and freed in the tick
  *   cache_put        a bounded cache: 128 slots of 32 KiB, filled in the
  *                    first 1.3 s (one slot a tick until full), then
@@ -12,7 +12,8 @@
  *   history_append   a reachable list that grows without bound: 16 KiB a
  *                    tick (1.6 MiB/s), linked from a global
  *   session_open     an unreachable leak: 4 KiB a tick whose only pointer
- *                    is dropped (0.4 MiB/s)
+ *                    is dropped (0.4 MiB/s); with "keep", linked into a
+ *                    global list instead (reachable: nothing leaks)
  * and once, at a third of the run, spike: 200 MiB in 1 MiB blocks, held
  * for 300 ms and freed.  At exit the cache and the history are still
  * reachable (globals), the sessions are not.
@@ -64,8 +65,8 @@ static unsigned cache_filled;
 NOINLINE void
 cache_put(unsigned tick)
 {
-    unsigned slot = cache_filled < CACHE_SLOTS ? cache_filled++
-                                               : tick % CACHE_SLOTS;
+    unsigned slot =
+        cache_filled < CACHE_SLOTS ? cache_filled++ : tick % CACHE_SLOTS;
     free(cache[slot]);
     cache[slot] = xmalloc(32768);
 }
@@ -84,11 +85,19 @@ history_append(void)
     history = e;
 }
 
+static int keep_sessions;
+static void **sessions;
+
 NOINLINE void
 session_open(void)
 {
-    char *s = xmalloc(4096);
-    sink += (uintptr_t)s[1]; /* the only pointer, dropped here */
+    void **s = xmalloc(4096);
+    if (keep_sessions) {
+        s[0] = sessions;
+        sessions = s;
+        return;
+    }
+    sink += (uintptr_t)((char *)s)[1]; /* the only pointer, dropped here */
 }
 
 static void *spike_blocks[SPIKE_BLOCKS];
@@ -118,6 +127,7 @@ int
 main(int argc, char **argv)
 {
     unsigned ticks = (argc > 1 ? (unsigned)atoi(argv[1]) : 3) * 100;
+    keep_sessions = argc > 2 && strcmp(argv[2], "keep") == 0;
     printf("pid %ld\n", (long)getpid());
     fflush(stdout);
     for (unsigned t = 0; t < ticks; t++) {

@@ -14,6 +14,11 @@ Usage: service_test.py CASE --heapsight EXE --lib LIB --service EXE
            and the final profile without it
   keep     --every with --keep 3: at most 3 periodic dumps are left, the
            first of them kept, beside the final and the peak
+  reach    the reachability scan at exit (prof_leak): the sessions whose
+           pointer was dropped are unreachable (definitely lost) and
+           listed first, the cache and the history still reachable; the
+           final profile's label reachable splits them for go tool pprof
+           -tagfocus; prof_leak_error fails on unreachable memory only
   python   the same shapes in Python (service.py): the report under
            run --leaks names the Python functions, the peak profile
            holds the spike
@@ -164,8 +169,100 @@ def case_python():
         print("python: peak %.1f MiB, report names history_append" % got)
 
 
+def go_env():
+    env = hs_env()
+    for var in ("HOME", "GOCACHE", "GOPATH", "PPROF_TMPDIR"):
+        d = os.path.join(TMP, "go", var.lower())
+        os.makedirs(d, exist_ok=True)
+        env[var] = d
+    env["PPROF_BINARY_PATH"] = os.path.join(TMP, "go", "nobinaries")
+    env["GOFLAGS"] = ""
+    env["GOTOOLCHAIN"] = "local"
+    return env
+
+
+def pprof_top(profile, *opts):
+    p = subprocess.run(["go", "tool", "pprof", "-symbolize=none", "-top"] +
+                       list(opts) + [profile], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True,
+                       env=go_env(), timeout=120)
+    check(p.returncode == 0, "go tool pprof %r: %s" % (opts, p.stderr))
+    return p.stdout
+
+
+def cum_of(top, fn):
+    """The cum value of fn in go tool pprof -top output, in bytes."""
+    units = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+    for line in top.splitlines():
+        f = line.split()
+        if len(f) == 6 and f[5] == fn:
+            m = re.match(r"^([\d.]+)(B|kB|MB|GB)$", f[3])
+            return float(m.group(1)) * units[m.group(2)] if m else 0.0
+    return 0.0
+
+
+def preloaded(out, *args):
+    """The service run directly, preloaded, with prof_leak and
+    prof_leak_error, sampling every 64 KiB; (exit status, stderr, final
+    dump)."""
+    os.makedirs(out)
+    env = hs_env()
+    env["LD_PRELOAD"] = ARGS.lib
+    # 64 KiB: the 800 KiB of sessions get a dozen samples (at the default
+    # 512 KiB, none one run in five).
+    env["HEAPSIGHT"] = ("prof:true,prof_sample:64k,prof_leak:true,"
+                        "prof_leak_error:true,prof_prefix:%s/h" % out)
+    p = subprocess.run([ARGS.service, "2"] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, env=env, timeout=120)
+    finals = glob.glob(os.path.join(out, "h.*.final.pb.gz"))
+    check(len(finals) == 1, "final dumps %r" % finals)
+    return p.returncode, p.stderr, finals[0] if finals else None
+
+
+def case_reach():
+    rc, e, final = preloaded(os.path.join(TMP, "lost"))
+    check(rc == 1, "unreachable memory with prof_leak_error: exit %d" % rc)
+    sites = re.findall(r"^  #\d+: \d+ bytes in \d+ objects of (\d+) bytes"
+                       r"( unreachable \(definitely lost\)| still reachable)$",
+                       e, re.M)
+    check(sites[:1] == [("4096", " unreachable (definitely lost)")] and
+          ("32768", " still reachable") in sites and
+          ("16384", " still reachable") in sites,
+          "classes in the report: %r\n%s" % (sites, e))
+    check(re.search(r"^heapsight: \d+ bytes in \d+ objects unreachable "
+                    r"\(definitely lost\), \d+ bytes in \d+ objects still "
+                    r"reachable$", e, re.M), "totals line: %r" % e)
+    if final is None:
+        return
+    rc2, o, err = hs("symbolize", final, "-o", final)
+    lost = pprof_top(final, "-tagfocus", "reachable=no")
+    kept = pprof_top(final, "-tagfocus", "reachable=yes")
+    check("session_open" in lost and "cache_put" not in lost and
+          "history_append" not in lost, "reachable=no: %r" % lost)
+    # A conservative scan may find a stale copy of the newest session's
+    # pointer (a dead stack slot): a sampled session or two may read
+    # reachable, never the bulk of them.
+    check("cache_put" in kept and "history_append" in kept and
+          cum_of(kept, "session_open") * 4 <= cum_of(lost, "session_open"),
+          "reachable=yes: %r" % kept)
+    p = subprocess.run(["go", "tool", "pprof", "-comments", final],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, env=go_env(), timeout=60)
+    check(re.search(r"^reachability: scanned \d+ bytes of roots and \d+ of "
+                    r"heap \(\d+ blocks\) in \d+ ms; label reachable$",
+                    p.stdout, re.M), "comment: %r" % p.stdout)
+    # Everything still referenced: live memory, nothing lost, exit 0.
+    rc, e, final = preloaded(os.path.join(TMP, "kept"), "keep")
+    check(rc == 0 and " unreachable (definitely lost)\n" not in e and
+          re.search(r"^heapsight: 0 bytes in 0 objects unreachable", e, re.M),
+          "all reachable: exit %d %r" % (rc, e))
+    print("reach: sessions unreachable, cache and history reachable; "
+          "exit 1 only for unreachable memory")
+
+
 CASES = {"leaks": case_leaks, "peak": case_peak, "keep": case_keep,
-         "python": case_python}
+         "reach": case_reach, "python": case_python}
 
 
 def main():

@@ -1,7 +1,9 @@
 /*
  * pages.c — unit tests of alloc/os/pages: aligned mappings (PAGE up to
  * 1 GiB), zero-filled and writable; unmapping; purging (pages read as zero
- * afterwards, neighbours untouched); failure returns NULL.
+ * afterwards, neighbours untouched); failure returns NULL; the registry
+ * of mappings (pages_ranges) follows maps, aligned trims and unmaps of
+ * any part.
  */
 #include "hs_test.h"
 
@@ -147,3 +149,51 @@ HS_TEST(impossible_request_returns_null)
 }
 
 HS_TEST_MAIN()
+
+/* Whether [a, b) is covered by the registry, and no byte of it outside. */
+static bool
+registered(uintptr_t a, uintptr_t b, bool *r_any)
+{
+    static uintptr_t iv[1 << 14][2];
+    bool complete, whole = false;
+    size_t n = pages_ranges(iv, 1 << 14, &complete);
+    *r_any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (iv[i][0] < b && iv[i][1] > a)
+            *r_any = true;
+        if (iv[i][0] <= a && iv[i][1] >= b)
+            whole = true;
+        if (i > 0 && iv[i - 1][1] >= iv[i][0])
+            return false; /* not sorted, disjoint and merged */
+    }
+    return complete && whole;
+}
+
+HS_TEST(registry_follows_maps_and_unmaps)
+{
+    bool any;
+    unsigned char *p = pages_map(8 * PAGE, PAGE);
+    HS_ASSERT_NOT_NULL(p);
+    uintptr_t a = (uintptr_t)p;
+    HS_EXPECT_TRUE(registered(a, a + 8 * PAGE, &any));
+    /* A hole in the middle: both sides stay, the hole goes. */
+    pages_unmap(p + 3 * PAGE, 2 * PAGE);
+    HS_EXPECT_TRUE(registered(a, a + 3 * PAGE, &any));
+    HS_EXPECT_TRUE(registered(a + 5 * PAGE, a + 8 * PAGE, &any));
+    registered(a + 3 * PAGE, a + 5 * PAGE, &any);
+    HS_EXPECT_FALSE(any);
+    pages_unmap(p, 3 * PAGE);
+    pages_unmap(p + 5 * PAGE, 3 * PAGE);
+    registered(a, a + 8 * PAGE, &any);
+    HS_EXPECT_FALSE(any);
+    /* An aligned mapping: the trimmed excess is not registered. */
+    unsigned char *q = pages_map(4 * PAGE, 64 * PAGE);
+    HS_ASSERT_NOT_NULL(q);
+    uintptr_t b = (uintptr_t)q;
+    HS_EXPECT_TRUE(registered(b, b + 4 * PAGE, &any));
+    registered(b + 4 * PAGE, b + 64 * PAGE, &any);
+    HS_EXPECT_FALSE(any);
+    pages_unmap(q, 4 * PAGE);
+    registered(b, b + 4 * PAGE, &any);
+    HS_EXPECT_FALSE(any);
+}
