@@ -105,7 +105,7 @@ bool cmd_parse_size(const char *s, uint64_t *r_bytes);
  * Parses a duration: decimal digits and a unit, ms, s, m or h (none:
  * seconds), from 1 ms to CMD_DURATION_MAX_MS ("500ms", "30s", "2m",
  * "1h", "10").  True on success, with the milliseconds in *r_ms; false
- * on anything else.  (`heapsight run --every` has its own copy still.)
+ * on anything else.  (`heapsight run --every`, `heapsight attach`.)
  */
 bool cmd_parse_duration(const char *s, unsigned *r_ms);
 

@@ -79,8 +79,6 @@
 #define RUN_PREFIX_MAX 255
 /* Bounds of prof_sample (alloc/opts.h). */
 #define RUN_SAMPLE_MAX ((uint64_t)1 << 40)
-/* Bound of prof_interval_ms (alloc/opts.h): a day. */
-#define RUN_EVERY_MAX_MS 86400000ULL
 
 typedef struct run_opts_s {
     uint64_t sample;        /* 0: not given */
@@ -167,28 +165,13 @@ run_parse_sample(const char *arg, uint64_t *r_sample)
     return -1;
 }
 
-/* Parses --every: an integer and ms, s, m or h (none: s), from 1 ms to a
- * day; -1 to go on, else the exit status. */
+/* Parses --every (cmd_parse_duration); -1 to go on, else the exit
+ * status. */
 static int
 run_parse_every(const char *arg, unsigned *r_ms)
 {
-    static const struct {
-        const char *unit;
-        unsigned long long ms;
-    } units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (arg[0] < '0' || arg[0] > '9' || errno != 0 ||
-            strcmp(end, units[i].unit) != 0)
-            continue;
-        if (v == 0 || v > RUN_EVERY_MAX_MS / units[i].ms)
-            break;
-        *r_ms = (unsigned)(v * units[i].ms);
+    if (cmd_parse_duration(arg, r_ms))
         return -1;
-    }
     return cmd_usage_error(&cmd_run,
                            "bad --every '%s' (a duration from 1ms to 24h, "
                            "such as 500ms, 30s, 2m or 1h)",
@@ -380,34 +363,11 @@ run_find_lib(const run_opts_t *o)
     return found;
 }
 
-/* mkdir -p dir; 0 or an errno value. */
-static int
-run_mkdirs(const char *dir)
-{
-    char *path = strdup(dir);
-    if (path == NULL)
-        return ENOMEM;
-    int e = 0;
-    for (char *p = path + 1; e == 0; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            e = errno;
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    free(path);
-    return e;
-}
-
 /* The absolute output directory, created; NULL after an error line. */
 static char *
 run_out_dir(const char *out)
 {
-    int e = run_mkdirs(out);
+    int e = cmd_mkdirs(out);
     char *dir = e == 0 ? realpath(out, NULL) : NULL;
     if (dir == NULL) {
         cmd_error("run: cannot use --out %s: %s", out,
