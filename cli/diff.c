@@ -15,8 +15,11 @@
  * the real changes by |Δ| descending, then the noise ones the same way
  * (names break ties), drops sites that did not change at all (Δ = 0),
  * and ends with the total over every kept site, which has its own
- * interval (the sum of all variances).  Derivation: docs/PROFILING.md,
- * "Comparing two profiles".
+ * interval (the sum of all variances).  A site --by stack is a row name
+ * (model.h: the stack from its name_at, past the allocator's plumbing),
+ * so samples whose stacks differ only in plumbing are one site; each
+ * profile's command line, when it names one, is under its line.  Derivation:
+ * docs/PROFILING.md, "Comparing two profiles".
  *
  * Threading: single-threaded.
  */
@@ -38,7 +41,8 @@ typedef struct diff_opts_s {
     stats_by_t by;
     size_t rows; /* -n; 0: all */
     const char *focus, *ignore;
-    bool no_interpreter; /* hide CPython's frames (model.h) */
+    bool no_interpreter;  /* hide CPython's frames (model.h) */
+    naming_opts_t naming; /* how --by stack names sites (naming.h) */
     const char *base, *new;
 } diff_opts_t;
 
@@ -77,19 +81,22 @@ const cmd_t cmd_diff = {
         "last);\n"
         "                        both profiles must have it\n"
         "      --by stack|function\n"
-        "                        a site is a stack of function names "
-        "(default)\n"
-        "                        or the function allocating, flat\n"
+        "                        a site is a stack of function names\n"
+        "                        (default), from the first frame past\n"
+        "                        malloc and its wrappers, the plumbing\n"
+        "                        (docs/PROFILING.md, \"How rows are\n"
+        "                        named\"), or the function allocating, "
+        "flat\n"
         "  -n N                  show the first N sites (default 20; 0: "
         "all)\n"
         "      --focus RE        keep samples with a function matching RE\n"
         "      --ignore RE       drop samples with a function matching RE\n"
         "      --no-interpreter  Python first: in stacks with Python frames,\n"
         "                        hide the CPython interpreter's own frames\n"
-        "                        (eval loop, calls, start-up), so a site\n"
-        "                        reads sqlite3_step <- load_batch <- main <-\n"
-        "                        <module> (docs/PYTHON.md)\n"
-        "  -h, --help            this text\n"
+        "                        (eval loop, calls, start-up), so a site's\n"
+        "                        stack reads sqlite3_step <- load_batch <-\n"
+        "                        main <- <module> "
+        "(docs/PYTHON.md)\n" NAMING_USAGE "  -h, --help            this text\n"
         "\n"
         "The interval is exact for heapsight's and Go's heap profiles: see\n"
         "docs/PROFILING.md, \"Comparing two profiles\".\n",
@@ -123,6 +130,7 @@ diff_parse(int argc, char **argv, diff_opts_t *o)
         {"focus", required_argument, NULL, 'f'},
         {"ignore", required_argument, NULL, 'g'},
         {"no-interpreter", no_argument, NULL, 'P'},
+        NAMING_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -130,6 +138,8 @@ diff_parse(int argc, char **argv, diff_opts_t *o)
     cmd_getopt_reset();
     while (status < 0 &&
            (c = getopt_long(argc, argv, ":i:n:h", longopts, NULL)) != -1) {
+        if (naming_getopt(&o->naming, c, optarg))
+            continue;
         if (c == 'i')
             o->sample_index = optarg;
         else if (c == 'b' && strcmp(optarg, "stack") == 0)
@@ -172,7 +182,8 @@ diff_load(const diff_opts_t *o, diff_side_t *base, diff_side_t *new)
 {
     char err[PROFILE_ERR_MAX];
     model_opts_t mo = {.sample_index = o->sample_index,
-                       .no_interpreter = o->no_interpreter};
+                       .no_interpreter = o->no_interpreter,
+                       .naming = &o->naming};
     if (model_load(o->new, &mo, &new->m, err, sizeof err) != 0) {
         cmd_error("diff: %s", err);
         return CMD_EXIT_USAGE;
@@ -207,7 +218,10 @@ diff_add(stats_sites_t *t, const model_filter_t *f, diff_side_t *s, size_t col)
             s->unknown += v != 0;
             var = 0;
         }
-        if (stats_sites_add(t, m, smp, col, v, var) != 0)
+        /* --by stack: the site is the row name, from name_at on. */
+        model_sample_t named = model_named(smp);
+        if (stats_sites_add(t, m, t->by == STATS_BY_STACK ? &named : smp, col,
+                            v, var) != 0)
             return ENOMEM;
         s->total += v;
         s->var += var;
@@ -277,7 +291,7 @@ diff_print_line(const char *unit, double change, double base, double new,
     char ev[32];
     model_fmt_value(ev, sizeof ev, ci, unit, false);
     snprintf(e, sizeof e, "\u00b1%s", ev); /* "±": 2 bytes, 1 column */
-    model_fit(fit, sizeof fit, site, width);
+    model_fit_name(fit, sizeof fit, site, width);
     printf("%11s %10s %10s %12s  %-5s  %s\n", c, b, n, e, noise ? "noise" : "",
            fit);
 }
@@ -297,6 +311,8 @@ diff_print_side(const char *what, const diff_side_t *s, unsigned width)
              s->sm.period == 0 ? "" : "sampled every ", period);
     model_fit(fit, sizeof fit, line, width);
     printf("%s\n", fit);
+    if (model_origin(m, line, sizeof line, width > 30 ? width - 14 : 16))
+        printf("     Command: %s\n", line);
 }
 
 static void

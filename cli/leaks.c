@@ -1,7 +1,7 @@
 /*
- * leaks.c — `heapsight leaks PROFILE [--error] [-n N] [--no-interpreter]`:
- * what was live when the profile was taken (at exit, what leaked), by
- * allocation site.
+ * leaks.c — `heapsight leaks PROFILE [--error] [-n N] [--no-interpreter]
+ * [--drop RE] [--keep RE] [--show-from RE] [--full-names]`: what was live
+ * when the profile was taken (at exit, what leaked), by allocation site.
  *
  * Owns: the site table, its order and the printed report.  The profile
  * and its frames belong to the model (model.h).
@@ -16,7 +16,10 @@
  *                   usable size), when the samples carry it;
  * a site is listed when bytes or objects is nonzero; sites are ranked by
  * bytes, then objects, then stack (names, leaf first), then allocator.
- * The totals line is over every listed site: Σ bytes, Σ objects.
+ * The totals line is over every listed site: Σ bytes, Σ objects.  When
+ * a site's stack starts with the allocator's plumbing (xmalloc), its
+ * header ends with its row name (model.h: from the first frame past it,
+ * ", at cache_put ← main"); its whole stack follows.
  *
  * Exit status: 0; with --error, 1 when anything is live; 2 for bad usage,
  * an unreadable PROFILE, or one without inuse_space and inuse_objects.
@@ -40,9 +43,10 @@
 
 typedef struct leaks_opts_s {
     const char *path;
-    bool error;          /* exit 1 when anything is live */
-    size_t n;            /* sites to print; 0: all */
-    bool no_interpreter; /* hide CPython's frames (model.h) */
+    bool error;           /* exit 1 when anything is live */
+    size_t n;             /* sites to print; 0: all */
+    bool no_interpreter;  /* hide CPython's frames (model.h) */
+    naming_opts_t naming; /* how site headers name stacks (naming.h) */
 } leaks_opts_t;
 
 typedef struct leaks_site_s {
@@ -66,29 +70,36 @@ const cmd_t cmd_leaks = {
     .summary = "what was live when a profile was taken, by allocation site",
     .usage =
         "usage: heapsight leaks PROFILE [--error] [-n N] [--no-interpreter]\n"
+        "                       [--drop RE] [--keep RE] [--show-from RE]\n"
+        "                       [--full-names]\n"
         "\n"
         "Lists the memory that was live when PROFILE was taken, grouped by\n"
         "allocation site (the stack, plus the allocator when the profile\n"
-        "names it) and ranked by live bytes: for each site the estimated\n"
-        "live bytes and objects, the objects' size when known, and its\n"
-        "stack, innermost frame first, with file:line.  A profile dumped at\n"
-        "exit (every `heapsight run` writes one) shows what was never\n"
-        "freed.  The numbers are the profile's estimates from its samples,\n"
-        "and addresses without symbols are symbolized on the fly from\n"
-        "local files.  PROFILE needs the sample types inuse_space and\n"
+        "names it) and ranked by live bytes: for each site the estimated live\n"
+        "bytes and objects, the objects' size when known, and its stack,\n"
+        "innermost frame first, with file:line.  A stack that starts in\n"
+        "malloc's plumbing (malloc <- xmalloc <- cache_put <- main) is named\n"
+        "in its header from the first frame past it (\"at cache_put <- "
+        "main\").\n"
+        "A profile dumped at exit (every `heapsight run` writes one) shows\n"
+        "what was never freed; one that names its command line shows it under\n"
+        "File.  The numbers are the profile's estimates from its samples, and\n"
+        "addresses without symbols are symbolized on the fly from local\n"
+        "files.  PROFILE needs the sample types inuse_space and\n"
         "inuse_objects, as heapsight's heap profiles have.\n"
         "\n"
         "options:\n"
-        "      --error  exit with status 1 when anything is live (for "
-        "tests\n"
-        "               and CI), after printing the report\n"
-        "  -n N         print the N largest sites (default 10; 0: all)\n"
-        "      --no-interpreter\n"
-        "               Python first: in stacks with Python frames, hide\n"
-        "               the CPython interpreter's own frames (eval loop,\n"
-        "               calls, start-up), so a stack reads sqlite3_step <-\n"
-        "               load_batch <- main <- <module> (docs/PYTHON.md)\n"
-        "  -h, --help   this text\n"
+        "      --error           exit with status 1 when anything is live\n"
+        "                        (for tests and CI), after printing the\n"
+        "                        report\n"
+        "  -n N                  print the N largest sites (default 10; 0: "
+        "all)\n"
+        "      --no-interpreter  Python first: in stacks with Python frames,\n"
+        "                        hide the CPython interpreter's own frames\n"
+        "                        (eval loop, calls, start-up), so a stack\n"
+        "                        reads sqlite3_step <- load_batch <- main <-\n"
+        "                        <module> (docs/PYTHON.md)\n" NAMING_USAGE
+        "  -h, --help            this text\n"
         "\n"
         "exit status: 0 done (with --error: nothing live), 1 something "
         "live\n"
@@ -290,7 +301,28 @@ leaks_pct(int64_t v, int64_t total)
     return total != 0 ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-/* "#1  768 KiB live (61.44%) in 12 objects of 64 B, allocator malloc" */
+/* The fewest columns a site's name gets in its header. */
+#define LEAKS_MIN_NAME 24
+
+/* ", at cache_put ← main ← …": the site's row name when it does not
+ * start at the innermost frame (the stack under the header says it
+ * otherwise), fitted to what is left of the terminal after the header's
+ * used columns. */
+static void
+leaks_print_name(const model_t *m, const model_sample_t *s, int used)
+{
+    char name[4096], fit[4096];
+    if (s->name_at == 0)
+        return;
+    model_sample_name(name, sizeof name, m, s);
+    int room = (int)model_term_width() - used - (int)strlen(", at ");
+    model_fit_name(fit, sizeof fit, name,
+                   room < LEAKS_MIN_NAME ? LEAKS_MIN_NAME : (unsigned)room);
+    printf(", at %s", fit);
+}
+
+/* "#1  768 KiB live (61.44%) in 12 objects of 64 B, allocator malloc, at
+ * cache_put ← main" */
 static void
 leaks_print_site(const leaks_report_t *r, const model_t *m, size_t i)
 {
@@ -299,19 +331,20 @@ leaks_print_site(const leaks_report_t *r, const model_t *m, size_t i)
     model_fmt_value(bytes, sizeof bytes, (double)s->bytes, "bytes", false);
     model_fmt_value(objects, sizeof objects, (double)s->objects, "count",
                     false);
-    printf("#%zu  %s live (%.2f%%) in %s object%s", i + 1, bytes,
-           leaks_pct(s->bytes, r->bytes_total), objects,
-           s->objects == 1 ? "" : "s");
+    int used = printf("#%zu  %s live (%.2f%%) in %s object%s", i + 1, bytes,
+                      leaks_pct(s->bytes, r->bytes_total), objects,
+                      s->objects == 1 ? "" : "s");
     if (s->size_max > 0) {
         model_fmt_value(lo, sizeof lo, (double)s->size_min, "bytes", false);
         model_fmt_value(hi, sizeof hi, (double)s->size_max, "bytes", false);
         if (s->size_min == s->size_max)
-            printf(" of %s", lo);
+            used += printf(" of %s", lo);
         else
-            printf(" of %s to %s", lo, hi);
+            used += printf(" of %s to %s", lo, hi);
     }
     if (s->first->allocator != NULL)
-        printf(", allocator %s", s->first->allocator);
+        used += printf(", allocator %s", s->first->allocator);
+    leaks_print_name(m, s->first, used);
     printf("\n");
     leaks_print_stack(m, s->first);
 }
@@ -333,6 +366,9 @@ leaks_print(const leaks_report_t *r, const model_t *m, const leaks_opts_t *o)
         printf(" (estimates from samples every %s)", period);
     }
     printf("\n");
+    char origin[4096];
+    if (model_origin(m, origin, sizeof origin, model_term_width() - 9))
+        printf("Command: %s\n", origin);
     if (r->n == 0) {
         printf("Nothing live.\n");
         return;
@@ -380,7 +416,8 @@ leaks_run(const leaks_opts_t *o)
 {
     char err[PROFILE_ERR_MAX];
     model_t *m;
-    model_opts_t mo = {.no_interpreter = o->no_interpreter};
+    model_opts_t mo = {.no_interpreter = o->no_interpreter,
+                       .naming = &o->naming};
     int e = model_load(o->path, &mo, &m, err, sizeof err);
     if (e != 0) {
         cmd_error("%s", err);
@@ -429,6 +466,7 @@ leaks_parse(int argc, char **argv, leaks_opts_t *o)
     static const struct option longopts[] = {
         {"error", no_argument, NULL, 'e'},
         {"no-interpreter", no_argument, NULL, 'P'},
+        NAMING_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -436,6 +474,8 @@ leaks_parse(int argc, char **argv, leaks_opts_t *o)
     cmd_getopt_reset();
     while (status < 0 &&
            (c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
+        if (naming_getopt(&o->naming, c, optarg))
+            continue;
         if (c == 'e')
             o->error = true;
         else if (c == 'P')

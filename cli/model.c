@@ -13,7 +13,8 @@
  * (m->names), not strings added to the profile, which `convert --to
  * pprof` writes out: one string per address would only bloat it.  With
  * no_interpreter the stacks are cut once built (hide_interpreter), in
- * place: depths only shrink.
+ * place: depths only shrink.  Row names are picked last (name_rows): each
+ * frame's flags once (naming_frame_flags), then each sample's name_at.
  */
 #include "model.h"
 
@@ -254,6 +255,133 @@ hide_interpreter(const model_t *m, model_sample_t *s)
     s->depth = n;
 }
 
+/* ---- row names (model.h, naming.h) ---- */
+
+/* Display columns of s[0..len) (one per code point). */
+static unsigned
+fit_cols(const char *s, size_t len)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
+/* Sets every sample's name_at by the rule of naming.h. */
+static int
+name_rows(model_t *m, const model_opts_t *o, char *err, size_t errlen)
+{
+    const naming_opts_t *no =
+        o != NULL && o->naming != NULL ? o->naming : naming_cmdline();
+    naming_t n;
+    int e = naming_init(&n, no, err, errlen);
+    if (e != 0 || n.full_names) {
+        naming_free(&n);
+        return e;
+    }
+    uint8_t *flags = malloc(m->nframes + 1);
+    if (flags == NULL) {
+        naming_free(&n);
+        return model_err(err, errlen, ENOMEM, "%s: out of memory", m->path);
+    }
+    for (size_t i = 0; i < m->nframes; i++) {
+        const model_frame_t *f = &m->frames[i];
+        unsigned kind =
+            (f->python ? NAMING_PYTHON : 0) | (f->unnamed ? NAMING_UNNAMED : 0);
+        flags[i] = (uint8_t)naming_frame_flags(&n, f->func, kind);
+    }
+    for (size_t i = 0; i < m->nsamples; i++) {
+        model_sample_t *s = &m->samples[i];
+        s->name_at = naming_start(&n, flags, s->stack, s->depth);
+    }
+    free(flags);
+    naming_free(&n);
+    return 0;
+}
+
+/* Appends src to dst[*pos..size) whole or not at all, so that a cut name
+ * never ends inside a character; false when it did not fit. */
+static bool
+name_append(char *dst, size_t size, size_t *pos, const char *src)
+{
+    size_t n = strlen(src);
+    if (*pos + n + 1 > size)
+        return false;
+    memcpy(dst + *pos, src, n + 1);
+    *pos += n;
+    return true;
+}
+
+void
+model_sample_name(char *dst, size_t size, const model_t *m,
+                  const model_sample_t *s)
+{
+    size_t pos = 0;
+    if (size == 0)
+        return;
+    dst[0] = '\0';
+    if (s->depth == 0) {
+        name_append(dst, size, &pos, "[no stack]");
+        return;
+    }
+    for (uint32_t i = s->name_at; i < s->depth; i++)
+        if ((i > s->name_at && !name_append(dst, size, &pos, MODEL_SEP)) ||
+            !name_append(dst, size, &pos, m->frames[s->stack[i]].func))
+            break;
+}
+
+const char *
+model_comment(const model_t *m, const char *key)
+{
+    const profile_pb_t *pb = m->prof->pb;
+    size_t n = strlen(key);
+    for (size_t i = 0; i < pb->n_comment; i++) {
+        const char *c = profile_str(m->prof, pb->comment[i]);
+        if (strncmp(c, key, n) == 0)
+            return c + n;
+    }
+    return NULL;
+}
+
+/* " (pid 123)", " (pid 123, and 2 more processes)" or "" into dst. */
+static void
+origin_pid(const model_t *m, char *dst, size_t size)
+{
+    const char *proc = model_comment(m, "process: pid ");
+    size_t procs = 0;
+    for (size_t i = 0; i < m->prof->pb->n_comment; i++)
+        procs += strncmp(profile_str(m->prof, m->prof->pb->comment[i]),
+                         "process: ", 9) == 0;
+    if (proc == NULL)
+        snprintf(dst, size, "%s", "");
+    else if (procs > 1)
+        snprintf(dst, size, " (pid %.*s, and %zu more process%s)",
+                 (int)strspn(proc, "0123456789"), proc, procs - 1,
+                 procs > 2 ? "es" : "");
+    else
+        snprintf(dst, size, " (pid %.*s)", (int)strspn(proc, "0123456789"),
+                 proc);
+}
+
+bool
+model_origin(const model_t *m, char *dst, size_t size, unsigned width)
+{
+    const char *cmd = model_comment(m, "command: ");
+    if (size > 0)
+        dst[0] = '\0';
+    if (cmd == NULL || size < 64)
+        return false;
+    char pid[64];
+    origin_pid(m, pid, sizeof pid);
+    unsigned pw = fit_cols(pid, strlen(pid));
+    model_fit(dst, size - sizeof pid, cmd, width > pw + 16 ? width - pw : 16);
+    for (char *c = dst; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' '; /* an argument's newline must not break the header */
+    strcat(dst, pid);
+    return true;
+}
+
 /* ---- locations into frames ---- */
 
 /* Appends frame f to the frames of location position i (own: as in
@@ -309,7 +437,8 @@ expand_unsymbolized(builder_t *b, size_t i, const profile_location_t *l,
     model_frame_t f = {.func = name,
                        .file = "",
                        .addr = l->address,
-                       .interp = file[0] != '\0' && interp_mapping(file)};
+                       .interp = file[0] != '\0' && interp_mapping(file),
+                       .unnamed = true};
     return push_frame(b, i, &f, true);
 }
 
@@ -500,6 +629,11 @@ model_from_profile(profile_t *p, const char *name, const model_opts_t *o,
     }
     for (size_t i = 0; o != NULL && o->no_interpreter && i < m->nsamples; i++)
         hide_interpreter(m, &m->samples[i]);
+    e = name_rows(m, o, err, errlen);
+    if (e != 0) {
+        model_free(m);
+        return e;
+    }
     *r_m = m;
     return 0;
 }
@@ -665,6 +799,31 @@ model_fit(char *dst, size_t size, const char *src, unsigned width)
         out += 3;
     }
     dst[out] = '\0';
+}
+
+void
+model_fit_name(char *dst, size_t size, const char *name, unsigned width)
+{
+    static const char mark[] = MODEL_SEP "\xe2\x80\xa6"; /* " ← …" */
+    size_t len = strlen(name), cut = 0;
+    if (fit_cols(name, len) > width) {
+        /* The longest run of whole frames that fits before the mark. */
+        for (const char *p = strstr(name, MODEL_SEP); p != NULL;
+             p = strstr(p + 1, MODEL_SEP)) {
+            size_t at = (size_t)(p - name);
+            if (fit_cols(name, at) + fit_cols(mark, sizeof mark - 1) > width)
+                break;
+            cut = at;
+        }
+    }
+    /* A boundary that would leave most of the width empty: cut inside. */
+    if (cut == 0 || fit_cols(name, cut) < width / 2 ||
+        cut + sizeof mark > size) {
+        model_fit(dst, size, name, width);
+        return;
+    }
+    memcpy(dst, name, cut);
+    memcpy(dst + cut, mark, sizeof mark);
 }
 
 void

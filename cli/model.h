@@ -40,6 +40,18 @@
  * the eval loop, the calls between Python frames and the start-up frames
  * (_start, Py_BytesMain).  Stacks without a Python frame are unchanged.
  *
+ * Row names: a report that lists stacks as rows (top --by stack, diff,
+ * trend, the site headers of leaks) names each by its function names
+ * from s[name_at] to the root, joined by " ← " (MODEL_SEP); name_at is
+ * the first frame that is not allocator or runtime plumbing (naming.h has
+ * the rule and its options), computed once here, after no_interpreter:
+ *     name(s) = s[name_at] ← s[name_at + 1] ← ... ← s[depth - 1]
+ * The stack itself stays whole.  A width cuts a name's root-ward end.
+ *
+ * Provenance: heapsight's profiles name their process in comments
+ * ("process: pid N, ...", "command: ..."); model_origin makes the line
+ * the report headers show from them.
+ *
  * Errors: one line naming the file and the problem into err; functions
  * return 0 or an errno value (EINVAL: not a profile, or a bad option such
  * as an unknown sample type).
@@ -55,7 +67,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "naming.h"
 #include "profile_io.h"
+
+/* Between the function names of a row's name, leaf first. */
+#define MODEL_SEP " \xe2\x86\x90 " /* " ← " */
 
 typedef struct model_frame_s {
     const char *func; /* never NULL */
@@ -65,6 +81,7 @@ typedef struct model_frame_s {
     bool symbolic;    /* no mapping: an interpreter's frame (Python) */
     bool python;      /* a Python function: no mapping and no address */
     bool interp;      /* native, in the CPython interpreter itself */
+    bool unnamed;     /* no function: named module+offset or 0x<address> */
 } model_frame_t;
 
 typedef struct model_sample_s {
@@ -75,6 +92,7 @@ typedef struct model_sample_s {
     const char *allocator; /* label "allocator", or NULL */
     int64_t bytes;         /* numeric label "bytes" (object size), or 0 */
     size_t index;          /* the sample's position in m->prof->pb */
+    uint32_t name_at;      /* its row's name starts at stack[name_at] */
 } model_sample_t;
 
 typedef struct model_s {
@@ -101,6 +119,7 @@ typedef struct model_opts_s {
     const char *const *debug_dirs; /* for on-the-fly symbolization */
     size_t ndebug_dirs;
     bool no_interpreter; /* hide CPython's frames around Python frames */
+    const naming_opts_t *naming; /* row names; NULL: naming_cmdline() */
 } model_opts_t;
 
 /* Reads path into a new model.  Returns 0, or an errno value with one
@@ -142,6 +161,35 @@ model_add(int64_t *acc, int64_t v)
 /* The sum of the chosen value over all samples (wrapping, model_add). */
 int64_t model_total(const model_t *m);
 
+/* ---- row names and provenance ---- */
+
+/* s as its row's name sees it: stack and depth from stack[name_at] (for
+ * code that names rows by walking a stack, as stats.h's sites do). */
+static inline model_sample_t
+model_named(const model_sample_t *s)
+{
+    model_sample_t v = *s;
+    v.stack += s->name_at;
+    v.depth -= s->name_at;
+    v.name_at = 0;
+    return v;
+}
+
+/* s's row name, "cache_put ← main" ("[no stack]" without frames), into
+ * dst, cut at size (the root-ward end goes). */
+void model_sample_name(char *dst, size_t size, const model_t *m,
+                       const model_sample_t *s);
+
+/* The text after key of m's first comment that starts with key
+ * ("command: "), or NULL. */
+const char *model_comment(const model_t *m, const char *key);
+
+/* "git clone a b (pid 123)" from m's comments "command: " and "process:
+ * pid N, ..." (with ", and K more processes" for a merged profile), the
+ * command line cut to fit width columns with the pid whole; false, with
+ * dst "", when m has no command comment (or size < 64). */
+bool model_origin(const model_t *m, char *dst, size_t size, unsigned width);
+
 /* ---- filters: --focus RE and --ignore RE on function names ---- */
 
 typedef struct model_filter_s {
@@ -169,6 +217,10 @@ unsigned model_term_width(void);
 /* Copies src into dst cut to at most width display columns, with "…"
  * at the end when cut (UTF-8 aware). */
 void model_fit(char *dst, size_t size, const char *src, unsigned width);
+/* The same for a row name (model_sample_name): cut after a whole frame,
+ * "cache_put ← main ← …", when that keeps at least half the width; else
+ * as model_fit.  The root-ward end is what goes. */
+void model_fit_name(char *dst, size_t size, const char *name, unsigned width);
 /* "func file:line", "func file" or "func", as pprof's -lines shows. */
 void model_frame_name(char *dst, size_t size, const model_frame_t *f,
                       bool with_line);

@@ -1,8 +1,9 @@
 /*
  * top.c — `heapsight top PROFILE [--sample-index T] [--by KIND] [-n N]
- * [--focus RE] [--ignore RE] [--no-interpreter]`: the heaviest functions
- * (files, lines or whole stacks) of one profile, flat and cumulative, as `go
- * tool pprof -top` lists them.
+ * [--focus RE] [--ignore RE] [--no-interpreter] [--drop RE] [--keep RE]
+ * [--show-from RE] [--full-names]`: the heaviest functions (files, lines
+ * or whole stacks) of one profile, flat and cumulative, as `go tool pprof
+ * -top` lists them.
  *
  * Owns: the table of entries (one per function, file, "func file:line" or
  * distinct stack), their sums, their order and the printed report.  The
@@ -17,8 +18,10 @@
  *             added to cum(e), plus one);
  *   so Σ flat(e) = total (a sample without frames is the entry
  *   "[no stack]"), and flat(e) <= cum(e) when values are nonnegative.
- * In --by stack, an entry is a distinct sequence of function names, leaf
- * first, and cum = flat (only flat is printed).
+ * In --by stack, an entry is a distinct row name: the function names of
+ * a stack from its name_at (past the allocator's plumbing, naming.h) to
+ * the root, so stacks that differ only in plumbing are one entry; cum =
+ * flat (only flat is printed).
  * Percentages are of total; sum% is the running sum of flat% in the
  * printed order: flat descending, then cum descending, then name.
  *
@@ -59,8 +62,9 @@ typedef struct top_opts_s {
     const char *sample_index; /* NULL: the profile's default */
     const char *focus, *ignore;
     top_by_t by;
-    size_t n;            /* rows to print; 0: all */
-    bool no_interpreter; /* hide CPython's frames (model.h) */
+    size_t n;             /* rows to print; 0: all */
+    bool no_interpreter;  /* hide CPython's frames (model.h) */
+    naming_opts_t naming; /* how --by stack names rows (naming.h) */
 } top_opts_t;
 
 typedef struct top_entry_s {
@@ -106,9 +110,13 @@ const cmd_t cmd_top = {
         "                        alloc_space, alloc_objects, or any sample\n"
         "                        type or index of PROFILE\n"
         "      --by KIND         function (default), file, line (\"func\n"
-        "                        file:line\"), or stack (distinct stacks of\n"
-        "                        function names, leaf first); a frame with no\n"
-        "                        file counts under its own name in --by file\n"
+        "                        file:line\"), or stack (stacks of function\n"
+        "                        names from the first frame past malloc and\n"
+        "                        its wrappers, the plumbing, to the root:\n"
+        "                        cache_put <- main for malloc <- xmalloc <-\n"
+        "                        cache_put <- main; docs/PROFILING.md, \"How\n"
+        "                        rows are named\"); a frame with no file\n"
+        "                        counts under its own name in --by file\n"
         "  -n N                  print the N heaviest entries (default 20;\n"
         "                        0: all)\n"
         "      --focus RE        keep only samples with a function matching\n"
@@ -118,11 +126,13 @@ const cmd_t cmd_top = {
         "                        hide the CPython interpreter's own frames\n"
         "                        (eval loop, calls, start-up), so a stack\n"
         "                        reads <module> -> main -> load_batch ->\n"
-        "                        sqlite3_step (docs/PYTHON.md)\n"
+        "                        sqlite3_step (docs/PYTHON.md)\n" NAMING_USAGE
         "  -h, --help            this text\n"
         "\n"
         "Percentages are of the samples kept by --focus and --ignore.  Names\n"
-        "are cut to the terminal's width ($COLUMNS, else the terminal's).\n"
+        "are cut to the terminal's width ($COLUMNS, else the terminal's), at\n"
+        "their root-ward end.  A profile that names its command line shows\n"
+        "it under File.\n"
         "\n"
         "exit status: 0 done, 2 bad usage or PROFILE unreadable.\n",
     .main = top_main,
@@ -231,35 +241,37 @@ top_add_frames(top_report_t *r, const model_sample_t *s, size_t k, int64_t v)
     return 0;
 }
 
-/* "leaf ← caller ← … ← root" of s's function names into b. */
+/* "first ← caller ← … ← root" of s's row name (model.h) into b. */
 static void
 top_stack_name(strbuf_t *b, const top_report_t *r, const model_sample_t *s)
 {
     b->len = 0;
     if (s->depth == 0)
         strbuf_puts(b, TOP_NO_STACK);
-    for (uint32_t i = 0; i < s->depth; i++) {
-        if (i > 0)
-            strbuf_puts(b, " \xe2\x86\x90 "); /* ← */
+    for (uint32_t i = s->name_at; i < s->depth; i++) {
+        if (i > s->name_at)
+            strbuf_puts(b, MODEL_SEP);
         strbuf_puts(b, r->funcs.e[r->funcs.of_frame[s->stack[i]]].name);
     }
 }
 
-/* Adds sample s (value v) to the entry of its stack of function names. */
+/* Adds sample s (value v) to the entry of its row name: the functions of
+ * its frames from name_at. */
 static int
 top_add_stack(top_report_t *r, const model_sample_t *s, int64_t v,
               uint32_t **key, size_t *cap, strbuf_t *name)
 {
-    if (s->depth > *cap) {
-        uint32_t *k = realloc(*key, s->depth * sizeof(uint32_t));
+    uint32_t n = s->depth - s->name_at;
+    if (n > *cap) {
+        uint32_t *k = realloc(*key, n * sizeof(uint32_t));
         if (k == NULL)
             return ENOMEM;
         *key = k;
-        *cap = s->depth;
+        *cap = n;
     }
-    for (uint32_t i = 0; i < s->depth; i++)
-        (*key)[i] = r->funcs.of_frame[s->stack[i]];
-    size_t len = s->depth * sizeof(uint32_t);
+    for (uint32_t i = 0; i < n; i++)
+        (*key)[i] = r->funcs.of_frame[s->stack[s->name_at + i]];
+    size_t len = n * sizeof(uint32_t);
     uint64_t id;
     if (!hmap_get(&r->t.ids, *key, len, &id)) {
         top_stack_name(name, r, s);
@@ -394,7 +406,10 @@ static void
 top_print_header(const top_report_t *r, const model_t *m, const top_opts_t *o,
                  size_t rows)
 {
+    char origin[4096];
     printf("File: %s\n", m->path);
+    if (model_origin(m, origin, sizeof origin, model_term_width() - 9))
+        printf("Command: %s\n", origin);
     printf("Type: %s\n", m->type_names[m->vi]);
     if (o->no_interpreter)
         printf("Hidden: CPython's frames (--no-interpreter)\n");
@@ -420,7 +435,11 @@ top_print_row(const top_report_t *r, const model_t *m, const top_opts_t *o,
     if (o->by != TOP_BY_STACK)
         used += 1 + w->cum + 1 + w->pct;
     int room = (int)model_term_width() - used;
-    model_fit(name, sizeof name, e->name, room < 16 ? 16 : (unsigned)room);
+    unsigned width = room < 16 ? 16 : (unsigned)room;
+    if (o->by == TOP_BY_STACK)
+        model_fit_name(name, sizeof name, e->name, width);
+    else
+        model_fit(name, sizeof name, e->name, width);
     printf("%*s %*s %*s", w->flat, flat, w->pct, pct[0], w->pct, pct[1]);
     if (o->by != TOP_BY_STACK)
         printf(" %*s %*s", w->cum, cum, w->pct, pct[2]);
@@ -454,7 +473,8 @@ top_run(const top_opts_t *o)
     if (model_filter_init(&f, o->focus, o->ignore, err, sizeof err) != 0)
         return cmd_usage_error(&cmd_top, "%s", err);
     model_opts_t mo = {.sample_index = o->sample_index,
-                       .no_interpreter = o->no_interpreter};
+                       .no_interpreter = o->no_interpreter,
+                       .naming = &o->naming};
     model_t *m;
     int e = model_load(o->path, &mo, &m, err, sizeof err);
     if (e != 0) {
@@ -516,6 +536,7 @@ top_parse(int argc, char **argv, top_opts_t *o)
         {"focus", required_argument, NULL, 'f'},
         {"ignore", required_argument, NULL, 'i'},
         {"no-interpreter", no_argument, NULL, 'P'},
+        NAMING_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -523,6 +544,8 @@ top_parse(int argc, char **argv, top_opts_t *o)
     cmd_getopt_reset();
     while (status < 0 &&
            (c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
+        if (naming_getopt(&o->naming, c, optarg))
+            continue;
         if (c == 'P')
             o->no_interpreter = true;
         else if (c == 's')

@@ -9,6 +9,9 @@
  *   - a rejected input leaves an error line that starts with the name
  *     given to the reader and holds no newline;
  *   - a model's stacks name frames that exist: stack[i] < nframes;
+ *   - a row's name starts inside its stack: name_at < depth, or 0 for
+ *     a sample without frames (naming.h), and it and the provenance
+ *     line (model_origin) are written within their buffers;
  *   - every sample type can be selected by name (but "", which asks for
  *     the default) and by number (a name that is a number wins, as in
  *     pprof);
@@ -78,12 +81,20 @@ fuzz_walk_samples(const model_t *m, const model_filter_t *filter)
             touched += strlen(s->allocator);
         if (s->index >= m->prof->pb->n_sample)
             fuzz_fail("sample index out of range", "");
+        if (s->name_at >= (s->depth > 0 ? s->depth : 1))
+            fuzz_fail("a row name starts outside its stack", "");
+        char name[128], fit[64];
+        model_sample_name(name, sizeof name, m, s);
+        model_fit_name(fit, sizeof fit, name, 20);
+        touched += strlen(fit);
         touched += model_filter_keeps(m, filter, s);
         char v[64];
         model_fmt_value(v, sizeof v, (double)model_value(m, s), model_unit(m),
                         true);
         touched += strlen(v) + (size_t)s->bytes;
     }
+    char origin[256];
+    touched += model_origin(m, origin, sizeof origin, 40) + strlen(origin);
     /* Keep the walk from being optimized away. */
     __asm__ volatile("" : : "r"(touched));
 }

@@ -65,6 +65,7 @@ from profgen import Native, Profile, PyFrame  # noqa: E402
 GOLDEN = os.path.join(HERE, "golden")
 SVG = "{http://www.w3.org/2000/svg}"
 OPT = "--no-interpreter"
+FULL = "--full-names"  # rows named by the whole stack (cli/naming.h)
 LARROW = " \u2190 "  # how top, diff and trend join a stack, leaf first
 ARGS = None
 TMP = None
@@ -263,13 +264,16 @@ def stack_rows(out):
 
 
 def case_top():
+    # --full-names: rows named by their whole stacks, as the option left
+    # them (by default a row starts at its innermost Python function:
+    # tests/cli/naming).
     prof = python_profile(tmp("python.pb.gz"))
-    rows = stack_rows(hs("top", prof, "--by", "stack", OPT))
+    rows = stack_rows(hs("top", prof, "--by", "stack", OPT, FULL))
     want = {leaf_first(A): "4.00 MiB", leaf_first(B): "2.00 MiB",
             LARROW.join(native_c()): "1.00 MiB",
             leaf_first(D): "512 KiB"}
     check(rows == want, "top --by stack %s: %r, want %r" % (OPT, rows, want))
-    plain = stack_rows(hs("top", prof, "--by", "stack"))
+    plain = stack_rows(hs("top", prof, "--by", "stack", FULL))
     full = leaf_first([f if isinstance(f, str) else f.name
                        for f in reversed(stack_a())])
     check(plain.get(full) == "4.00 MiB" and len(plain) == 4,
@@ -332,10 +336,10 @@ def diff_sites(out):
 def case_diff():
     base = python_profile(tmp("base.pb.gz"), a=1 * MiB, b=2 * MiB)
     new = python_profile(tmp("new.pb.gz"), a=5 * MiB, b=2 * MiB)
-    rows = diff_sites(hs("diff", base, new, OPT))
+    rows = diff_sites(hs("diff", base, new, OPT, FULL))
     check(rows == {leaf_first(A): "+4.00 MiB"},
           "diff %s: %r, want A's site alone" % (OPT, rows))
-    plain = diff_sites(hs("diff", base, new))
+    plain = diff_sites(hs("diff", base, new, FULL))
     check(len(plain) == 1 and EVAL in list(plain)[0] and
           list(plain)[0].endswith("_start"),
           "diff without %s: %r" % (OPT, plain))

@@ -11,7 +11,9 @@ Usage: service_test.py CASE --heapsight EXE --lib LIB --service EXE
            of the library's raw one; the exit status stays the program's
   peak     the peak profile holds the spike: its total within 10% of the
            true peak at the default sampling rate, the spike's site in it,
-           and the final profile without it
+           and the final profile without it; top --by stack names the
+           final profile's rows from the function calling xmalloc
+           (cache_put ..., history_append ...), not xmalloc
   keep     --every with --keep 3: at most 3 periodic dumps are left, the
            first of them kept, beside the final and the peak
   reach    the reachability scan at exit (prof_leak): the sessions whose
@@ -21,7 +23,8 @@ Usage: service_test.py CASE --heapsight EXE --lib LIB --service EXE
            -tagfocus; prof_leak_error fails on unreachable memory only
   python   the same shapes in Python (service.py): the report under
            run --leaks names the Python functions, the peak profile
-           holds the spike
+           holds the spike, top --by stack names a row from
+           history_append
 
 Each case runs in its own temporary directory; failures print FAIL lines
 and exit 1.
@@ -89,7 +92,9 @@ def total_mib(profile):
 
 def case_leaks():
     out = os.path.join(TMP, "leaks")
-    rc, o, e = run_service(out, "--leaks")
+    # 64 KiB: the 1.2 MiB of sessions are sampled surely (at the default
+    # 512 KiB, not at all one run in ten).
+    rc, o, e = run_service(out, "--leaks", "--sample", "64k")
     check(rc == 0 and o.endswith("done\n"), "service: %d %r" % (rc, o))
     check("leak report:" not in e, "the library's raw report: %r" % e)
     heads = re.findall(r"^heapsight: leaks of process (\d+) \((.*)\):$", e,
@@ -127,8 +132,24 @@ def case_peak():
     check("spike_alloc" not in o or
           re.search(r"^\s*0 B .*spike_alloc", o, re.M) is not None,
           "the spike is live in the final profile: %r" % o)
+    check_row_names(o)
     print("peak: %.1f MiB (true %.1f MiB) in %s" % (got, true,
                                                    os.path.basename(peaks[0])))
+
+
+def stack_names(top):
+    """The row names of `heapsight top --by stack` output."""
+    return re.findall(r"^\s*\S+ \S+\s+\S+%\s+\S+%  (.*)$", top, re.M)
+
+
+def check_row_names(top):
+    """Rows start at the function that called xmalloc (cli/naming.h)."""
+    names = stack_names(top)
+    for fn in ("cache_put", "history_append"):
+        check([n for n in names if n.startswith(fn + " \u2190 main")],
+              "top --by stack: no row %s \u2190 main ...: %r" % (fn, names))
+    check(not [n for n in names if n.startswith("xmalloc")],
+          "top --by stack: a row named from xmalloc: %r" % names)
 
 
 def case_keep():
@@ -166,6 +187,10 @@ def case_python():
         rc, o, e = hs("top", "-n", "0", peaks[0])
         check(got >= 200 * 0.9 and re.search(r"\bspike$", o, re.M),
               "python peak %.1f MiB with the spike: %r" % (got, o))
+        rc, o, e = hs("top", "--by", "stack", "-n", "0", peaks[0])
+        check([n for n in stack_names(o)
+               if n.startswith("history_append \u2190 main")],
+              "python: no row history_append \u2190 main ...: %r" % o)
         print("python: peak %.1f MiB, report names history_append" % got)
 
 
