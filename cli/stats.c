@@ -64,9 +64,11 @@ stats_site_name(strbuf_t *b, const model_t *m, const model_sample_t *s,
         stats_line_name(b, &m->frames[s->stack[0]]);
         return;
     }
+    /* A stack is named from the frame that matters (naming.h). */
+    uint32_t from = by == STATS_BY_STACK ? s->name_at : 0;
     uint32_t depth = by == STATS_BY_FUNCTION ? 1 : s->depth;
-    for (uint32_t i = 0; i < depth; i++) {
-        if (i > 0)
+    for (uint32_t i = from; i < depth; i++) {
+        if (i > from)
             strbuf_puts(b, STATS_SEP);
         strbuf_puts(b, m->frames[s->stack[i]].func);
     }

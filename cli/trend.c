@@ -62,6 +62,7 @@
 
 #include "cmd.h"
 #include "model.h"
+#include "naming.h"
 #include "outfile.h"
 #include "stats.h"
 #include "viz/plot.h"
@@ -175,7 +176,7 @@ const cmd_t cmd_trend = {
         "                        hide the CPython interpreter's own frames\n"
         "                        (eval loop, calls, start-up), so a site\n"
         "                        reads sqlite3_step <- load_batch <- main <-\n"
-        "                        <module> (docs/PYTHON.md)\n"
+        "                        <module> (docs/PYTHON.md)\n" NAMING_USAGE
         "  -h, --help            this text\n"
         "\n"
         "Dumps without a time (time_nanos) keep the command-line order and\n"
@@ -212,6 +213,7 @@ trend_parse(int argc, char **argv, trend_opts_t *o)
         {"by", required_argument, NULL, 'b'},
         {"plot", required_argument, NULL, 'p'},
         {"no-interpreter", no_argument, NULL, 'P'},
+        NAMING_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -237,6 +239,8 @@ trend_parse(int argc, char **argv, trend_opts_t *o)
             o->plot = optarg;
         } else if (c == 'P') {
             o->no_interpreter = true;
+        } else if (naming_getopt(NULL, c, optarg)) {
+            continue; /* the model's default naming (naming_cmdline) */
         } else if (c == 'h') {
             status = cmd_help(&cmd_trend);
         } else {

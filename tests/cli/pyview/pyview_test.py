@@ -365,14 +365,14 @@ def case_trend():
     dumps = [python_profile(tmp("d%d.pb.gz" % i), a=(i + 1) * MiB,
                             time_nanos=T0 + i * 60 * 10**9)
              for i in range(6)]
-    out = hs("trend", OPT, "-n", "0", *dumps)
+    out = hs("trend", OPT, FULL, "-n", "0", *dumps)
     rows = trend_rows(out)
     check(rows.get(leaf_first(A)) == "growing" and
           not [s for s in rows if EVAL in s],
           "trend %s: %r\n%s" % (OPT, rows, out))
     check(LARROW.join(native_c()) in rows,
           "trend %s: C's site is gone: %r" % (OPT, rows))
-    plain = trend_rows(hs("trend", "-n", "0", *dumps))
+    plain = trend_rows(hs("trend", FULL, "-n", "0", *dumps))
     grown = [s for s, c in plain.items() if c == "growing"]
     check(len(grown) == 1 and EVAL in grown[0],
           "trend without %s: growing %r" % (OPT, grown))
