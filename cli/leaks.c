@@ -6,6 +6,11 @@
  * Owns: the site table, its order and the printed report.  The profile
  * and its frames belong to the model (model.h).
  *
+ * After a reachability scan at exit (the samples' label "reachable",
+ * prof/reach.h), a site is also one class, unreachable ("definitely
+ * lost") or still reachable: the report lists unreachable sites first,
+ * with both classes' totals under the header.
+ *
  * A site is a stack of frames (function, file and line each, so two calls
  * from one function are two sites; a frame without a file is also its
  * address, printed beside it: model.h) plus the sample's "allocator"
@@ -117,6 +122,8 @@ leaks_site_of(leaks_report_t *r, const model_sample_t *s, strbuf_t *key)
     key->len = 0;
     strbuf_puts(key, s->allocator != NULL ? s->allocator : "");
     strbuf_add(key, "", 1);
+    strbuf_puts(key, s->reachable != NULL ? s->reachable : "");
+    strbuf_add(key, "", 1);
     strbuf_add(key, (const char *)s->stack, s->depth * sizeof(uint32_t));
     if (key->failed)
         return SIZE_MAX;
@@ -204,10 +211,21 @@ leaks_stack_cmp(const model_sample_t *a, const model_sample_t *b)
     return (a->depth > b->depth) - (a->depth < b->depth);
 }
 
+/* 0 unreachable, 1 unknown (no scan), 2 still reachable: the order of
+ * the report. */
+static int
+leaks_reach_rank(const model_sample_t *s)
+{
+    return s->reachable == NULL ? 1 : strcmp(s->reachable, "no") == 0 ? 0 : 2;
+}
+
 static int
 leaks_site_cmp(const void *pa, const void *pb)
 {
     const leaks_site_t *a = pa, *b = pb;
+    int ra = leaks_reach_rank(a->first), rb = leaks_reach_rank(b->first);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
     if (a->bytes != b->bytes)
         return a->bytes > b->bytes ? -1 : 1;
     if (a->objects != b->objects)
@@ -344,9 +362,39 @@ leaks_print_site(const leaks_report_t *r, const model_t *m, size_t i)
     }
     if (s->first->allocator != NULL)
         used += printf(", allocator %s", s->first->allocator);
+    int rank = leaks_reach_rank(s->first);
+    if (rank != 1)
+        used += printf(rank == 0 ? ", unreachable (definitely lost)"
+                                 : ", still reachable");
     leaks_print_name(m, s->first, used);
     printf("\n");
     leaks_print_stack(m, s->first);
+}
+
+/* After a reachability scan (the label reachable): the two classes'
+ * totals, unreachable first. */
+static void
+leaks_print_classes(const leaks_report_t *r)
+{
+    int64_t lost[2] = {0, 0}, kept[2] = {0, 0};
+    bool any = false;
+    for (size_t i = 0; i < r->n; i++) {
+        int rank = leaks_reach_rank(r->s[i].first);
+        int64_t *t = rank == 0 ? lost : kept;
+        any |= rank != 1;
+        t[0] += r->s[i].bytes;
+        t[1] += r->s[i].objects;
+    }
+    if (!any)
+        return;
+    char lb[64], lo[64], kb[64], ko[64];
+    model_fmt_value(lb, sizeof lb, (double)lost[0], "bytes", false);
+    model_fmt_value(lo, sizeof lo, (double)lost[1], "count", false);
+    model_fmt_value(kb, sizeof kb, (double)kept[0], "bytes", false);
+    model_fmt_value(ko, sizeof ko, (double)kept[1], "count", false);
+    printf("Unreachable (definitely lost): %s in %s object%s; still "
+           "reachable: %s in %s object%s\n",
+           lb, lo, lost[1] == 1 ? "" : "s", kb, ko, kept[1] == 1 ? "" : "s");
 }
 
 static void
@@ -369,6 +417,7 @@ leaks_print(const leaks_report_t *r, const model_t *m, const leaks_opts_t *o)
     char origin[4096];
     if (model_origin(m, origin, sizeof origin, model_term_width() - 9))
         printf("Command: %s\n", origin);
+    leaks_print_classes(r);
     if (r->n == 0) {
         printf("Nothing live.\n");
         return;

@@ -519,6 +519,8 @@ read_labels(const profile_t *p, const Perftools__Profiles__Sample *ps,
             s->thread = profile_str(p, lb->str);
         else if (strcmp(key, "allocator") == 0 && lb->str != 0)
             s->allocator = profile_str(p, lb->str);
+        else if (strcmp(key, "reachable") == 0 && lb->str != 0)
+            s->reachable = profile_str(p, lb->str);
         else if (strcmp(key, "bytes") == 0 && lb->str == 0)
             s->bytes = lb->num;
     }

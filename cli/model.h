@@ -90,6 +90,7 @@ typedef struct model_sample_s {
     uint32_t depth;
     const char *thread;    /* label "thread", or NULL */
     const char *allocator; /* label "allocator", or NULL */
+    const char *reachable; /* label "reachable" ("yes", "no"), or NULL */
     int64_t bytes;         /* numeric label "bytes" (object size), or 0 */
     size_t index;          /* the sample's position in m->prof->pb */
     uint32_t name_at;      /* its row's name starts at stack[name_at] */

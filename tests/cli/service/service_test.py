@@ -106,6 +106,14 @@ def case_leaks():
               "report names %s with service.c:LINE: %r" % (fn, e))
     check("handle_request" not in e and "spike_alloc" not in e,
           "freed memory reported as leaked: %r" % e)
+    # The reachability scan's classes: the dropped sessions first.
+    sites = re.findall(r"^#\d+ .*$", e, re.M)
+    check(sites and "unreachable (definitely lost)" in sites[0] and
+          "session_open" in sites[0] and
+          any("still reachable" in x and "cache_put" in x for x in sites) and
+          re.search(r"^Unreachable \(definitely lost\): .*; still "
+                    r"reachable: ", e, re.M),
+          "reachability classes in the report: %r" % sites)
     print("leaks: one symbolized report, naming cache_put, history_append, "
           "session_open")
 
