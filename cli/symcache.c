@@ -357,7 +357,8 @@ symcache_put(symcache_t *c, uint64_t vaddr, const resolver_frame_t *frames,
                           sizeof(*c->frames)))
         return ENOMEM;
     size_t first = c->nframes;
-    memcpy(c->frames + first, frames, n * sizeof(*frames));
+    if (n > 0) /* c->frames is NULL until a first frame is kept */
+        memcpy(c->frames + first, frames, n * sizeof(*frames));
     c->nframes += n;
     int e = symcache_add(c, vaddr, first);
     if (e != 0)

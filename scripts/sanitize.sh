@@ -43,7 +43,7 @@ TSAN_DIR=build-tsan
 # libheapsight.so (preloaded by `heapsight run`) and the Python package
 # (`heapsight run` merges Python frames when it finds it beside bin/).
 ASAN_TARGETS=(hs_cli hs_cli_selfprof hs_cli_selflib hs_cli_mkprof
-    hs_cli_report_leaky heapsight hs_pypkg)
+    hs_cli_report_leaky hs_cli_service hs_attach_svc heapsight hs_pypkg)
 ASAN_TESTS='^cli_'
 ASAN_EXCLUDE='^cli_fuzz_reader$|^cli_robust_'
 # Test name = target name (hs_add_test); the targets are derived from it.

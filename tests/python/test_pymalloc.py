@@ -78,8 +78,12 @@ def test_pymalloc_threads(tmp_path, hs_run):
         # The PyMem wrappers (in libheapsight.so) never show; the leaf
         # location is the caller of PyObject_Malloc (which LTO builds
         # such as Debian's inline into it: its line may then name it).
-        assert not any(n.startswith(("w_malloc", "w_realloc", "fast_",
-                                     "slow_", "hs_prof_"))
+        # (The wrappers' own names: w_*, fast_sampled/fast_moved/...,
+        # slow_{malloc,calloc,realloc}_*; not CPython's fast_range_iter.)
+        ours = ("w_malloc", "w_calloc", "w_realloc", "fast_sampled",
+                "fast_moved", "fast_take", "fast_crossed", "slow_malloc_",
+                "slow_calloc_", "slow_realloc_", "hs_prof_")
+        assert not any(n.startswith(ours)
                        for n in names[:2]), \
             "allocator frames at the top: %r" % names[:3]
     inuse = sum(s["values"][3] for s in prof["samples"]
@@ -285,7 +289,10 @@ def test_estimates_against_tracemalloc(tmp_path, hs_run, python):
     live = str(out / "live.pb.gz")
     hs_run(script, out, sample="64k", args=[live])
     prof = decode(live)
-    for site, tol in (("make_blobs", 0.06), ("make_names", 0.12)):
+    # About 4 standard deviations of each estimate at 64 KiB
+    # (docs/PROFILING.md, "Variance"): ~1,500 samples of make_blobs,
+    # ~360 of make_names.
+    for site, tol in (("make_blobs", 0.10), ("make_names", 0.21)):
         est = sum(s["values"][3] for s in prof["samples"]
                   if site in names_of(s))
         ratio = est / truth[site]
