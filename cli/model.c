@@ -673,32 +673,19 @@ model_free(model_t *m)
 
 /* ---- filters ---- */
 
-static int
-compile_re(regex_t *re, const char *src, const char *what, char *err,
-           size_t errlen)
-{
-    int rc = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
-    if (rc == 0)
-        return 0;
-    char msg[128];
-    regerror(rc, re, msg, sizeof msg);
-    return model_err(err, errlen, EINVAL, "bad %s expression '%s': %s", what,
-                     src, msg);
-}
-
 int
 model_filter_init(model_filter_t *f, const char *focus, const char *ignore,
                   char *err, size_t errlen)
 {
     *f = (model_filter_t){0};
     if (focus != NULL) {
-        int e = compile_re(&f->focus, focus, "--focus", err, errlen);
+        int e = naming_regcomp(&f->focus, focus, "--focus", err, errlen);
         if (e != 0)
             return e;
         f->has_focus = true;
     }
     if (ignore != NULL) {
-        int e = compile_re(&f->ignore, ignore, "--ignore", err, errlen);
+        int e = naming_regcomp(&f->ignore, ignore, "--ignore", err, errlen);
         if (e != 0) {
             model_filter_free(f);
             return e;

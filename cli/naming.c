@@ -356,8 +356,8 @@ naming_is_wrapper(const char *func)
 
 /* ---- the rule ---- */
 
-static int
-naming_compile(regex_t *re, const char *src, const char *what, char *err,
+int
+naming_regcomp(regex_t *re, const char *src, const char *what, char *err,
                size_t errlen)
 {
     int rc = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
@@ -377,13 +377,13 @@ naming_init(naming_t *n, const naming_opts_t *o, char *err, size_t errlen)
         return 0;
     int e = 0;
     if (o->drop != NULL &&
-        (e = naming_compile(&n->drop, o->drop, "--drop", err, errlen)) == 0)
+        (e = naming_regcomp(&n->drop, o->drop, "--drop", err, errlen)) == 0)
         n->has_drop = true;
     if (e == 0 && o->keep != NULL &&
-        (e = naming_compile(&n->keep, o->keep, "--keep", err, errlen)) == 0)
+        (e = naming_regcomp(&n->keep, o->keep, "--keep", err, errlen)) == 0)
         n->has_keep = true;
     if (e == 0 && o->show_from != NULL &&
-        (e = naming_compile(&n->show_from, o->show_from, "--show-from", err,
+        (e = naming_regcomp(&n->show_from, o->show_from, "--show-from", err,
                             errlen)) == 0)
         n->has_show_from = true;
     if (e != 0)

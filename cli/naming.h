@@ -135,6 +135,14 @@ enum {
  * model_opts_t.naming). */
 naming_opts_t *naming_cmdline(void);
 
+/*
+ * Compiles src (POSIX extended, no subexpressions) into re; 0, or EINVAL
+ * with "bad <what> expression '<src>': <why>" in err.  (The model's
+ * --focus and --ignore use it too.)
+ */
+int naming_regcomp(regex_t *re, const char *src, const char *what, char *err,
+                   size_t errlen);
+
 /* Takes getopt_long's c (and optarg) into o (NULL: naming_cmdline()) when
  * it is one of the options above; false otherwise. */
 bool naming_getopt(naming_opts_t *o, int c, const char *arg);
