@@ -330,7 +330,8 @@ symcache_get(const symcache_t *c, uint64_t vaddr, resolver_frame_t *frames,
         return false;
     const symcache_entry_t *en = &c->entries[i - 1];
     size_t n = en->n < max ? en->n : max;
-    memcpy(frames, c->frames + en->first, n * sizeof(*frames));
+    if (n > 0) /* c->frames is NULL while every answer is empty */
+        memcpy(frames, c->frames + en->first, n * sizeof(*frames));
     *r_n = n;
     return true;
 }
