@@ -103,10 +103,10 @@
     X(BOOL, prof_leak, false, 0, 1,                                            \
       "at exit, report what is still allocated and write a final dump")        \
     X(BOOL, prof_leak_error, false, 0, 1,                                      \
-      "with prof_leak: exit with status 1 when memory leaked (unreachable, "  \
-      "when prof_leak_scan ran; else anything still allocated)")              \
+      "with prof_leak: exit with status 1 when memory leaked (unreachable, "   \
+      "when prof_leak_scan ran; else anything still allocated)")               \
     X(BOOL, prof_leak_scan, true, 0, 1,                                        \
-      "with prof_leak: at exit, tell unreachable memory from still "          \
+      "with prof_leak: at exit, tell unreachable memory from still "           \
       "reachable by a conservative scan from the roots (label reachable)")
 
 #define OPT_STR_MAX 256
