@@ -227,7 +227,7 @@ attach_parse(int argc, char **argv, attach_opts_t *o)
 static char *
 attach_out_dir(const char *out)
 {
-    int e = cmd_mkdirs(out);
+    int e = cmd_mkdirs(out, 0777);
     char *dir = e == 0 ? realpath(out, NULL) : NULL;
     if (dir == NULL)
         cmd_error("attach: cannot use --out %s: %s", out,

@@ -125,7 +125,7 @@ cmd_parse_duration(const char *s, unsigned *r_ms)
 }
 
 int
-cmd_mkdirs(const char *dir)
+cmd_mkdirs(const char *dir, mode_t mode)
 {
     if (dir[0] == '\0')
         return ENOENT;
@@ -138,7 +138,7 @@ cmd_mkdirs(const char *dir)
             continue;
         char c = *p;
         *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        if (mkdir(path, mode) != 0 && errno != EEXIST)
             e = errno;
         *p = c;
         if (c == '\0')

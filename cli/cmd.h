@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum {
     CMD_EXIT_OK = 0,
@@ -109,7 +110,8 @@ bool cmd_parse_size(const char *s, uint64_t *r_bytes);
  */
 bool cmd_parse_duration(const char *s, unsigned *r_ms);
 
-/* mkdir -p dir (mode 0777 less the umask); 0 or an errno value. */
-int cmd_mkdirs(const char *dir);
+/* mkdir -p dir (what it creates: mode less the umask); 0 or an errno
+ * value. */
+int cmd_mkdirs(const char *dir, mode_t mode);
 
 #endif /* HS_CLI_CMD_H */

@@ -333,14 +333,7 @@ model_sample_name(char *dst, size_t size, const model_t *m,
 const char *
 model_comment(const model_t *m, const char *key)
 {
-    const profile_pb_t *pb = m->prof->pb;
-    size_t n = strlen(key);
-    for (size_t i = 0; i < pb->n_comment; i++) {
-        const char *c = profile_str(m->prof, pb->comment[i]);
-        if (strncmp(c, key, n) == 0)
-            return c + n;
-    }
-    return NULL;
+    return profile_comment(m->prof, key);
 }
 
 /* " (pid 123)", " (pid 123, and 2 more processes)" or "" into dst. */

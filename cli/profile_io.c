@@ -328,6 +328,18 @@ typedef struct profile_checker_s {
 } profile_checker_t;
 
 /* True if every index in s[0..n) names a string table entry. */
+const char *
+profile_comment(const profile_t *p, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; i < p->pb->n_comment; i++) {
+        const char *c = profile_str(p, p->pb->comment[i]);
+        if (strncmp(c, key, n) == 0)
+            return c + n;
+    }
+    return NULL;
+}
+
 static bool
 profile_strs_ok(const profile_t *p, const int64_t *s, size_t n)
 {

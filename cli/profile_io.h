@@ -99,6 +99,10 @@ profile_str(const profile_t *p, int64_t i)
     return p->pb->string_table[i];
 }
 
+/* The text after key of p's first comment that starts with key
+ * ("command: "), or NULL. */
+const char *profile_comment(const profile_t *p, const char *key);
+
 /* The index of s in the string table, added if absent; -1 if out of memory. */
 int64_t profile_intern(profile_t *p, const char *s);
 

@@ -367,7 +367,7 @@ run_find_lib(const run_opts_t *o)
 static char *
 run_out_dir(const char *out)
 {
-    int e = cmd_mkdirs(out);
+    int e = cmd_mkdirs(out, 0777);
     char *dir = e == 0 ? realpath(out, NULL) : NULL;
     if (dir == NULL) {
         cmd_error("run: cannot use --out %s: %s", out,
@@ -551,20 +551,6 @@ run_pick_dump(char **names, size_t n, long pid)
     return own != NULL ? own : n > 0 ? names[n - 1] : NULL;
 }
 
-/* The comment of p that starts with key ("command: "), after the key;
- * NULL if none. */
-static const char *
-run_comment(const profile_t *p, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; i < p->pb->n_comment; i++) {
-        const char *c = profile_str(p, p->pb->comment[i]);
-        if (strncmp(c, key, n) == 0)
-            return c + n;
-    }
-    return NULL;
-}
-
 /* The pid of dump name heapsight.<pid>.<seq>.<trigger>.pb.gz. */
 static long
 run_pid_of(const char *name)
@@ -625,8 +611,8 @@ run_report_processes(const char *dir, char **names, size_t n)
         if (asprintf(&path, "%s/%s", dir, names[j - 1]) >= 0 &&
             profile_read(path, &p, err, sizeof err) != 0)
             p = NULL;
-        const char *cmd = p != NULL ? run_comment(p, "command: ") : NULL;
-        const char *who = p != NULL ? run_comment(p, "process: ") : NULL;
+        const char *cmd = p != NULL ? profile_comment(p, "command: ") : NULL;
+        const char *who = p != NULL ? profile_comment(p, "process: ") : NULL;
         const char *parent = who != NULL ? strstr(who, "parent ") : NULL;
         cmd_error("  %-7ld parent %-7ld %-24s %s", run_pid_of(names[i]),
                   parent != NULL ? strtol(parent + 7, NULL, 10) : 0L, triggers,
@@ -671,7 +657,7 @@ run_report_leaks(const char *dir, char **names, size_t n)
             continue;
         if (profile_read(path, &p, err, sizeof err) == 0 &&
             run_live_bytes(p) > 0) {
-            const char *cmd = run_comment(p, "command: ");
+            const char *cmd = profile_comment(p, "command: ");
             cmd_error("leaks of process %ld (%s):", run_pid_of(names[i]),
                       cmd != NULL ? cmd : "command not recorded");
             char *argv[] = {"leaks", path, NULL};

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "hmap.h"
 #include "hs_config.h"
 
@@ -64,25 +65,6 @@ symcache_dir(void)
             dir = NULL;
     }
     return dir;
-}
-
-/* mkdir -p dir (mode 0700 for what it creates).  0 or an errno value. */
-static int
-symcache_mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    int e = p == NULL ? ENOMEM : 0;
-    for (char *s = p != NULL ? p + 1 : NULL; e == 0 && s != NULL;) {
-        s = strchr(s, '/');
-        if (s != NULL)
-            *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
-            e = errno;
-        if (s != NULL)
-            *s++ = '/';
-    }
-    free(p);
-    return e;
 }
 
 /* "path size mtime" of a file for the key, malloc'd; NULL if unreadable. */
@@ -422,7 +404,7 @@ symcache_flush(symcache_t *c)
     if (dir == NULL)
         return ENOMEM;
     *strrchr(dir, '/') = '\0';
-    int e = symcache_mkdirs(dir);
+    int e = cmd_mkdirs(dir, 0700);
     free(dir);
     int fd =
         e == 0 ? open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
