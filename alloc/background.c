@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "page/pac.h"
+#include "util/clock.h"
 #include "util/mutex.h"
 
 enum { BG_STOPPED, BG_RUNNING, BG_STOPPING };
@@ -29,14 +30,6 @@ static _Atomic(uint64_t) bg_runs;
 static _Atomic(uint64_t) bg_first_run_ns, bg_last_run_ns;
 /* Set in the background thread: its own purges need no wake-up. */
 static HS_TLS bool bg_self;
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The page allocators' callback: npages of new deferred work, all due by
  * due_ns.  A few atomic operations when the thread will wake before then
@@ -101,7 +94,7 @@ run_once(void)
         if (w < wait)
             wait = w;
     }
-    uint64_t t = now_ns();
+    uint64_t t = (uint64_t)hs_monotonic_ns();
     uint64_t zero = 0;
     atomic_compare_exchange_strong(&bg_first_run_ns, &zero, t);
     atomic_store_explicit(&bg_last_run_ns, t, memory_order_relaxed);
@@ -138,12 +131,12 @@ bg_main(void *arg)
         /* Never sooner than the minimum sleep, even when new work is
          * signalled meanwhile: a burst of frees wakes the thread once per
          * interval, not once per batch. */
-        uint64_t now = now_ns(), earliest = now + min;
+        uint64_t now = (uint64_t)hs_monotonic_ns(), earliest = now + min;
         uint64_t until =
             wait == UINT64_MAX ? UINT64_MAX : now + (wait < min ? min : wait);
         atomic_store_explicit(&bg_sleep_until, until, memory_order_relaxed);
         while (bg_state == BG_RUNNING) {
-            uint64_t t = now_ns();
+            uint64_t t = (uint64_t)hs_monotonic_ns();
             if ((bg_signaled && t >= earliest) || t >= until)
                 break;
             wait_until(bg_signaled && earliest < until ? earliest : until);

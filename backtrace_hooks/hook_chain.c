@@ -1,7 +1,7 @@
 /*
- * hook_chain.c — hook chains: snapshots, grace periods, the typed runs and
- * the public backtrace-hook functions (see hook_chain.h for the protocol,
- * its invariants and the lock).
+ * hook_chain.c — hook chains: snapshots, grace periods, runs, and the
+ * backtrace hooks with their public functions (see hook_chain.h for the
+ * protocol, its invariants and the lock).
  *
  * The writer lock is one hs_mutex_t for all chains (adds and removes are
  * rare; a remove waiting for a slow dump hook delays other writers, which
@@ -26,7 +26,7 @@ static bt_chain_t *bt_chains_written;  /* guarded by bt_chain_mtx */
 static HS_TLS bt_chain_pin_t *bt_pins; /* owner thread only */
 static const bt_chain_snap_t bt_chain_empty_snap;
 
-static bt_chain_t bt_backtrace_chain = {.kind = BT_CHAIN_BACKTRACE};
+static bt_chain_t bt_backtrace_chain;
 
 static unsigned long bt_chain_own_runs(const bt_chain_t *c, unsigned e);
 
@@ -61,7 +61,7 @@ bt_chain_unlock(void)
 
 /* ---- readers ---- */
 
-const bt_chain_snap_t *
+static const bt_chain_snap_t *
 bt_chain_enter(bt_chain_t *c, bt_chain_pin_t *pin)
 {
     unsigned e = atomic_load(&c->epoch) & 1;
@@ -73,7 +73,7 @@ bt_chain_enter(bt_chain_t *c, bt_chain_pin_t *pin)
     return atomic_load(&c->cur);
 }
 
-void
+static void
 bt_chain_exit(bt_chain_pin_t *pin)
 {
     bt_pins = pin->prev;
@@ -162,44 +162,10 @@ bt_chain_publish(bt_chain_t *c, bt_chain_snap_t *next)
     bt_chain_grace(c);
 }
 
-static bool
-bt_hook_fn_null(bt_chain_kind_t kind, bt_hook_fn_t fn)
-{
-    switch (kind) {
-    case BT_CHAIN_BACKTRACE:
-        return fn.backtrace == NULL;
-    case BT_CHAIN_SAMPLE:
-        return fn.sample == NULL;
-    case BT_CHAIN_SAMPLE_FREE:
-        return fn.sample_free == NULL;
-    case BT_CHAIN_DUMP:
-        return fn.dump == NULL;
-    }
-    return true;
-}
-
-static bool
-bt_hook_eq(bt_chain_kind_t kind, const bt_hook_t *h, bt_hook_fn_t fn, void *arg)
-{
-    if (h->arg != arg)
-        return false;
-    switch (kind) {
-    case BT_CHAIN_BACKTRACE:
-        return h->fn.backtrace == fn.backtrace;
-    case BT_CHAIN_SAMPLE:
-        return h->fn.sample == fn.sample;
-    case BT_CHAIN_SAMPLE_FREE:
-        return h->fn.sample_free == fn.sample_free;
-    case BT_CHAIN_DUMP:
-        return h->fn.dump == fn.dump;
-    }
-    return false;
-}
-
 int
 bt_chain_add(bt_chain_t *c, bt_hook_fn_t fn, void *arg)
 {
-    if (bt_hook_fn_null(c->kind, fn))
+    if (fn == NULL)
         return EINVAL;
     int err = ENOSPC;
     bt_chain_lock();
@@ -216,11 +182,10 @@ bt_chain_add(bt_chain_t *c, bt_hook_fn_t fn, void *arg)
 }
 
 static unsigned
-bt_chain_find(bt_chain_t *c, const bt_chain_snap_t *s, bt_hook_fn_t fn,
-              void *arg)
+bt_chain_find(const bt_chain_snap_t *s, bt_hook_fn_t fn, void *arg)
 {
     unsigned i = 0;
-    while (i < s->n && !bt_hook_eq(c->kind, &s->hooks[i], fn, arg))
+    while (i < s->n && (s->hooks[i].fn != fn || s->hooks[i].arg != arg))
         i++;
     return i;
 }
@@ -231,7 +196,7 @@ bt_chain_remove(bt_chain_t *c, bt_hook_fn_t fn, void *arg)
     int err = ENOENT;
     bt_chain_lock();
     const bt_chain_snap_t *old = bt_chain_current(c);
-    unsigned at = bt_chain_find(c, old, fn, arg);
+    unsigned at = bt_chain_find(old, fn, arg);
     if (at < old->n) {
         bt_chain_snap_t *next = bt_chain_spare(c);
         next->n = 0;
@@ -245,15 +210,9 @@ bt_chain_remove(bt_chain_t *c, bt_hook_fn_t fn, void *arg)
     return err;
 }
 
-/* ---- typed runs ---- */
+/* ---- runs ---- */
 
-/*
- * Pins the chain and copies its hooks out, under the reentrancy guard.
- * The copy keeps a run consistent when one of its own hooks adds or
- * removes hooks of this chain: that writer does not wait for its own run,
- * so it may refill the buffer this run pinned.
- */
-static unsigned
+unsigned
 bt_chain_begin(bt_chain_t *c, bt_chain_pin_t *pin, bt_hook_t *hooks)
 {
     tsd_reentrancy_enter();
@@ -264,7 +223,7 @@ bt_chain_begin(bt_chain_t *c, bt_chain_pin_t *pin, bt_hook_t *hooks)
     return n;
 }
 
-static void
+void
 bt_chain_end(bt_chain_pin_t *pin)
 {
     bt_chain_exit(pin);
@@ -275,60 +234,16 @@ void
 bt_chain_run_backtrace(bt_chain_t *c, hs_frame_t *frames, unsigned *nframes,
                        unsigned max)
 {
-    hs_assert(c->kind == BT_CHAIN_BACKTRACE);
     if (bt_chain_count(c) == 0)
         return;
     bt_chain_pin_t pin;
     bt_hook_t hooks[BT_CHAIN_MAX];
     unsigned n = bt_chain_begin(c, &pin, hooks);
     for (unsigned i = 0; i < n; i++) {
-        hooks[i].fn.backtrace(frames, nframes, max, hooks[i].arg);
+        ((hs_backtrace_hook_t)hooks[i].fn)(frames, nframes, max, hooks[i].arg);
         if (*nframes > max)
             *nframes = max;
     }
-    bt_chain_end(&pin);
-}
-
-void
-bt_chain_run_sample(bt_chain_t *c, void *ptr, size_t size, size_t usize,
-                    const hs_frame_t *frames, unsigned nframes)
-{
-    hs_assert(c->kind == BT_CHAIN_SAMPLE);
-    if (bt_chain_count(c) == 0)
-        return;
-    bt_chain_pin_t pin;
-    bt_hook_t hooks[BT_CHAIN_MAX];
-    unsigned n = bt_chain_begin(c, &pin, hooks);
-    for (unsigned i = 0; i < n; i++)
-        hooks[i].fn.sample(ptr, size, usize, frames, nframes, hooks[i].arg);
-    bt_chain_end(&pin);
-}
-
-void
-bt_chain_run_sample_free(bt_chain_t *c, void *ptr, size_t usize)
-{
-    hs_assert(c->kind == BT_CHAIN_SAMPLE_FREE);
-    if (bt_chain_count(c) == 0)
-        return;
-    bt_chain_pin_t pin;
-    bt_hook_t hooks[BT_CHAIN_MAX];
-    unsigned n = bt_chain_begin(c, &pin, hooks);
-    for (unsigned i = 0; i < n; i++)
-        hooks[i].fn.sample_free(ptr, usize, hooks[i].arg);
-    bt_chain_end(&pin);
-}
-
-void
-bt_chain_run_dump(bt_chain_t *c, const char *path)
-{
-    hs_assert(c->kind == BT_CHAIN_DUMP);
-    if (bt_chain_count(c) == 0)
-        return;
-    bt_chain_pin_t pin;
-    bt_hook_t hooks[BT_CHAIN_MAX];
-    unsigned n = bt_chain_begin(c, &pin, hooks);
-    for (unsigned i = 0; i < n; i++)
-        hooks[i].fn.dump(path, hooks[i].arg);
     bt_chain_end(&pin);
 }
 
@@ -343,13 +258,11 @@ bt_hooks_run(hs_frame_t *frames, unsigned *nframes, unsigned max)
 HS_API int
 hs_backtrace_hook_add(hs_backtrace_hook_t hook, void *arg)
 {
-    return bt_chain_add(&bt_backtrace_chain, (bt_hook_fn_t){.backtrace = hook},
-                        arg);
+    return bt_chain_add(&bt_backtrace_chain, (bt_hook_fn_t)hook, arg);
 }
 
 HS_API int
 hs_backtrace_hook_remove(hs_backtrace_hook_t hook, void *arg)
 {
-    return bt_chain_remove(&bt_backtrace_chain,
-                           (bt_hook_fn_t){.backtrace = hook}, arg);
+    return bt_chain_remove(&bt_backtrace_chain, (bt_hook_fn_t)hook, arg);
 }

@@ -1,14 +1,14 @@
 /*
- * hook_chain.h — thread-safe chains of user hooks: the backtrace hooks of
- * include/heapsight_hook.h, and generic chains that prof/ uses for the
- * sample, sample-free and dump hooks.
+ * hook_chain.h — thread-safe chains of user hooks, of any type: the
+ * backtrace hooks of include/heapsight_hook.h here, and the chains prof/
+ * keeps for its sample, sample-free and dump hooks.
  *
- * Owns: bt_chain_t (up to BT_CHAIN_MAX (fn, arg) hooks of one kind, run
- * in the order they were added), the writer lock shared by all chains,
- * each thread's list of chain runs in progress, and the backtrace chain
- * behind hs_backtrace_hook_add/remove and bt_hooks_run.  Does not own
- * what hooks do, nor the public sample/dump functions (prof/ defines
- * them with the calls below).
+ * Owns: bt_chain_t (up to BT_CHAIN_MAX (fn, arg) hooks, run in the order
+ * they were added), the writer lock shared by all chains, each thread's
+ * list of chain runs in progress, and the backtrace chain behind
+ * hs_backtrace_hook_add/remove and bt_hooks_run.  Does not own what hooks
+ * do, nor any hook type but the backtrace hook's (prof/hooks.c owns the
+ * sample, sample-free and dump hooks and their runs).
  *
  * Readers (the run functions) take no lock.  A chain publishes an
  * immutable snapshot: writers copy the current snapshot into the spare
@@ -57,28 +57,28 @@
  * functions must not be called with an allocator lock held (they may wait
  * for hooks).
  *
- * Use from prof/ (the whole of it):
+ * A chain knows nothing of its hooks' types: it stores (fn, arg) pairs
+ * with fn as a bt_hook_fn_t, and its user casts fn back to the hook's own
+ * type before calling it (defined behaviour for function pointers).  The
+ * backtrace chain below is this file's own; prof/hooks.c keeps the
+ * profiler's sample, sample-free and dump chains, with its own typed runs:
  *
- *     static bt_chain_t prof_sample_hooks = {.kind = BT_CHAIN_SAMPLE};
- *     static bt_chain_t prof_free_hooks = {.kind = BT_CHAIN_SAMPLE_FREE};
- *     static bt_chain_t prof_dump_hooks = {.kind = BT_CHAIN_DUMP};
+ *     static bt_chain_t dump_hooks;
+ *     bt_chain_add(&dump_hooks, (bt_hook_fn_t)hook, arg);
  *
- *     HS_API int
- *     hs_sample_hook_add(hs_sample_hook_t hook, void *arg)
- *     {
- *         return bt_chain_add(&prof_sample_hooks,
- *                             (bt_hook_fn_t){.sample = hook}, arg);
- *     }
- *     (… _remove with bt_chain_remove, and .sample_free / .dump alike)
+ *     if (bt_chain_count(&dump_hooks) == 0)
+ *         return;
+ *     bt_chain_pin_t pin;
+ *     bt_hook_t hooks[BT_CHAIN_MAX];
+ *     unsigned n = bt_chain_begin(&dump_hooks, &pin, hooks);
+ *     for (unsigned i = 0; i < n; i++)
+ *         ((hs_dump_hook_t)hooks[i].fn)(path, hooks[i].arg);
+ *     bt_chain_end(&pin);
  *
- *     bt_chain_run_sample(&prof_sample_hooks, ptr, size, usize, frames, n);
- *     bt_chain_run_sample_free(&prof_free_hooks, ptr, usize);
- *     bt_chain_run_dump(&prof_dump_hooks, path);
- *
- * A zero-initialized bt_chain_t with .kind set is a valid, empty chain:
- * no init call.  A chain must have static storage duration (the fork
- * handler keeps a list of every chain ever written).  The run functions
- * cost one relaxed load when the chain is empty.
+ * A zero-initialized bt_chain_t is a valid, empty chain: no init call.  A chain
+ * must have static storage duration (the fork handler keeps a list of every
+ * chain ever written).  The run functions cost one relaxed load when the chain
+ * is empty (bt_chain_count).
  */
 #ifndef HS_BT_HOOK_CHAIN_H
 #define HS_BT_HOOK_CHAIN_H
@@ -90,20 +90,8 @@
 
 enum { BT_CHAIN_MAX = 16 };
 
-typedef enum {
-    BT_CHAIN_BACKTRACE,
-    BT_CHAIN_SAMPLE,
-    BT_CHAIN_SAMPLE_FREE,
-    BT_CHAIN_DUMP,
-} bt_chain_kind_t;
-
-/* One hook function; the member read is always the chain's kind. */
-typedef union bt_hook_fn_u {
-    hs_backtrace_hook_t backtrace;
-    hs_sample_hook_t sample;
-    hs_sample_free_hook_t sample_free;
-    hs_dump_hook_t dump;
-} bt_hook_fn_t;
+/* Any hook function: stored as this type, called as its own. */
+typedef void (*bt_hook_fn_t)(void);
 
 typedef struct bt_hook_s {
     bt_hook_fn_t fn;
@@ -116,7 +104,6 @@ typedef struct bt_chain_snap_s {
 } bt_chain_snap_t;
 
 typedef struct bt_chain_s {
-    bt_chain_kind_t kind;              /* constant */
     _Atomic(unsigned) nhooks;          /* atomic: hint, see above */
     _Atomic(unsigned) epoch;           /* atomic: 0 or 1 */
     _Atomic(unsigned long) readers[2]; /* atomic: runs in progress */
@@ -135,9 +122,9 @@ typedef struct bt_chain_pin_s {
 } bt_chain_pin_t;
 
 /*
- * Appends (fn, arg) to the chain: 0, EINVAL when the function (the member
- * of the chain's kind) is NULL, ENOSPC when the chain holds BT_CHAIN_MAX
- * hooks.  The same pair may be added twice (it then runs twice).
+ * Appends (fn, arg) to the chain: 0, EINVAL when fn is NULL, ENOSPC when the
+ * chain holds BT_CHAIN_MAX hooks.  The same pair may be added twice (it then
+ * runs twice).
  */
 int bt_chain_add(bt_chain_t *c, bt_hook_fn_t fn, void *arg);
 /* Removes the earliest-added (fn, arg): 0, or ENOENT.  Returns once no
@@ -146,20 +133,21 @@ int bt_chain_remove(bt_chain_t *c, bt_hook_fn_t fn, void *arg);
 /* Number of hooks (a racy hint). */
 unsigned bt_chain_count(bt_chain_t *c);
 
-/* Low-level reading, for a custom loop: the returned snapshot (NULL when
- * empty) stays valid until bt_chain_exit(pin), unless this thread itself
- * adds or removes hooks of c meanwhile (copy it first, as the runs do).
- * Pins nest (LIFO). */
-const bt_chain_snap_t *bt_chain_enter(bt_chain_t *c, bt_chain_pin_t *pin);
-void bt_chain_exit(bt_chain_pin_t *pin);
+/*
+ * A run, for the chain's user to loop over: pins the chain, copies its
+ * hooks into hooks (room for BT_CHAIN_MAX) and returns their count, all
+ * under the reentrancy guard (hooks may allocate and are never sampled),
+ * which bt_chain_end drops with the pin.  The copy keeps a run consistent
+ * when one of its own hooks adds or removes hooks of this chain: that
+ * writer does not wait for its own run, so it may refill the buffer the
+ * run pinned.  Runs nest (LIFO).
+ */
+unsigned bt_chain_begin(bt_chain_t *c, bt_chain_pin_t *pin, bt_hook_t *hooks);
+void bt_chain_end(bt_chain_pin_t *pin);
 
-/* The typed runs: each hook in order, under the reentrancy guard. */
+/* The backtrace hooks of chain c in order, *nframes kept <= max. */
 void bt_chain_run_backtrace(bt_chain_t *c, hs_frame_t *frames,
                             unsigned *nframes, unsigned max);
-void bt_chain_run_sample(bt_chain_t *c, void *ptr, size_t size, size_t usize,
-                         const hs_frame_t *frames, unsigned nframes);
-void bt_chain_run_sample_free(bt_chain_t *c, void *ptr, size_t usize);
-void bt_chain_run_dump(bt_chain_t *c, const char *path);
 
 /*
  * The process's backtrace hooks (hs_backtrace_hook_add/remove): runs them

@@ -29,12 +29,12 @@
 #include "../alloc/opts.h"
 #include "../alloc/tsd.h"
 #include "../alloc/util/attach_proto.h"
+#include "../alloc/util/clock.h"
 #include "../alloc/util/fmt.h"
 #include "../alloc/util/signame.h"
+#include "activity.h"
 #include "dump.h"
 #include "dumpfile.h"
-#include "prof.h"
-#include "prof_ctl.h"
 #include "sample.h"
 
 #define ATTACH_PATH_MAX 128
@@ -66,14 +66,6 @@ typedef struct attach_reply_s {
     size_t len;
     bool failed;
 } attach_reply_t;
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the reply ---- */
 
@@ -276,14 +268,14 @@ session_lease(const attach_req_t *q)
         ms = ATTACH_LEASE_MIN_MS;
     if (ms > ATTACH_LEASE_MAX_MS)
         ms = ATTACH_LEASE_MAX_MS;
-    session.deadline_ns = mono_ns() + (int64_t)ms * 1000000;
+    session.deadline_ns = hs_monotonic_ns() + (int64_t)ms * 1000000;
 }
 
 /* Sampling off, the process's interval back, no session. */
 static void
 session_end(void)
 {
-    prof_set_active(false);
+    activity_set(false);
     sample_set_interval(session.saved_interval);
     session.id[0] = '\0';
 }
@@ -296,15 +288,15 @@ op_start(const attach_req_t *q, attach_reply_t *r)
                           "another heapsight attach is profiling this "
                           "process",
                           NULL);
-    if (prof_active())
+    if (activity_on())
         return reply_fail(r,
                           "sampling is on already (prof_active:true, or "
                           "prof.active): attach needs a process armed "
                           "but idle",
                           NULL);
     session.saved_interval = sample_interval();
-    prof_reset(q->sample);
-    prof_set_active(true);
+    activity_reset(q->sample);
+    activity_set(true);
     hs_snprintf(session.id, sizeof session.id, "%s", q->id);
     session.ndumps = 0;
     session_lease(q);
@@ -330,7 +322,7 @@ op_dump(const char *dir, const char *trigger, bool peak, attach_reply_t *r)
 static bool
 op_stop(const char *dir, attach_reply_t *r)
 {
-    prof_set_active(false);
+    activity_set(false);
     bool ok = op_dump(dir, "final", false, r) && op_dump(dir, "peak", true, r);
     session_end();
     return ok;
@@ -405,7 +397,7 @@ listen_timeout_ms(void)
 {
     if (session.id[0] == '\0')
         return -1;
-    int64_t left = session.deadline_ns - mono_ns();
+    int64_t left = session.deadline_ns - hs_monotonic_ns();
     return left <= 0 ? 0 : (int)(left / 1000000 + 1);
 }
 
@@ -413,7 +405,7 @@ listen_timeout_ms(void)
 static void
 listen_expire(void)
 {
-    if (session.id[0] == '\0' || mono_ns() < session.deadline_ns)
+    if (session.id[0] == '\0' || hs_monotonic_ns() < session.deadline_ns)
         return;
     session_end();
     hs_warn("attach: heapsight attach stopped asking: sampling is off again");

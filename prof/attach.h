@@ -7,11 +7,11 @@
  * writes a byte to a pipe, and one thread asleep in poll on it), the
  * checks of the channel's directory and request, and the session: the
  * request's ops done through the functions hs_ctl's prof.* nodes use
- * (prof_reset, prof_set_active, dump_now, dump_peak_now), a lease after
+ * (activity_reset, activity_set, dump_now, dump_peak_now), a lease after
  * which sampling goes off by itself, and the reply.  The files and their
  * format are alloc/util/attach_proto.h's; the command's side is
  * cli/attach.c.  Does not own the dumps' contents (dump.c) nor the
- * activity flag (prof.c).
+ * activity flag (activity.c).
  *
  * When it listens (prof_attach): idle (the default) when the profiler
  * starts idle, true always, false never; not when the signal is unknown,

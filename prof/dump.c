@@ -20,6 +20,7 @@
 
 #include "../alloc/opts.h"
 #include "../alloc/tsd.h"
+#include "../alloc/util/clock.h"
 #include "../alloc/util/fmt.h"
 #include "../alloc/util/mutex.h"
 #include "../alloc/util/signame.h"
@@ -29,9 +30,8 @@
 #include "dumpfile.h"
 #include "hooks.h"
 #include "maps.h"
+#include "names.h"
 #include "pprof.h"
-#include "prof.h"
-#include "prof_ctl.h"
 #include "reach.h"
 #include "sample.h"
 #include "site.h"
@@ -212,10 +212,10 @@ fill_record(prof_sample_rec_t *r, const prof_site_snap_t *s, const char *nkey,
         .inuse_objects = llround(s->inuse_objects),
         .inuse_space = llround(s->inuse_space),
         .bytes = (int64_t)s->usize,
-        .thread = prof_label_name(s->thread_label),
-        .allocator = prof_domain_name(s->domain),
-        .extra_key = prof_extra_key(s->extra),
-        .extra_value = prof_extra_value(s->extra),
+        .thread = names_label_str(s->thread_label),
+        .allocator = names_domain_str(s->domain),
+        .extra_key = names_pair_key(s->extra),
+        .extra_value = names_pair_value(s->extra),
         .note_key = nkey,
         .note_value = nvalue,
     };
@@ -319,7 +319,7 @@ dump_write(const char *path, bool peak)
             .symbolic = symbolic_cb,
             .period = (int64_t)sample_interval(),
             .time_nanos = peak && pk.time_ns != 0 ? pk.time_ns : now,
-            .duration_nanos = prof_start_ns(),
+            .duration_nanos = site_age_ns(),
             .comments = comments,
             .ncomments = sizeof comments / sizeof comments[0],
         }};
@@ -463,14 +463,6 @@ wake(char why)
     }
 }
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void
 dump_note_sample(double bytes)
 {
@@ -491,7 +483,7 @@ dump_note_sample(double bytes)
         if (space <= (double)hwm)
             return;
         atomic_store(&gdump_hwm, (uint64_t)space);
-        int64_t now = mono_ns();
+        int64_t now = hs_monotonic_ns();
         if (now - atomic_load(&gdump_last_ns) >= 1000000000) {
             atomic_store(&gdump_last_ns, now);
             wake('g');

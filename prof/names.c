@@ -1,5 +1,6 @@
 /*
- * names.c — the label and domain tables (see names.h).
+ * names.c — the label and domain tables, thread labels and pairs (see
+ * names.h).
  *
  * Linear search: both tables are small and interning is rare (once per
  * thread, once per domain).  Strings are copied with malloc, which is
@@ -7,11 +8,16 @@
  */
 #include "names.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "../alloc/tsd.h"
+#include "../alloc/util/fmt.h"
 #include "../alloc/util/mutex.h"
 
 typedef struct names_table_s {
@@ -97,4 +103,86 @@ const char *
 names_domain_str(unsigned id)
 {
     return names_str(&domains, id);
+}
+
+/* ---- thread labels ---- */
+
+static HS_TLS unsigned thread_label; /* 0: not yet looked up; owner only */
+static atomic_uint tid_labels;       /* "tid <n>" labels handed out */
+
+/* The process's own name (the main thread's comm), read once: threads
+ * inherit it, so a thread whose name differs was named on purpose. */
+static char proc_comm[32];
+static pthread_once_t proc_comm_once = PTHREAD_ONCE_INIT;
+
+static void
+read_proc_comm(void)
+{
+    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, proc_comm, sizeof(proc_comm) - 1);
+    close(fd);
+    if (n <= 0) {
+        proc_comm[0] = '\0';
+        return;
+    }
+    proc_comm[n] = '\0';
+    if (proc_comm[n - 1] == '\n')
+        proc_comm[n - 1] = '\0';
+}
+
+static unsigned
+names_thread_label_lookup(void)
+{
+    char name[32] = "", label[48];
+    pid_t tid = gettid();
+    if (tid == getpid())
+        return names_label("main");
+    pthread_once(&proc_comm_once, read_proc_comm);
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    if (proc_comm[0] != '\0' && name[0] != '\0' && strcmp(name, proc_comm) != 0)
+        return names_label(name);
+    if (atomic_fetch_add_explicit(&tid_labels, 1, memory_order_relaxed) >=
+        NAMES_TID_LABELS)
+        return names_label("tid (other)");
+    hs_snprintf(label, sizeof(label), "tid %d", (int)tid);
+    return names_label(label);
+}
+
+unsigned
+names_thread_label(void)
+{
+    if (thread_label == 0)
+        thread_label = names_thread_label_lookup();
+    return thread_label;
+}
+
+void
+names_thread_set_label(const char *name)
+{
+    thread_label = names_label(name);
+}
+
+/* ---- pairs ---- */
+
+unsigned
+names_pair(const char *key, const char *value)
+{
+    unsigned k = names_label(key), v = names_label(value);
+    if (k == 0 || v == 0 || k > 0xffff || v > 0xffff)
+        return 0;
+    return k << 16 | v;
+}
+
+const char *
+names_pair_key(unsigned pair)
+{
+    return pair == 0 ? NULL : names_label_str(pair >> 16);
+}
+
+const char *
+names_pair_value(unsigned pair)
+{
+    return pair == 0 ? NULL : names_label_str(pair & 0xffff);
 }

@@ -10,21 +10,19 @@
  * (attach.c).  With opt.prof off it does nothing and the
  * allocator's sample event never fires.
  *
+ * The top of prof/: it calls every other module and none calls it (the
+ * allocator reaches it only through the hooks it installs, programs
+ * through its hs_* functions), so it has no header of its own.
+ *
  * Locking: none of its own beyond the modules it calls; everything on the
  * sampling path runs with the thread's reentrancy guard held (taken by
  * the allocator for sampled/sampled_free, here for foreign events).
  */
-#include "prof.h"
-
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../alloc/boot.h"
@@ -35,6 +33,7 @@
 #include "../backtrace_hooks/hook_chain.h"
 #include "../backtrace_hooks/symbolic.h"
 #include "../backtrace_hooks/unwind.h"
+#include "activity.h"
 #include "attach.h"
 #include "dump.h"
 #include "foreign.h"
@@ -44,86 +43,20 @@
 #include "sample.h"
 #include "site.h"
 
+/* Frames captured per sample at most (prof_bt_max is at most this). */
+#define PROF_BT_CAP 1024
+
 static bool enabled;
-static _Atomic(bool) active;
-static _Atomic(int64_t) start_ns;
 static uintptr_t self_lo, self_hi; /* heapsight's own code */
 
 typedef struct prof_tls_s {
-    unsigned label;     /* 0: not yet looked up */
     unsigned extra;     /* hs_sample_label of the sample being taken */
-    bool capturing;     /* inside prof_capture: hooks may label */
-    bool inactive;      /* thread.prof.active == false */
+    bool capturing;     /* inside capture: hooks may label */
     bool foreign_armed; /* foreign_left is drawn */
     uint64_t foreign_left;
 } prof_tls_t;
 
-static HS_TLS prof_tls_t tls;
-
-bool
-prof_enabled(void)
-{
-    return enabled;
-}
-
-bool
-prof_active(void)
-{
-    return atomic_load_explicit(&active, memory_order_relaxed);
-}
-
-bool
-prof_sampling_now(void)
-{
-    return atomic_load_explicit(&active, memory_order_relaxed) && !tls.inactive;
-}
-
-void
-prof_set_active(bool on)
-{
-    atomic_store_explicit(&active, on, memory_order_relaxed);
-}
-
-void
-prof_thread_set_active(bool on)
-{
-    tls.inactive = !on;
-}
-
-bool
-prof_thread_active(void)
-{
-    return !tls.inactive;
-}
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t
-prof_start_ns(void)
-{
-    return now_ns() - atomic_load_explicit(&start_ns, memory_order_relaxed);
-}
-
-void
-prof_mark_start(void)
-{
-    atomic_store_explicit(&start_ns, now_ns(), memory_order_relaxed);
-}
-
-void
-prof_reset(uint64_t interval)
-{
-    site_reset();
-    if (interval != 0)
-        sample_set_interval(interval);
-    prof_mark_start();
-}
+static HS_TLS prof_tls_t tls; /* owner thread only */
 
 /* ---- stacks ---- */
 
@@ -176,8 +109,10 @@ in_self(hs_frame_t f)
     return false;
 }
 
-unsigned
-prof_capture(hs_frame_t *frames, unsigned max)
+/* The calling thread's stack, innermost first, starting at the program's
+ * call into heapsight, after the backtrace hooks ran; returns the count. */
+static unsigned
+capture(hs_frame_t *frames, unsigned max)
 {
     hs_frame_t raw[PROF_BT_CAP + 32];
     unsigned n =
@@ -213,85 +148,6 @@ self_range_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-/* ---- labels ---- */
-
-/* The process's own name (the main thread's comm), read once: threads
- * inherit it, so a thread whose name differs was named on purpose. */
-static char proc_comm[32];
-static pthread_once_t proc_comm_once = PTHREAD_ONCE_INIT;
-
-static void
-read_proc_comm(void)
-{
-    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, proc_comm, sizeof(proc_comm) - 1);
-    close(fd);
-    if (n <= 0) {
-        proc_comm[0] = '\0';
-        return;
-    }
-    proc_comm[n] = '\0';
-    if (proc_comm[n - 1] == '\n')
-        proc_comm[n - 1] = '\0';
-}
-
-/* Unnamed threads labelled "tid <n>" before later ones share "tid
- * (other)": a process that starts threads forever must not grow its
- * profile (a label, and sites of their own, per thread) without bound. */
-enum { PROF_TID_LABELS = 256 };
-static atomic_uint tid_labels;
-
-/* "main" for the main thread; otherwise the thread's name when it has one
- * of its own (threads inherit the process's name), else "tid <n>" (for
- * the first PROF_TID_LABELS such threads; "tid (other)" after). */
-unsigned
-prof_thread_label(void)
-{
-    if (tls.label != 0)
-        return tls.label;
-    char name[32] = "", label[48];
-    pid_t tid = gettid();
-    if (tid == getpid()) {
-        tls.label = names_label("main");
-        return tls.label;
-    }
-    pthread_once(&proc_comm_once, read_proc_comm);
-    prctl(PR_GET_NAME, name, 0, 0, 0);
-    if (proc_comm[0] != '\0' && name[0] != '\0' &&
-        strcmp(name, proc_comm) != 0) {
-        tls.label = names_label(name);
-        return tls.label;
-    }
-    if (atomic_fetch_add_explicit(&tid_labels, 1, memory_order_relaxed) >=
-        PROF_TID_LABELS) {
-        tls.label = names_label("tid (other)");
-        return tls.label;
-    }
-    hs_snprintf(label, sizeof(label), "tid %d", (int)tid);
-    tls.label = names_label(label);
-    return tls.label;
-}
-
-void
-prof_thread_set_label(const char *name)
-{
-    tls.label = names_label(name);
-}
-
-const char *
-prof_label_name(unsigned id)
-{
-    return names_label_str(id);
-}
-
-const char *
-prof_domain_name(unsigned id)
-{
-    return names_domain_str(id);
-}
-
 /* ---- the allocator's hooks ---- */
 
 static uint64_t
@@ -314,11 +170,11 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
     hs_frame_t frames[PROF_BT_CAP];
     tls.extra = 0;
     tls.capturing = true;
-    unsigned n = prof_capture(frames, opt_prof_bt_max);
+    unsigned n = capture(frames, opt_prof_bt_max);
     tls.capturing = false;
     double w = sample_weight(usize, sample_interval());
     prof_rec_t *rec = site_record_alloc(
-        frames, n, usize, size, prof_thread_label(), domain, tls.extra, w);
+        frames, n, usize, size, names_thread_label(), domain, tls.extra, w);
     prof_hooks_run_sample(ptr, size, usize, frames, n);
     dump_note_sample(w * (double)size);
     return rec;
@@ -329,7 +185,7 @@ record_sample(void *ptr, size_t size, size_t usize, unsigned domain)
 static void *
 hook_sampled(void *ptr, size_t size, size_t usize, unsigned domain)
 {
-    if (!prof_sampling_now())
+    if (!activity_sampling_now())
         return NULL;
     return record_sample(ptr, size, domain == 0 ? usize : size, domain);
 }
@@ -396,7 +252,7 @@ hook_describe(const void *stack, char *buf, size_t len)
 
 static const alloc_prof_hooks_t hooks = {
     .next_sample = hook_next_sample,
-    .sampling = prof_sampling_now,
+    .sampling = activity_sampling_now,
     .sampled = hook_sampled,
     .sampled_free = hook_sampled_free,
     .stack_of = hook_stack_of,
@@ -410,23 +266,11 @@ hs_sample_label(const char *key, const char *value)
 {
     if (!enabled || key == NULL || value == NULL || !tls.capturing)
         return EINVAL;
-    unsigned k = names_label(key), v = names_label(value);
-    if (k == 0 || v == 0 || k > 0xffff || v > 0xffff)
+    unsigned pair = names_pair(key, value);
+    if (pair == 0)
         return ENOSPC;
-    tls.extra = k << 16 | v;
+    tls.extra = pair;
     return 0;
-}
-
-const char *
-prof_extra_key(unsigned extra)
-{
-    return extra == 0 ? NULL : names_label_str(extra >> 16);
-}
-
-const char *
-prof_extra_value(unsigned extra)
-{
-    return extra == 0 ? NULL : names_label_str(extra & 0xffff);
 }
 
 /* ---- other allocators ---- */
@@ -453,7 +297,7 @@ hs_prof_alloc_event(void *ptr, size_t size, unsigned domain)
         return;
     }
     tls.foreign_left = sample_next_gap_foreign();
-    if (!prof_sampling_now())
+    if (!activity_sampling_now())
         return;
     tsd_reentrancy_enter();
     prof_rec_t *rec = record_sample(ptr, size, size, domain);
@@ -469,7 +313,7 @@ HS_API uint64_t
 hs_prof_foreign_gap(void)
 {
     /* Off or idle: look again after a long stretch. */
-    if (!enabled || !prof_sampling_now())
+    if (!enabled || !activity_sampling_now())
         return (uint64_t)64 << 20;
     return sample_next_gap_foreign();
 }
@@ -528,8 +372,7 @@ prof_boot(void)
     site_boot();
     foreign_boot();
     sample_set_interval(opt_prof_sample);
-    atomic_store(&active, opt_prof_active);
-    prof_mark_start();
+    activity_set(opt_prof_active);
     prof_ctl_register();
     enabled = true;
     dump_boot();

@@ -27,20 +27,21 @@
 #include <stdint.h>
 
 #include "../alloc/ctl.h"
+#include "activity.h"
 #include "dump.h"
-#include "prof.h"
+#include "names.h"
 #include "sample.h"
 
 static int
 node_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
-    bool old = prof_active();
+    bool old = activity_on();
     bool v, set;
     int err = ctl_value_write(newp, newlen, &v, sizeof(v), &set);
     if (err != 0)
         return err;
     if (set)
-        prof_set_active(v);
+        activity_set(v);
     return ctl_value_read(oldp, oldlenp, &old, sizeof(old));
 }
 
@@ -103,7 +104,7 @@ node_reset(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
         return err;
     if (set && interval == 0)
         return EINVAL;
-    prof_reset(set ? interval : 0);
+    activity_reset(set ? interval : 0);
     return 0;
 }
 
@@ -119,7 +120,7 @@ node_sample(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 static int
 node_thread_name(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
-    const char *old = prof_label_name(prof_thread_label());
+    const char *old = names_label_str(names_thread_label());
     const char *name;
     bool set;
     int err = ctl_value_write(newp, newlen, &name, sizeof(name), &set);
@@ -129,20 +130,20 @@ node_thread_name(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
         return EINVAL;
     err = ctl_value_read(oldp, oldlenp, &old, sizeof(old));
     if (err == 0 && set)
-        prof_thread_set_label(name);
+        names_thread_set_label(name);
     return err;
 }
 
 static int
 node_thread_active(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 {
-    bool old = prof_thread_active();
+    bool old = activity_thread_on();
     bool v, set;
     int err = ctl_value_write(newp, newlen, &v, sizeof(v), &set);
     if (err != 0)
         return err;
     if (set)
-        prof_thread_set_active(v);
+        activity_thread_set(v);
     return ctl_value_read(oldp, oldlenp, &old, sizeof(old));
 }
 

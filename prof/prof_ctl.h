@@ -3,19 +3,12 @@
  * prof.reset, prof.sample, thread.prof.name, thread.prof.active.
  *
  * Owns: their registration with hs_ctl (alloc/ctl.h) and their semantics;
- * the state they change lives in prof.c, sample.c and site.c.
+ * the state they change lives in activity.c, names.c, sample.c and
+ * site.c, and the dumps they ask for in dump.c.
  */
 #ifndef HS_PROF_CTL_H
 #define HS_PROF_CTL_H
 
-#include <stdbool.h>
-
 void prof_ctl_register(void);
-
-/* State setters used by the nodes (defined in prof.c). */
-void prof_set_active(bool on);
-void prof_thread_set_active(bool on);
-bool prof_thread_active(void);
-void prof_thread_set_label(const char *name);
 
 #endif /* HS_PROF_CTL_H */

@@ -28,6 +28,7 @@
 
 #include "../alloc/blocks.h"
 #include "../alloc/os/pages.h"
+#include "../alloc/util/clock.h"
 #include "../alloc/util/util.h"
 #include "site.h"
 
@@ -385,18 +386,10 @@ reach_teardown(reach_t *r)
     reach_unmap(r->heap, r->cap_heap * sizeof(*r->heap));
 }
 
-static double
-reach_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int
 reach_scan(reach_stats_t *r_stats)
 {
-    double t0 = reach_now();
+    int64_t t0 = hs_monotonic_ns();
     reach_t r = {0};
     int err = reach_setup(&r);
     if (err == 0) {
@@ -409,7 +402,7 @@ reach_scan(reach_stats_t *r_stats)
             site_reach_done();
     }
     reach_teardown(&r);
-    r.st.seconds = reach_now() - t0;
+    r.st.seconds = (double)(hs_monotonic_ns() - t0) * 1e-9;
     if (r_stats != NULL)
         *r_stats = r.st;
     return err;

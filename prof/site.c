@@ -18,10 +18,12 @@
  */
 #include "site.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../alloc/util/clock.h"
 #include "../alloc/util/mutex.h"
 
 struct prof_site_s {
@@ -56,11 +58,23 @@ static struct {
     bool reach_known; /* a reachability scan ran; guarded by mtx */
 } table;
 
+/* When this generation began (CLOCK_MONOTONIC, ns); atomic. */
+static _Atomic(int64_t) gen_start_ns;
+
+int64_t
+site_age_ns(void)
+{
+    return hs_monotonic_ns() -
+           atomic_load_explicit(&gen_start_ns, memory_order_relaxed);
+}
+
 void
 site_boot(void)
 {
     hs_mutex_init(&table.mtx, HS_RANK_PROF);
     table.gen = 1;
+    atomic_store_explicit(&gen_start_ns, hs_monotonic_ns(),
+                          memory_order_relaxed);
 }
 
 static uint64_t
@@ -241,6 +255,8 @@ site_reset(void)
     table.peak_ns = 0;
     table.peak_marks = 0;
     table.gen++;
+    atomic_store_explicit(&gen_start_ns, hs_monotonic_ns(),
+                          memory_order_relaxed);
     hs_mutex_unlock(&table.mtx);
 }
 

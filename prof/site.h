@@ -43,7 +43,7 @@ typedef struct prof_site_snap_s {
     size_t usize;
     unsigned thread_label;
     unsigned domain;
-    unsigned extra; /* a backtrace hook's label (prof_extra_label), or 0 */
+    unsigned extra; /* a backtrace hook's label (names_pair), or 0 */
     double alloc_objects, alloc_space, inuse_objects, inuse_space;
     bool reach_known; /* a reachability scan ran (reach.h): then */
     double reach_objects, reach_space; /* of inuse, the part it reached */
@@ -60,8 +60,11 @@ prof_rec_t *site_record_alloc(const hs_frame_t *frames, unsigned nframes,
 void site_record_free(prof_rec_t *rec);
 /* The frames of site s (stable: sites live as long as the process). */
 unsigned site_frames(const prof_site_t *s, const hs_frame_t **r_frames);
-/* Zeroes every counter and starts a new generation. */
+/* Zeroes every counter and starts a new generation (and its clock). */
 void site_reset(void);
+/* Nanoseconds since this generation began (site_boot or the last
+ * site_reset): the duration a profile of the counters covers. */
+int64_t site_age_ns(void);
 /* Copies every site with a non-zero counter into a malloc'ed array;
  * returns the count (0 with *r_snaps NULL when none or on OOM). */
 size_t site_snapshot(prof_site_snap_t **r_snaps);

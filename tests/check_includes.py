@@ -29,6 +29,9 @@ Rules:
     starts with a block comment, the module comment.
   * An include that resolves to no file in the tree is reported too (add
     generated headers to GENERATED below).
+  * Inside a folder of MODULE_ORDER, calls go one way too: a module there
+    includes only headers of modules listed before it (or its own), and
+    every module of the folder is listed.
 
 An include is resolved relative to the including file's directory, then each
 of its parent directories up to the repository root, then include/.  System
@@ -66,6 +69,14 @@ ALLOC_SUBLAYERS = {"alloc/util", "alloc/os", "alloc/extent", "alloc/page"}
 RESTRICTED = {
     "viz": ("viz",),
     "cli": ("cli", "viz"),
+}
+# Folders whose modules are ordered, bottom to top: a module includes only
+# the headers of the modules before it (docs/ARCHITECTURE.md, "Inside
+# prof/").
+MODULE_ORDER = {
+    "prof": ["pb", "maps", "pprof", "dumpfile", "sample", "names", "site",
+             "reach", "foreign", "hooks", "activity", "dump", "attach",
+             "prof_ctl", "prof"],
 }
 PUBLIC_DIR = "include"
 PUBLIC = "public"  # the layer name printed for include/ files
@@ -167,6 +178,29 @@ def resolve(root, relfile, target):
     return None
 
 
+def module_of(relpath):
+    """(folder, module) of a file directly in a MODULE_ORDER folder."""
+    folder, base = os.path.split(relpath)
+    if folder not in MODULE_ORDER:
+        return None
+    return folder, os.path.splitext(base)[0]
+
+
+def check_order(relfile, resolved):
+    """None when the include goes down MODULE_ORDER, else the reason."""
+    src, dst = module_of(relfile), module_of(resolved)
+    if src is None or dst is None or src[0] != dst[0]:
+        return None
+    order = MODULE_ORDER[src[0]]
+    if src[1] not in order:
+        return ("%s is not in the module order of %s/ (MODULE_ORDER in "
+                "tests/check_includes.py)" % (src[1], src[0]))
+    if dst[1] not in order or order.index(dst[1]) > order.index(src[1]):
+        return ("%s is above %s in the module order of %s/: calls go down "
+                "only" % (dst[1], src[1], src[0]))
+    return None
+
+
 def check_include(root, relfile, layer, target):
     """Returns None when allowed, else (target shown, its layer, reason)."""
     resolved = resolve(root, relfile, target)
@@ -182,6 +216,9 @@ def check_include(root, relfile, layer, target):
     tlayer = layer_of(resolved)
     if resolved.startswith(PUBLIC_DIR + "/"):
         return None
+    order = check_order(relfile, resolved)
+    if order is not None:
+        return (resolved, tlayer, order)
     if layer == PUBLIC:
         return (resolved, tlayer or "outside the layers",
                 "public headers include only include/ headers")
@@ -293,6 +330,12 @@ SELF_TEST_TREE = {
     "backtrace_hooks/unwind.h": MOD % "unwind" + '#include "../alloc/arena.h"\n',
     "prof/prof.h": (MOD % "prof" + '#include "backtrace_hooks/unwind.h"\n'
                     '#include "heapsight_hook.h"\n'),
+    # line 5: a call up the module order of prof/ (dump below prof)
+    "prof/dump.c": (MOD % "dump" + '#include "site.h"\n'
+                    '#include "prof.h"\n'),
+    "prof/site.h": MOD % "site" + "\n",
+    # line 4: a module the order does not list
+    "prof/stray.c": MOD % "stray" + '#include "site.h"\n',
     # viz: the pure util.h is fine; mutex.h (has a .c) and prof are not
     "viz/flame.c": (MOD % "flame" + '#include "../alloc/util/util.h"\n'
                     '#include "../alloc/util/mutex.h"\n'
@@ -315,6 +358,8 @@ SELF_TEST_EXPECTED = [
     "alloc/tcache.c:1: alloc file does not start with a module comment",
     "alloc/tcache.c:2: alloc includes nosuch.h (unresolved)",
     "cli/main.c:6: cli includes alloc/arena.h (alloc)",
+    "prof/dump.c:5: prof includes prof/prof.h (prof): prof is above dump",
+    "prof/stray.c:4: prof includes prof/site.h (prof): stray is not in",
     "cli/main.c:7: cli includes tests/harness.h (outside the layers)",
     "include/bad.h:4: public includes alloc/arena.h (alloc)",
     "include/bad.h:5: public includes hs_config.h (generated)",

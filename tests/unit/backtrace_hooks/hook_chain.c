@@ -3,8 +3,7 @@
  * run in the order added and may append, insert, drop and rewrite frames
  * (with *nframes clamped to max); removal keeps the others' order; the
  * errors (EINVAL for NULL, ENOSPC at the 17th hook, ENOENT for an absent
- * pair); the sample, sample-free and dump chains pass their arguments;
- * hooks run under the reentrancy guard; the public
+ * pair); hooks run under the reentrancy guard; the public
  * hs_backtrace_hook_add/remove feed bt_hooks_run; a hook may remove
  * itself; and with threads running a chain continuously, remove returns
  * only when no thread is inside the removed hook, which is never called
@@ -28,7 +27,7 @@
 static bt_hook_fn_t
 bt_fn(hs_backtrace_hook_t f)
 {
-    return (bt_hook_fn_t){.backtrace = f};
+    return (bt_hook_fn_t)f;
 }
 
 /* Appends the frame *arg. */
@@ -83,7 +82,7 @@ static const hs_frame_t A = 0xa, B = 0xb, C = 0xc, X = 0x100;
 
 HS_TEST(hooks_run_in_order_and_append)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_append), (void *)&A), 0);
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_append), (void *)&B), 0);
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_append), (void *)&C), 0);
@@ -106,7 +105,7 @@ HS_TEST(hooks_run_in_order_and_append)
 
 HS_TEST(hooks_insert_drop_rewrite)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_drop0), NULL), 0);
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_insert1), (void *)&A), 0);
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_add_offset), (void *)&X), 0);
@@ -119,7 +118,7 @@ HS_TEST(hooks_insert_drop_rewrite)
     HS_EXPECT_EQ_U64(f[1], A + X);
     HS_EXPECT_EQ_U64(f[2], 3 + X);
     /* Insertion into a full stack loses the outermost frame. */
-    static bt_chain_t ins = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t ins;
     HS_ASSERT_EQ_INT(bt_chain_add(&ins, bt_fn(hook_insert1), (void *)&A), 0);
     hs_frame_t g[3] = {5, 6, 7};
     n = 3;
@@ -132,7 +131,7 @@ HS_TEST(hooks_insert_drop_rewrite)
 
 HS_TEST(nframes_is_clamped_to_max)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_overclaim), NULL), 0);
     hs_frame_t f[16];
     unsigned n = 0;
@@ -142,7 +141,7 @@ HS_TEST(nframes_is_clamped_to_max)
 
 HS_TEST(remove_keeps_order_of_the_rest)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     bt_chain_add(&c, bt_fn(hook_append), (void *)&A);
     bt_chain_add(&c, bt_fn(hook_append), (void *)&B);
     bt_chain_add(&c, bt_fn(hook_append), (void *)&C);
@@ -172,7 +171,7 @@ HS_TEST(remove_keeps_order_of_the_rest)
 
 HS_TEST(duplicates_run_twice_and_go_one_at_a_time)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     bt_chain_add(&c, bt_fn(hook_append), (void *)&A);
     bt_chain_add(&c, bt_fn(hook_append), (void *)&A);
     hs_frame_t f[8];
@@ -188,7 +187,7 @@ HS_TEST(duplicates_run_twice_and_go_one_at_a_time)
 
 HS_TEST(errors)
 {
-    static bt_chain_t c = {.kind = BT_CHAIN_BACKTRACE};
+    static bt_chain_t c;
     HS_EXPECT_EQ_INT(bt_chain_add(&c, bt_fn(NULL), NULL), EINVAL);
     HS_EXPECT_EQ_INT(bt_chain_remove(&c, bt_fn(NULL), NULL), ENOENT);
     HS_EXPECT_EQ_INT(bt_chain_remove(&c, bt_fn(hook_drop0), NULL), ENOENT);
@@ -211,6 +210,27 @@ HS_TEST(errors)
 
 /* ---- public functions ---- */
 
+/* Records whether the reentrancy guard was held. */
+static void
+hook_note_guard(hs_frame_t *frames, unsigned *n, unsigned max, void *arg)
+{
+    (void)frames, (void)n, (void)max;
+    *(bool *)arg = tsd_reentrant();
+}
+
+HS_TEST(hooks_run_under_the_reentrancy_guard)
+{
+    static bt_chain_t c;
+    bool guarded = false;
+    HS_ASSERT_EQ_INT(bt_chain_add(&c, bt_fn(hook_note_guard), &guarded), 0);
+    hs_frame_t f[2];
+    unsigned n = 0;
+    bt_chain_run_backtrace(&c, f, &n, 2);
+    HS_EXPECT_TRUE(guarded);
+    HS_EXPECT_FALSE(tsd_reentrant());
+    HS_EXPECT_EQ_INT(bt_chain_remove(&c, bt_fn(hook_note_guard), &guarded), 0);
+}
+
 HS_TEST(public_backtrace_hooks)
 {
     HS_EXPECT_EQ_INT(hs_backtrace_hook_add(NULL, NULL), EINVAL);
@@ -232,93 +252,9 @@ HS_TEST(public_backtrace_hooks)
     HS_EXPECT_EQ_U64(f[0], 1);
 }
 
-/* ---- the other kinds ---- */
-
-typedef struct seen_s {
-    void *ptr;
-    size_t size, usize;
-    const hs_frame_t *frames;
-    unsigned nframes;
-    const char *path;
-    unsigned calls;
-    bool reentrant;
-} seen_t;
-
-static void
-on_sample(void *ptr, size_t size, size_t usize, const hs_frame_t *frames,
-          unsigned nframes, void *arg)
-{
-    seen_t *s = arg;
-    *s = (seen_t){ptr,     size, usize,        frames,
-                  nframes, NULL, s->calls + 1, tsd_reentrant()};
-}
-
-static void
-on_free(void *ptr, size_t usize, void *arg)
-{
-    seen_t *s = arg;
-    s->ptr = ptr;
-    s->usize = usize;
-    s->calls++;
-    s->reentrant = tsd_reentrant();
-}
-
-static void
-on_dump(const char *path, void *arg)
-{
-    seen_t *s = arg;
-    s->path = path;
-    s->calls++;
-    s->reentrant = tsd_reentrant();
-}
-
-HS_TEST(sample_free_and_dump_chains)
-{
-    static bt_chain_t sample = {.kind = BT_CHAIN_SAMPLE};
-    static bt_chain_t sfree = {.kind = BT_CHAIN_SAMPLE_FREE};
-    static bt_chain_t dump = {.kind = BT_CHAIN_DUMP};
-    seen_t s1 = {0}, s2 = {0}, f1 = {0}, d1 = {0};
-    HS_EXPECT_EQ_INT(
-        bt_chain_add(&sample, (bt_hook_fn_t){.sample = NULL}, NULL), EINVAL);
-    HS_ASSERT_EQ_INT(
-        bt_chain_add(&sample, (bt_hook_fn_t){.sample = on_sample}, &s1), 0);
-    HS_ASSERT_EQ_INT(
-        bt_chain_add(&sample, (bt_hook_fn_t){.sample = on_sample}, &s2), 0);
-    HS_ASSERT_EQ_INT(
-        bt_chain_add(&sfree, (bt_hook_fn_t){.sample_free = on_free}, &f1), 0);
-    HS_ASSERT_EQ_INT(bt_chain_add(&dump, (bt_hook_fn_t){.dump = on_dump}, &d1),
-                     0);
-    hs_frame_t frames[2] = {7, 8};
-    int obj;
-    bt_chain_run_sample(&sample, &obj, 24, 32, frames, 2);
-    bt_chain_run_sample_free(&sfree, &obj, 32);
-    bt_chain_run_dump(&dump, "/tmp/x.pb.gz");
-    HS_EXPECT_EQ_PTR(s1.ptr, &obj);
-    HS_EXPECT_EQ_SIZE(s1.size, 24);
-    HS_EXPECT_EQ_SIZE(s1.usize, 32);
-    HS_EXPECT_EQ_PTR(s1.frames, frames);
-    HS_EXPECT_EQ_U64(s1.nframes, 2);
-    HS_EXPECT_TRUE(s1.reentrant);
-    HS_EXPECT_EQ_U64(s1.calls, 1);
-    HS_EXPECT_EQ_U64(s2.calls, 1);
-    HS_EXPECT_EQ_PTR(f1.ptr, &obj);
-    HS_EXPECT_EQ_SIZE(f1.usize, 32);
-    HS_EXPECT_TRUE(f1.reentrant);
-    HS_EXPECT_EQ_STR(d1.path, "/tmp/x.pb.gz");
-    HS_EXPECT_TRUE(d1.reentrant);
-    HS_EXPECT_FALSE(tsd_reentrant());
-    HS_EXPECT_EQ_INT(
-        bt_chain_remove(&dump, (bt_hook_fn_t){.dump = on_dump}, &s1), ENOENT);
-    HS_EXPECT_EQ_INT(
-        bt_chain_remove(&sample, (bt_hook_fn_t){.sample = on_sample}, &s1), 0);
-    bt_chain_run_sample(&sample, &obj, 1, 16, frames, 1);
-    HS_EXPECT_EQ_U64(s1.calls, 1);
-    HS_EXPECT_EQ_U64(s2.calls, 2);
-}
-
 /* ---- a hook that removes itself, or adds from inside a run ---- */
 
-static bt_chain_t self_chain = {.kind = BT_CHAIN_BACKTRACE};
+static bt_chain_t self_chain;
 static int self_calls;
 
 static void
@@ -363,7 +299,7 @@ typedef struct slow_s {
     _Atomic(unsigned long) calls;
 } slow_t;
 
-static bt_chain_t busy_chain = {.kind = BT_CHAIN_BACKTRACE};
+static bt_chain_t busy_chain;
 static atomic_bool busy_stop;
 
 static void
@@ -431,7 +367,7 @@ HS_TEST(remove_waits_for_running_hooks)
 
 /* ---- fork while runs are in progress ---- */
 
-static bt_chain_t fork_chain = {.kind = BT_CHAIN_BACKTRACE};
+static bt_chain_t fork_chain;
 static atomic_int parked; /* 1 while a thread waits inside hook_park */
 static atomic_bool release_park;
 
