@@ -167,11 +167,22 @@ void
 arena_bin_flush(unsigned ind, void **ptrs, unsigned n)
 {
     /* Regions may come from slabs of several arenas (frees from other
-     * threads): one pass per arena, under that arena's bin lock. */
+     * threads): one pass per arena, under that arena's bin lock.  Their
+     * slabs are looked up first, outside every lock, so that a bin lock
+     * is held only for the bitmaps (a consumer thread flushing a
+     * producer's regions holds the producer's lock less). */
+    enum { CHUNK = 256 };
+    edata_t *slabs[CHUNK];
     while (n > 0) {
-        edata_t *first = emap_entry_edata(emap_lookup(ptrs[0]));
-        arena_t *a = arena_get(first->arena_ind);
-        n = bin_flush(&a->bins[ind], &a->pa, a->ind, ptrs, n);
+        unsigned m = n < CHUNK ? n : CHUNK, left = m;
+        for (unsigned i = 0; i < m; i++)
+            slabs[i] = emap_entry_edata(emap_lookup(ptrs[i]));
+        while (left > 0) {
+            arena_t *a = arena_get(slabs[0]->arena_ind);
+            left = bin_flush(&a->bins[ind], &a->pa, a->ind, ptrs, slabs, left);
+        }
+        ptrs += m;
+        n -= m;
     }
 }
 
@@ -184,6 +195,8 @@ arena_bin_fill(arena_t *a, unsigned ind, void **out, unsigned n)
 size_t
 arena_purge(arena_t *a)
 {
+    for (unsigned i = 0; i < SZ_NBINS; i++)
+        bin_release_spare(&a->bins[i], &a->pa);
     return pa_purge_all(&a->pa);
 }
 
@@ -195,7 +208,7 @@ arena_release_all(void)
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)
             continue;
-        pa_purge_all(&a->pa);
+        arena_purge(a);
         bytes += pa_release_retained(&a->pa);
     }
     return bytes;
@@ -305,6 +318,7 @@ reset_arena(arena_t *a)
         bin_t *b = &a->bins[i];
         hs_mutex_lock(&b->mtx);
         b->slabcur = NULL;
+        b->spare = NULL;
         hs_list_init(&b->nonfull);
         b->curslabs = 0;
         b->curregs = 0;

@@ -60,6 +60,9 @@ bin_slab_for_fill(bin_t *bin, pa_shard_t *pa, unsigned ind)
     if (l != NULL) {
         hs_list_remove(l);
         e = edata_of_bin_link(l);
+    } else if (bin->spare != NULL) {
+        e = bin->spare;
+        bin->spare = NULL;
     } else {
         e = slab_alloc(pa, ind);
         if (e == NULL)
@@ -81,11 +84,13 @@ bin_fill(bin_t *bin, pa_shard_t *pa, unsigned ind, void **out, unsigned n)
         if (e == NULL)
             break;
         uintptr_t base = edata_base(e);
-        while (got < n && e->nfree > 0) {
-            size_t r = bitmap_take_first(&e->bitmap);
-            out[got++] = (void *)(base + r * reg);
-            e->nfree--;
-        }
+        uint32_t idx[BITMAP_MAXBITS];
+        size_t k = bitmap_take_many(&e->bitmap, idx,
+                                    n - got < e->nfree ? n - got : e->nfree);
+        hs_assert_cheap(k > 0); /* nfree > 0 says a bit is set */
+        for (size_t i = 0; i < k; i++)
+            out[got++] = (void *)(base + idx[i] * reg);
+        e->nfree -= (uint32_t)k;
     }
     bin->nfills += got;
     bin->curregs += got;
@@ -119,6 +124,10 @@ bin_region_dalloc(bin_t *bin, edata_t *e, void *ptr, bool *r_empty)
             bin->slabcur = NULL;
         else
             hs_list_remove(&e->bin_link);
+        if (bin->spare == NULL) {
+            bin->spare = e;
+            return true;
+        }
         bin->curslabs--;
         *r_empty = true;
     } else if (e->nfree == 1 && bin->slabcur != e) {
@@ -127,17 +136,29 @@ bin_region_dalloc(bin_t *bin, edata_t *e, void *ptr, bool *r_empty)
     return true;
 }
 
+/* Returns the slabs on empty to the page allocator; no bin lock held. */
+static void
+bin_release_empty(pa_shard_t *pa, hs_link_t *empty)
+{
+    hs_link_t *l;
+    while ((l = hs_list_first(empty)) != NULL) {
+        hs_list_remove(l);
+        slab_dalloc(pa, edata_of_bin_link(l));
+    }
+}
+
 unsigned
 bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind, void **ptrs,
-          unsigned n)
+          edata_t **slabs, unsigned n)
 {
     hs_link_t empty;
     hs_list_init(&empty);
     unsigned rest = 0, done = 0;
     hs_mutex_lock(&bin->mtx);
     for (unsigned i = 0; i < n; i++) {
-        edata_t *e = emap_entry_edata(emap_lookup(ptrs[i]));
+        edata_t *e = slabs[i];
         if (e->arena_ind != arena_ind) {
+            slabs[rest] = e;
             ptrs[rest++] = ptrs[i];
             continue;
         }
@@ -151,12 +172,7 @@ bin_flush(bin_t *bin, pa_shard_t *pa, unsigned arena_ind, void **ptrs,
     bin->nflushes += done;
     bin->curregs -= done;
     hs_mutex_unlock(&bin->mtx);
-    /* Empty slabs go back to the page allocator outside the bin lock. */
-    hs_link_t *l;
-    while ((l = hs_list_first(&empty)) != NULL) {
-        hs_list_remove(l);
-        slab_dalloc(pa, edata_of_bin_link(l));
-    }
+    bin_release_empty(pa, &empty);
     return rest;
 }
 
@@ -166,6 +182,20 @@ bin_init(bin_t *bin)
     hs_mutex_init(&bin->mtx, HS_RANK_BIN);
     hs_list_init(&bin->nonfull);
     bin->slabcur = NULL;
+    bin->spare = NULL;
+}
+
+void
+bin_release_spare(bin_t *bin, pa_shard_t *pa)
+{
+    hs_mutex_lock(&bin->mtx);
+    edata_t *e = bin->spare;
+    bin->spare = NULL;
+    if (e != NULL)
+        bin->curslabs--;
+    hs_mutex_unlock(&bin->mtx);
+    if (e != NULL)
+        slab_dalloc(pa, e);
 }
 
 void

@@ -121,9 +121,7 @@ small_alloc_slow(tsd_t *tsd, arena_t *a, unsigned ind, bool use_tcache)
 {
     void *p = NULL;
     if (use_tcache && tsd->tcache.bins[ind].ncached_max != 0) {
-        cache_bin_t *b = &tsd->tcache.bins[ind];
-        p = b->ncached > 0 ? b->stack[--b->ncached]
-                           : tcache_alloc_fill(&tsd->tcache, a, ind);
+        p = tcache_alloc(&tsd->tcache, a, ind);
     } else if (arena_bin_fill(a, ind, &p, 1) == 0) {
         p = NULL;
     }
@@ -394,10 +392,10 @@ alloc_fast(size_t size)
         unsigned ind = sz_lookup_tab[(size + QUANTUM - 1) >> LG_QUANTUM];
         uint64_t after = tsd->allocated + sz_index2size_tab[ind];
         cache_bin_t *b = &tsd->tcache.bins[ind];
-        if (likely(after < tsd->next_event && b->ncached > 0)) {
+        /* One test for both "empty" and "below the low-water mark"
+         * (low_water <= ncached): the slow path pops at the mark. */
+        if (likely(after < tsd->next_event && b->ncached > b->low_water)) {
             unsigned n = --b->ncached;
-            if (unlikely(n < b->low_water))
-                b->low_water = (uint16_t)n;
             tsd->allocated = after;
             return hand_out(b->stack[n]);
         }
@@ -526,8 +524,7 @@ checked_slab_ind(const char *fn, const void *p, emap_entry_t ent)
 {
     unsigned ind = emap_entry_szind(ent);
     if (config_free_checks &&
-        unlikely(sz_region_index(ind, emap_slab_offset(ent, p)) ==
-                 UINT32_MAX)) {
+        unlikely(!sz_region_start(ind, emap_slab_offset(ent, p)))) {
         bad_pointer(fn, p, ent);
         return MISUSED_IND;
     }
@@ -580,6 +577,8 @@ free_sampled(void *p, size_t usize, edata_t *e)
 static HS_NOINLINE void
 free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
 {
+    if (p == NULL)
+        return;
     size_t usize = checked_usize(fn, p, ent);
     if (unlikely(usize == MISUSED_USIZE))
         return; /* reported; the block is left as it is */
@@ -794,11 +793,11 @@ malloc(size_t size)
     return alloc_fast(size);
 }
 
+/* free(NULL) takes the slow path: NULL's page has no entry. */
 HS_API void
 free(void *p)
 {
-    if (likely(p != NULL))
-        free_fast(p);
+    free_fast(p);
 }
 
 HS_API void *

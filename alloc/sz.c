@@ -12,6 +12,7 @@
 size_t sz_index2size_tab[SZ_NSIZES];
 uint8_t sz_lookup_tab[(SZ_LOOKUP_MAX >> LG_QUANTUM) + 1];
 bin_info_t bin_infos[SZ_NBINS];
+sz_region_test_t sz_region_tests[SZ_NBINS];
 
 static size_t
 class_size(unsigned ind)
@@ -27,6 +28,8 @@ static size_t
 slab_size_for(size_t reg)
 {
     size_t best = 0, best_waste = SIZE_MAX;
+    /* At most 16 pages: an rtree entry keeps the page index in 4 bits
+     * (emap.h). */
     for (size_t pages = 1; pages <= 16; pages++) {
         size_t slab = pages * PAGE;
         if (slab / reg > BITMAP_MAXBITS)
@@ -57,6 +60,8 @@ sz_boot(void)
         bi->slab_size = slab_size_for(bi->reg_size);
         bi->nregs = (uint32_t)(bi->slab_size / bi->reg_size);
         bi->div_magic = (((uint64_t)1 << 48) + bi->reg_size - 1) / bi->reg_size;
+        sz_region_tests[i].div_test = UINT64_MAX / bi->reg_size + 1;
+        sz_region_tests[i].regs_end = bi->nregs * bi->reg_size;
     }
     hs_assert_cheap(class_size(SZ_NBINS - 1) == SZ_SMALL_MAX);
     hs_assert_cheap(class_size(SZ_NSIZES - 1) == SZ_MAX);

@@ -29,8 +29,8 @@
 #define SZ_NSIZES (4 + (SZ_LG_MAX - 6) * 4)
 #define SZ_LOOKUP_MAX ((size_t)4096)
 
-extern size_t sz_index2size_tab[SZ_NSIZES];
-extern uint8_t sz_lookup_tab[(SZ_LOOKUP_MAX >> LG_QUANTUM) + 1];
+extern HS_HIDDEN size_t sz_index2size_tab[SZ_NSIZES];
+extern HS_HIDDEN uint8_t sz_lookup_tab[(SZ_LOOKUP_MAX >> LG_QUANTUM) + 1];
 
 typedef struct bin_info_s {
     size_t reg_size;
@@ -39,7 +39,18 @@ typedef struct bin_info_s {
     uint64_t div_magic; /* ceil(2^48 / reg_size): exact region division */
 } bin_info_t;
 
-extern bin_info_t bin_infos[SZ_NBINS];
+extern HS_HIDDEN bin_info_t bin_infos[SZ_NBINS];
+
+/* What free's fast path needs of a class, 16 bytes apart. */
+typedef struct sz_region_test_s {
+    /* floor((2^64 - 1) / reg_size) + 1: off (< 2^32) is a multiple of
+     * reg_size iff off * div_test mod 2^64 < div_test (Lemire, Kaser and
+     * Kurz, "Faster Remainder by Direct Computation", 2019). */
+    uint64_t div_test;
+    uint64_t regs_end; /* nregs * reg_size: where the regions end */
+} sz_region_test_t;
+
+extern HS_HIDDEN sz_region_test_t sz_region_tests[SZ_NBINS];
 
 void sz_boot(void);
 
@@ -81,6 +92,15 @@ sz_s2u(size_t size)
 /* Usable size of a request of size bytes aligned to alignment (a power of
  * two); 0 if too large. */
 size_t sz_sa2u(size_t size, size_t alignment);
+
+/* Whether byte off of a slab of class ind starts a region: one multiply,
+ * no division (the free fast path's check). */
+static inline bool
+sz_region_start(unsigned ind, size_t off)
+{
+    const sz_region_test_t *t = &sz_region_tests[ind];
+    return (uint64_t)off * t->div_test < t->div_test && off < t->regs_end;
+}
 
 /* Region index of the byte offset off within a slab of class ind, or
  * UINT32_MAX when off is not the start of a region. */

@@ -123,6 +123,18 @@ tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind)
     return b->stack[b->ncached];
 }
 
+void *
+tcache_alloc(tcache_t *t, arena_t *a, unsigned ind)
+{
+    cache_bin_t *b = &t->bins[ind];
+    if (b->ncached == 0)
+        return tcache_alloc_fill(t, a, ind);
+    unsigned n = --b->ncached;
+    if (n < b->low_water)
+        b->low_water = (uint16_t)n;
+    return b->stack[n];
+}
+
 void
 tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
 {

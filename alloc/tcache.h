@@ -52,6 +52,10 @@ bool tcache_init(tcache_t *t);
 void tcache_destroy(tcache_t *t);
 /* Fills small bin ind from arena a and pops one region; NULL on OOM. */
 void *tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind);
+/* Pops one region of small bin ind where the fast path does not: at its
+ * low-water mark (which moves down) or empty (filled from a first); NULL
+ * on OOM. */
+void *tcache_alloc(tcache_t *t, arena_t *a, unsigned ind);
 /* Flushes bin ind down to keep regions (the newest stay). */
 void tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep);
 void tcache_flush_all(tcache_t *t);

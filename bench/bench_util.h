@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 /* One parameter a workload accepts: name, default, one-line doc. */
 typedef struct bench_param_s {
@@ -40,33 +41,29 @@ typedef struct bench_param_s {
  * malformed value is a usage error (exit 2), never silently ignored.
  */
 static inline void
-bench_parse_args(int argc, char **argv, bench_param_t *params,
-                 const char *what)
+bench_parse_args(int argc, char **argv, bench_param_t *params, const char *what)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            printf("%s: %s\nparameters (name=value):\n", argv[0],
-                   what);
+            printf("%s: %s\nparameters (name=value):\n", argv[0], what);
             for (bench_param_t *p = params; p->name; p++)
-                printf("  %-12s %10ld  %s\n", p->name,
-                       p->value, p->doc);
+                printf("  %-12s %10ld  %s\n", p->name, p->value, p->doc);
             exit(0);
         }
         const char *eq = strchr(arg, '=');
         bench_param_t *p = params;
         for (; eq && p->name; p++) {
             size_t n = strlen(p->name);
-            if ((size_t)(eq - arg) == n
-                && strncmp(arg, p->name, n) == 0)
+            if ((size_t)(eq - arg) == n && strncmp(arg, p->name, n) == 0)
                 break;
         }
         char *end = NULL;
         if (eq && p->name)
             p->value = strtol(eq + 1, &end, 0);
         if (!eq || !p->name || end == eq + 1 || *end != '\0') {
-            fprintf(stderr, "%s: bad argument '%s' (try --help)\n",
-                    argv[0], arg);
+            fprintf(stderr, "%s: bad argument '%s' (try --help)\n", argv[0],
+                    arg);
             exit(2);
         }
     }
@@ -138,6 +135,15 @@ bench_mix(uint64_t v)
     v *= UINT64_C(0xff51afd7ed558ccd);
     v ^= v >> 33;
     return v;
+}
+
+/* The monotonic clock, in nanoseconds. */
+static inline int64_t
+bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Peak RSS of this process so far, in KiB (Linux reports ru_maxrss in KiB). */

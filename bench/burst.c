@@ -130,14 +130,6 @@ static burst_sample_t *burst_samples; /* sampler only until joined */
 static size_t burst_nsamples, burst_samples_cap, burst_dropped;
 static int64_t burst_t0_ns;
 
-static int64_t
-burst_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Sleeps until the monotonic time t_ns.  The clock decides, not the return
  * value: a debugger attaching (gdb calling malloc_stats, say) can end the
  * sleep early without EINTR. */
@@ -145,7 +137,7 @@ static void
 burst_sleep_until(int64_t t_ns)
 {
     struct timespec ts = {t_ns / 1000000000, t_ns % 1000000000};
-    while (burst_now_ns() < t_ns)
+    while (bench_now_ns() < t_ns)
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
@@ -294,7 +286,7 @@ burst_idle_tick(burst_thread_t *self, bench_rng_t *rng)
 static void
 burst_idle(burst_thread_t *self, bench_rng_t *rng, long c)
 {
-    int64_t next = burst_now_ns();
+    int64_t next = bench_now_ns();
     while (atomic_load(&burst_idles_over) <= c) {
         burst_idle_tick(self, rng);
         next += burst_tick_ms * 1000000;
@@ -316,10 +308,10 @@ burst_thread(void *arg)
     pthread_barrier_wait(&burst_done);
     for (long c = 0; c < burst_cycles; c++) {
         pthread_barrier_wait(&burst_go);
-        self->t_start[c] = burst_now_ns();
+        self->t_start[c] = bench_now_ns();
         for (long w = 0; w < burst_waves; w++)
             burst_wave(self, &rng, budget);
-        self->t_end[c] = burst_now_ns();
+        self->t_end[c] = bench_now_ns();
         /* The index goes back to the kernel: idle RSS is the allocator's. */
         madvise(self->objs, self->objs_cap * sizeof(*self->objs),
                 MADV_DONTNEED);
@@ -336,12 +328,12 @@ static void *
 burst_sampler(void *arg)
 {
     (void)arg;
-    int64_t next = burst_now_ns();
+    int64_t next = bench_now_ns();
     while (!atomic_load(&burst_stop)) {
         long rss = burst_rss_kib();
         if (burst_nsamples < burst_samples_cap) {
             burst_sample_t *s = &burst_samples[burst_nsamples++];
-            s->t_ms = (uint32_t)((burst_now_ns() - burst_t0_ns) / 1000000);
+            s->t_ms = (uint32_t)((bench_now_ns() - burst_t0_ns) / 1000000);
             s->rss_kib = (uint32_t)(rss < 0 ? 0 : rss);
             s->phase = (uint8_t)atomic_load(&burst_phase);
             s->cycle = (uint16_t)atomic_load(&burst_cycle);
@@ -518,7 +510,7 @@ burst_drive(long *idle_end)
         pthread_barrier_wait(&burst_go);
         pthread_barrier_wait(&burst_done);
         atomic_store(&burst_phase, BURST_IDLE);
-        burst_sleep_until(burst_now_ns() + burst_idle_ms * 1000000);
+        burst_sleep_until(bench_now_ns() + burst_idle_ms * 1000000);
         idle_end[c] = burst_rss_kib();
         atomic_store(&burst_idles_over, c + 1);
     }
@@ -532,7 +524,7 @@ main(int argc, char **argv)
 {
     burst_params(argc, argv);
     burst_page_kib = sysconf(_SC_PAGESIZE) / 1024;
-    burst_t0_ns = burst_now_ns();
+    burst_t0_ns = bench_now_ns();
     /* Room for the idles, plus a minute per burst and for the rest. */
     burst_samples_cap =
         (size_t)((burst_cycles * (burst_idle_ms + 60000) + 60000) /

@@ -35,14 +35,6 @@
 static long pc_iters, pc_rounds, pc_size;
 static double *pc_ns; /* per-round ns per op; main thread only */
 
-static int64_t
-pc_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* One round: n malloc+free pairs from this (the deepest) frame. */
 static __attribute__((noinline, noipa)) uint64_t
 prof_cost_round(long n)
@@ -65,9 +57,9 @@ prof_cost_loop(void)
     long per_round = pc_iters / pc_rounds;
     uint64_t sum = prof_cost_round(per_round); /* warm-up, untimed */
     for (long r = 0; r < pc_rounds; r++) {
-        int64_t t0 = pc_now_ns();
+        int64_t t0 = bench_now_ns();
         sum += prof_cost_round(per_round);
-        pc_ns[r] = (double)(pc_now_ns() - t0) / (double)per_round;
+        pc_ns[r] = (double)(bench_now_ns() - t0) / (double)per_round;
     }
     return sum;
 }

@@ -4,16 +4,31 @@ Owns: medians, ratios, target checks and the markdown layout.  Does not own
 running anything: it reads one raw TSV written by run.sh, so a run can be
 re-rendered (`python3 bench/report.py RAW.tsv`) without re-measuring.  It
 also renders bench/prof_micro.sh's raw file (first line "# format:
-prof_micro"): cost per sampled backtrace and symbolization speed.
+prof_micro"): cost per sampled backtrace and symbolization speed; and
+run.sh --callgrind's (first line "# format: callgrind"): instructions
+executed per workload and allocator.
 
 Raw TSV columns (one row per measured run):
     workload allocator rep wall_s maxrss_kib user_s sys_s status checksum
-status is the exit code, 128+signal, or "timeout".  Lines starting with
-'#' are metadata ("# key: value") and are echoed in the report header.
+    [throughput]
+status is the exit code, 128+signal, or "timeout".  throughput is the
+operations per second a fixed-time workload (server) prints, "-" for the
+others (files written before it existed have nine columns).  Lines
+starting with '#' are metadata ("# key: value") and are echoed in the
+report header.
 
 Ratios are heapsight's median divided by the other allocator's median, so
-below 1.00 means heapsight is faster / smaller.  Targets (from the project
-brief): time <= 1.5x jemalloc and peak RSS <= 1.3x jemalloc per workload.
+below 1.00 means heapsight is faster / smaller.  A fixed-time workload
+runs as long whatever the allocator, so it is compared by throughput
+instead, the other way up: the other allocator's median ops/s divided by
+heapsight's, so that below 1.00 still means heapsight is faster (its own
+table, and the same ratio wherever a time ratio is shown: per-workload
+tables, the target check, and the paired ratios of the variant reports,
+where a throughput run's "wall" is seconds per operation and its "CPU"
+CPU seconds per operation).  Its checksum is a hash of its arguments
+(the program checks every object itself and exits 1 on a corrupt one).
+Targets (from the project brief): time <= 1.5x jemalloc and peak RSS <=
+1.3x jemalloc per workload.
 
 A run with profiling variants (run.sh --profile: hs_prof_off, hs_prof512k,
 je_prof512k, ...) gets the profiler report instead: each variant against
@@ -112,11 +127,17 @@ def load(path):
             if line.startswith("#"):
                 meta.append(line[1:].strip())
                 continue
-            w, a, rep, wall, rss, user, sys_s, status, csum = line.split("\t")
+            cols = line.split("\t")
+            w, a, rep, wall, rss, user, sys_s, status, csum = cols[:9]
+            tput = cols[9] if len(cols) > 9 else "-"
             rows.append({
                 "workload": w, "alloc": a, "rep": int(rep),
-                "wall": float(wall), "rss": int(rss), "user": float(user),
-                "sys": float(sys_s), "status": status, "checksum": csum,
+                "wall": float(wall) if wall else 0.0,
+                "rss": int(rss) if rss else 0,
+                "user": float(user) if user else 0.0,
+                "sys": float(sys_s) if sys_s else 0.0, "status": status,
+                "checksum": csum,
+                "tput": float(tput) if tput not in ("", "-") else None,
             })
     return meta, rows
 
@@ -141,8 +162,17 @@ def summarize(rows):
                 s["rss"] = statistics.median(r["rss"] for r in ok) / 1024.0
                 s["cpu"] = statistics.median(r["user"] + r["sys"] for r in ok)
                 s["sys"] = statistics.median(r["sys"] for r in ok)
+                tputs = [r["tput"] for r in ok if r["tput"] is not None]
+                if tputs and len(tputs) == len(ok):
+                    s["tput"] = statistics.median(tputs)
+                    s["tput_min"], s["tput_max"] = min(tputs), max(tputs)
             summary[w][a] = s
     return summary
+
+
+def is_throughput(per):
+    """A fixed-time workload: its runs report throughput, not a time."""
+    return any("tput" in s for s in per.values())
 
 
 def allocs_of(summary):
@@ -151,7 +181,13 @@ def allocs_of(summary):
 
 
 def ratio(per, key, other):
+    """heapsight ÷ other; for a fixed-time workload's "wall", other's
+    throughput ÷ heapsight's (below 1.00 heapsight is faster either way)."""
     h, o = per.get(REF, {}), per.get(other, {})
+    if key == "wall" and is_throughput(per):
+        if "tput" not in h or "tput" not in o or h["tput"] == 0:
+            return None
+        return o["tput"] / h["tput"]
     if key not in h or key not in o or o[key] == 0:
         return None
     return h[key] / o[key]
@@ -169,6 +205,18 @@ def cell_time(s):
         return "FAIL(%s)" % ",".join(s.get("bad", [])) if s else "—"
     fail = " (%d failed)" % (s["n"] - s["ok"]) if s["ok"] < s["n"] else ""
     return "%.3f%s" % (s["wall"], fail)
+
+
+def cell_tput(s):
+    if not s or "tput" not in s:
+        return cell_time(s) if s and "wall" not in s else "—"
+    fail = " (%d failed)" % (s["n"] - s["ok"]) if s["ok"] < s["n"] else ""
+    return "%s%s" % (fmt_ops(s["tput"]), fail)
+
+
+def fmt_ops(x):
+    """Operations per second, in thousands with a thin grouping."""
+    return "{:,.0f}k".format(x / 1000.0)
 
 
 def cell_rss(s):
@@ -198,22 +246,28 @@ def checksum_problems(summary):
 def summary_tables(summary, allocs, lines):
     others = [a for a in allocs if a != REF]
     have_ref = REF in allocs
+    timed = [w for w, per in summary.items() if not is_throughput(per)]
     head = ["workload"] + ["%s s" % a for a in allocs]
     if have_ref:
         head += ["hs/%s" % a[:2] if a != "glibc" else "hs/glibc" for a in others]
-    lines.append("### Wall time (median seconds; ratio = heapsight ÷ other, "
-                 "✗ = over the %.1fx-jemalloc target)" % TIME_TARGET)
-    lines.append("")
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
-    for w, per in summary.items():
+    if timed:
+        lines.append("### Wall time (median seconds; ratio = heapsight ÷ "
+                     "other, ✗ = over the %.1fx-jemalloc target)"
+                     % TIME_TARGET)
+        lines.append("")
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+    for w in timed:
+        per = summary[w]
         row = [w] + [cell_time(per.get(a)) for a in allocs]
         if have_ref:
             row += [fmt_ratio(ratio(per, "wall", a),
                               TIME_TARGET if a == "jemalloc" else None)
                     for a in others]
         lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+    if timed:
+        lines.append("")
+    throughput_table(summary, allocs, lines)
     head = ["workload"] + ["%s MiB" % a for a in allocs]
     if have_ref:
         head += ["hs/%s" % a[:2] if a != "glibc" else "hs/glibc" for a in others]
@@ -232,26 +286,64 @@ def summary_tables(summary, allocs, lines):
     lines.append("")
 
 
+def throughput_table(summary, allocs, lines):
+    """The fixed-time workloads, by throughput (nothing if there are
+    none)."""
+    tw = [w for w, per in summary.items() if is_throughput(per)]
+    if not tw:
+        return
+    others = [a for a in allocs if a != REF]
+    have_ref = REF in allocs
+    head = ["workload"] + ["%s ops/s" % a for a in allocs]
+    if have_ref:
+        head += ["%s/hs" % (a[:2] if a != "glibc" else a) for a in others]
+    lines.append("### Throughput of the fixed-time workloads (median "
+                 "operations per second; ratio = other ÷ heapsight, so "
+                 "below 1.00 heapsight is faster, as in the time table; "
+                 "✗ = jemalloc over %.1fx heapsight's throughput)"
+                 % TIME_TARGET)
+    lines.append("")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for w in tw:
+        per = summary[w]
+        row = [w] + [cell_tput(per.get(a)) for a in allocs]
+        if have_ref:
+            row += [fmt_ratio(ratio(per, "wall", a),
+                              TIME_TARGET if a == "jemalloc" else None)
+                    for a in others]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+
+
 def detail_tables(summary, allocs, lines):
     lines.append("### Per workload")
     lines.append("")
     for w, per in summary.items():
+        tp = is_throughput(per)
         lines.append("#### %s" % w)
         lines.append("")
-        lines.append("| allocator | time s (median) | min–max | CPU s | sys s "
-                     "| peak RSS MiB | hs time ÷ | hs RSS ÷ | runs ok |")
+        lines.append("| allocator | %s | min–max | CPU s | sys s "
+                     "| peak RSS MiB | %s | hs RSS ÷ | runs ok |"
+                     % (("ops/s (median)", "÷ hs ops/s") if tp else
+                        ("time s (median)", "hs time ÷")))
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for a in allocs:
             s = per.get(a)
             if not s:
                 continue
-            if "wall" in s:
+            if tp and "tput" in s:
+                spread = "%s–%s" % (fmt_ops(s["tput_min"]),
+                                    fmt_ops(s["tput_max"]))
+                cpu, sy = "%.3f" % s["cpu"], "%.3f" % s["sys"]
+            elif "wall" in s and not tp:
                 spread = "%.3f–%.3f" % (s["wall_min"], s["wall_max"])
                 cpu, sy = "%.3f" % s["cpu"], "%.3f" % s["sys"]
             else:
                 spread = cpu = sy = "—"
             lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
-                a, cell_time(s), spread, cpu, sy, cell_rss(s),
+                a, cell_tput(s) if tp else cell_time(s), spread, cpu, sy,
+                cell_rss(s),
                 fmt_ratio(ratio(per, "wall", a)) if a != REF else "1.00",
                 fmt_ratio(ratio(per, "rss", a)) if a != REF else "1.00",
                 s["ok"], s["n"]))
@@ -264,7 +356,10 @@ def verdict(summary, lines):
         t, r = ratio(per, "wall", "jemalloc"), ratio(per, "rss", "jemalloc")
         if REF in per and "wall" not in per[REF]:
             misses.append("%s: heapsight runs failed" % w)
-        if t is not None and t > TIME_TARGET:
+        if t is not None and t > TIME_TARGET and is_throughput(per):
+            misses.append("%s: jemalloc's throughput %.2fx heapsight's "
+                          "(target <= %.1fx)" % (w, t, TIME_TARGET))
+        elif t is not None and t > TIME_TARGET:
             misses.append("%s: time %.2fx jemalloc (target <= %.1fx)"
                           % (w, t, TIME_TARGET))
         if r is not None and r > RSS_TARGET:
@@ -283,7 +378,14 @@ def verdict(summary, lines):
 # ---- the profiler report ---------------------------------------------------
 
 def metric(r, key):
-    return r["user"] + r["sys"] if key == "cpu" else r[key]
+    """A run's measure for paired ratios.  A fixed-time run's time is
+    per operation (operations = throughput x wall time): its paired
+    ratios then read like those of the other workloads."""
+    cpu = r["user"] + r["sys"]
+    if r["tput"] and key in ("wall", "cpu"):
+        return 1.0 / r["tput"] if key == "wall" else (
+            cpu / (r["tput"] * r["wall"]) if r["wall"] > 0 else 0.0)
+    return cpu if key == "cpu" else r[key]
 
 
 def paired(rows, w, num, den, key):
@@ -892,10 +994,116 @@ def render_micro(path):
     return "\n".join(lines)
 
 
+# ---- run.sh --callgrind's raw file -------------------------------------------
+
+CG_PEERS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+
+
+def load_callgrind(path):
+    """Metadata and {workload: {alloc: row}}; a row's "ir" is None when
+    valgrind reported no count."""
+    meta, runs = [], {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#"):
+                if not line.startswith("# format:"):
+                    meta.append(line[1:].strip())
+                continue
+            if not line:
+                continue
+            w, a, ir, nproc, status, csum, wall = line.split("\t")
+            runs.setdefault(w, {})[a] = {
+                "ir": int(ir) if ir.isdigit() else None,
+                "nproc": nproc, "status": status, "checksum": csum,
+                "wall": float(wall) if wall else None}
+    return meta, runs
+
+
+def cg_cell(r):
+    if r is None:
+        return "—"
+    if r["status"] != "0" or r["ir"] is None:
+        return "FAIL(%s)" % r["status"]
+    return "%.1f" % (r["ir"] / 1e6)
+
+
+def cg_best_peer(per):
+    """(name, count) of the peer with the fewest instructions, or None."""
+    ok = [(per[a]["ir"], a) for a in CG_PEERS
+          if a in per and per[a]["status"] == "0" and per[a]["ir"]]
+    return (min(ok)[1], min(ok)[0]) if ok else None
+
+
+def cg_problems(runs):
+    problems = []
+    for w, per in runs.items():
+        ref = next((a for a in ("glibc", REF, "jemalloc") if a in per), None)
+        base = per[ref]["checksum"] if ref else None
+        for a, r in per.items():
+            if r["status"] != "0":
+                problems.append("%s/%s: status %s" % (w, a, r["status"]))
+            elif r["ir"] is None:
+                problems.append("%s/%s: valgrind reported no instruction "
+                                "count" % (w, a))
+            elif base and r["checksum"] != base:
+                problems.append("%s/%s: checksum %s differs from %s's %s"
+                                % (w, a, r["checksum"], ref, base))
+    return problems
+
+
+def render_callgrind(path):
+    meta, runs = load_callgrind(path)
+    seen = {a for per in runs.values() for a in per}
+    allocs = [a for a in ALLOC_ORDER if a in seen] + sorted(
+        seen - set(ALLOC_ORDER))
+    lines = ["## heapsight instruction counts (callgrind)", ""]
+    lines.extend("- " + m for m in meta)
+    lines.append("")
+    lines.append("### Instructions executed (millions; ratio = heapsight ÷ "
+                 "the best peer, the one of %s with the fewest)"
+                 % ", ".join(CG_PEERS))
+    lines.append("")
+    lines.append("Valgrind's `Collected :` figure (instructions read, Ir) of "
+                 "the workload's own process, one run each: below 1.00 "
+                 "heapsight executes fewer instructions than every peer.  "
+                 "User-space instructions only: the kernel's work for page "
+                 "faults, madvise and mmap is not in them, and neither are "
+                 "cache misses.")
+    lines.append("")
+    head = ["workload"] + ["%s M" % a for a in allocs] + [
+        "hs ÷ best peer", "best peer"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for w, per in runs.items():
+        row = [w] + [cg_cell(per.get(a)) for a in allocs]
+        best = cg_best_peer(per)
+        hs = per.get(REF)
+        if best and hs and hs["status"] == "0" and hs["ir"]:
+            row += ["%.2f" % (hs["ir"] / best[1]), best[0]]
+        else:
+            row += ["—", best[0] if best else "—"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("### Correctness checks")
+    lines.append("")
+    problems = cg_problems(runs)
+    if problems:
+        lines.extend("- " + p for p in problems)
+    else:
+        lines.append("Every run exited 0 and every allocator produced "
+                     "glibc's checksum for every workload.")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def render(path):
     with open(path) as f:
-        if f.readline().startswith("# format: prof_micro"):
-            return render_micro(path)
+        first = f.readline()
+    if first.startswith("# format: prof_micro"):
+        return render_micro(path)
+    if first.startswith("# format: callgrind"):
+        return render_callgrind(path)
     meta, rows = load(path)
     summary = summarize(rows)
     if any(r["alloc"] in CHECK_VARIANTS for r in rows):
@@ -924,6 +1132,13 @@ def render(path):
     else:
         lines.append("Every run exited 0 and every allocator produced "
                      "glibc's checksum for every workload.")
+    fixed = [w for w, per in summary.items() if is_throughput(per)]
+    if fixed:
+        lines.append("")
+        lines.append("%s: fixed time, so the checksum is a hash of the "
+                     "arguments; the program checks every object before "
+                     "freeing it and exits 1 on a corrupt one."
+                     % ", ".join(fixed))
     lines.append("")
     detail_tables(summary, allocs, lines)
     return "\n".join(lines)

@@ -13,7 +13,9 @@
 # each repetition so no allocator always runs first (cold caches) or right
 # after a memory-hungry one.  One unmeasured warm-up run per workload
 # (glibc) first fills the page cache.  Medians over the N runs are
-# reported.  Allocators: glibc (no preload), heapsight, jemalloc, mimalloc,
+# reported.  A fixed-time workload (server) prints throughput=<ops/s>:
+# run.sh records it and report.py compares those workloads by throughput
+# instead of wall time.  Allocators: glibc (no preload), heapsight, jemalloc, mimalloc,
 # tcmalloc (all with their default configuration: HEAPSIGHT and MALLOC_CONF
 # are removed from the environment, and the header says so if they were
 # set).
@@ -90,8 +92,36 @@
 #   hs_prof_off   as above: the A/A test, the resolution of the run
 # report.py then renders the checks report.
 #
+# Callgrind mode (--callgrind): instead of timing, every selected workload
+# runs once per allocator under
+#   valgrind --tool=callgrind --trace-children=yes
+#            --callgrind-out-file=<dir>/<workload>.<alloc>.%p.out
+#            env [LD_PRELOAD=<allocator>] [VAR=VALUE...] <workload argv>
+# (the preload is set by env on the traced program, so valgrind itself
+# never runs on the allocator; glibc: no LD_PRELOAD), and report.py
+# prints the instructions executed (valgrind's "Collected :" figure; of a
+# run with several processes, the largest: the workload's own), in
+# millions, with heapsight ÷ the best peer (glibc, jemalloc, mimalloc,
+# tcmalloc) and that peer's name.  Instruction counts do not depend on the
+# machine's load, so one repetition is enough (--reps is ignored); they
+# do not count the kernel's work either (page faults, madvise, mmap), so
+# read them next to the wall-time tables, not instead of them.  Default
+# workloads: the single-threaded ones — churn_1t, realloc_grow, large,
+# frag, cxx_map, python_malloc (about 5 s to 1 min each under callgrind
+# with --quick, some 7 minutes for the set on five allocators; python,
+# with pymalloc, measures the interpreter rather than the allocator and
+# is left out); valgrind serializes threads, and a
+# fixed-time workload (server) is refused: its count measures the time.
+# Per-run timeout 1800 s (--timeout overrides).  The .out files and the
+# measured copy of libheapsight.so stay in
+# <build-dir>/bench-results/callgrind-<timestamp>/ (callgrind_annotate
+# reads them); raw counts in <build-dir>/bench-results/raw-callgrind-
+# <timestamp>.tsv.  Needs valgrind; without it run.sh stops with an error.
+#
 # Usage: bash bench/run.sh [options]
 #   --quick              2 reps and smaller parameters (a minute or two)
+#   --callgrind          instruction counts under callgrind (see above);
+#                        with --only, --allocators and --quick
 #   --profile            profiler overhead: allocators heapsight,
 #                        hs_prof_off,hs_prof_idle,hs_prof512k,hs_prof64k,
 #                        jemalloc,je_prof512k,je_prof64k on larson, prodcons,
@@ -119,16 +149,17 @@
 #                        <build-dir>/lib/libheapsight.so; given explicitly,
 #                        it is not rebuilt)
 #   --only LIST          comma-separated workloads (default: all but
-#                        py_calls, which runs only when named or with
+#                        py_calls, bigheap, server, pairs and retain,
+#                        which run only when named, py_calls also with
 #                        --python)
 #   --allocators LIST    comma-separated allocators (default: all five;
 #                        profiling variants above may be named too)
 #   --timeout S          per-run timeout in seconds (default 120; --python:
-#                        600)
+#                        600; --callgrind: 1800)
 #   --no-install         never apt-get install the peers
 #   --list               print the workloads and exit
 # Raw results: <build-dir>/bench-results/raw-<timestamp>.tsv (re-render
-# with python3 bench/report.py FILE).
+# with python3 bench/report.py FILE; --callgrind: raw-callgrind-*.tsv).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -142,6 +173,7 @@ ALLOCS=""
 PROFILE=0
 PYMODE=0
 CHECKS=0
+CALLGRIND=0
 TIMEOUT=""
 INSTALL=1
 LIST=0
@@ -157,6 +189,7 @@ while [[ $# -gt 0 ]]; do
     --profile) PROFILE=1 ;;
     --python) PYMODE=1 ;;
     --checks) CHECKS=1 ;;
+    --callgrind) CALLGRIND=1 ;;
     --reps) REPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --build-dir) BUILD_DIR="$2"; shift ;;
@@ -190,6 +223,16 @@ if [[ $CHECKS == 1 ]]; then
     [[ -z "$ONLY" ]] && ONLY="larson,prodcons,churn_1t,realloc_grow,python_malloc,cxx_map"
     [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=3 || REPS=15; }
 fi
+if [[ $CALLGRIND == 1 ]]; then
+    [[ $PROFILE == 1 || $PYMODE == 1 || $CHECKS == 1 ]] &&
+        die "--callgrind is a run of its own (not with --profile, --python or --checks)"
+    command -v valgrind >/dev/null 2>&1 ||
+        die "--callgrind needs valgrind, which is not installed (apt-get install valgrind)"
+    [[ -z "$ONLY" ]] && ONLY="churn_1t,realloc_grow,large,frag,cxx_map,python_malloc"
+    [[ -n "$REPS" && "$REPS" != 1 ]] && note "NOTE: --callgrind runs each workload once: --reps $REPS ignored"
+    REPS=1
+    [[ -z "$TIMEOUT" ]] && TIMEOUT=1800
+fi
 [[ -z "$TIMEOUT" ]] && TIMEOUT=120
 [[ -z "$ALLOCS" ]] && ALLOCS="glibc,heapsight,jemalloc,mimalloc,tcmalloc"
 [[ -z "$REPS" ]] && { [[ $QUICK == 1 ]] && REPS=2 || REPS=5; }
@@ -213,10 +256,16 @@ WORKLOADS=(
     "cxx_map|BIN/cxx_map|BIN/cxx_map rounds=2|"
     "py_calls|PY $REPO/bench/py_calls.py|PY $REPO/bench/py_calls.py scale=1|"
     "bigheap|BIN/bigheap|BIN/bigheap mib=256 reads=5000000|"
+    "server|BIN/server|BIN/server seconds=1|"
+    "pairs|BIN/pairs|BIN/pairs blocks=1000000|"
+    "retain|BIN/retain|BIN/retain generations=8|"
 )
 # Workloads that run only when named (--only, --python): the default run
 # keeps the workloads its published results have.
-OPT_IN=",py_calls,bigheap,"
+OPT_IN=",py_calls,bigheap,server,pairs,retain,"
+# Fixed-time workloads: compared by the throughput= they print, and
+# refused by --callgrind (their instruction count measures the time).
+FIXED_TIME=",server,"
 if [[ $LIST == 1 ]]; then
     printf '%s\n' "${WORKLOADS[@]}" | cut -d'|' -f1,2,4 | tr '|' '\t'
     exit 0
@@ -443,11 +492,31 @@ done
 [[ ${#SELECTED[@]} -gt 0 ]] || die "no workload matches --only $ONLY"
 
 RAW="$BUILD_DIR/bench-results/raw-$STAMP.tsv"
+CG_DIR=""
+HS_COPY_AT="$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
+if [[ $CALLGRIND == 1 ]]; then
+    kept=()
+    for spec in "${SELECTED[@]}"; do
+        name=${spec%%|*}
+        if [[ "$FIXED_TIME" == *",$name,"* ]]; then
+            note "NOTE: $name runs for a fixed time: its instruction count measures the time, not the allocator; skipped under --callgrind"
+        else
+            kept+=("$spec")
+        fi
+    done
+    [[ ${#kept[@]} -gt 0 ]] || die "no workload left to run under callgrind"
+    SELECTED=("${kept[@]}")
+    RAW="$BUILD_DIR/bench-results/raw-callgrind-$STAMP.tsv"
+    CG_DIR="$BUILD_DIR/bench-results/callgrind-$STAMP"
+    mkdir -p "$CG_DIR"
+    # Kept with the .out files, which name it: callgrind_annotate reads it.
+    HS_COPY_AT="$CG_DIR/libheapsight.so"
+fi
 if [[ $HS_WANTED == 1 ]]; then
     # Measure a private copy: the library may be rebuilt while we run, and
     # every heapsight run of this report (every variant) must be the same
     # build.
-    bench_copy_lib "$BUILD_DIR/bench-results/libheapsight-$STAMP.so"
+    bench_copy_lib "$HS_COPY_AT"
     for a in "${ORDER[@]}"; do
         [[ "${PRELOAD[$a]}" == "$HS_ORIG" ]] && PRELOAD[$a]=$HS_COPY
     done
@@ -476,7 +545,7 @@ fi
 OUTDIR=$(mktemp -d)
 cleanup() {
     rm -rf "$OUTDIR"
-    bench_drop_copy
+    [[ $CALLGRIND == 1 ]] || bench_drop_copy
     [[ -n "$NC_COPY" ]] && rm -f "$NC_COPY"
     [[ -n "$PY_PKG" ]] && rm -rf "$PY_PKG"
     return 0
@@ -533,6 +602,8 @@ done
 ORDER=("${kept[@]}")
 [[ ${#ORDER[@]} -gt 0 ]] || die "no allocator to measure"
 {
+    # report.py renders a callgrind run's raw file as its own report.
+    if [[ $CALLGRIND == 1 ]]; then echo "# format: callgrind"; fi
     echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     for i in "${!PYS[@]}"; do
@@ -560,6 +631,9 @@ ORDER=("${kept[@]}")
     [[ -n "$PY_PKG_NOTE" ]] && echo "# python package: $PY_PKG_NOTE"
     [[ -n "$LIB_NOTE" && $HS_WANTED == 1 ]] && echo "# build: $LIB_NOTE"
     [[ -n "$PY_CHECKS" ]] && echo "# checked before measuring: $PY_CHECKS"
+    if [[ $CALLGRIND == 1 ]]; then
+        echo "# valgrind: $(valgrind --version) --tool=callgrind --trace-children=yes; output and the measured library copy in $CG_DIR"
+    fi
 } >"$RAW"
 
 # Expands a workload spec into the argv array CMD; PY is the interpreter
@@ -577,7 +651,8 @@ expand_cmd() {
 }
 
 # Runs CMD once under allocator $1 with env $2 (plus the allocator's own,
-# if it is a variant); sets RESULT (runner line) and CSUM.
+# if it is a variant); sets RESULT (runner line), CSUM and TPUT (the
+# throughput a fixed-time workload prints, "-" for the others).
 run_one() {
     local alloc=$1 envs=$2 out="$OUTDIR/out" ARGS=()
     env_args "$envs"
@@ -585,6 +660,35 @@ run_one() {
     RESULT=$("$RUNNER" -p "${PRELOAD[$alloc]}" -t "$TIMEOUT" -o "$out" "${ARGS[@]}" -- "${CMD[@]}")
     CSUM=$(sed -n 's/^checksum=\([0-9a-f]*\).*/\1/p' "$out" | head -1)
     [[ -n "$CSUM" ]] || CSUM="none"
+    TPUT=$(sed -n 's/.*\bthroughput=\([0-9.]*\).*/\1/p' "$out" | head -1)
+    [[ -n "$TPUT" ]] || TPUT="-"
+}
+
+# Runs CMD (workload $1) once under callgrind with allocator $2 and env $3
+# (plus the allocator's own).  The preload and the environment are set by
+# env(1) under valgrind, on the traced program only; valgrind's messages
+# and the workload's stderr go to <workload>.<alloc>.log.  Appends a row to
+# RAW: workload alloc instructions processes status checksum wall_s, where
+# instructions is the largest "Collected :" of the run's processes (the
+# workload's own; "-" if none) and wall_s the run's time under valgrind.
+callgrind_one() {
+    local name=$1 alloc=$2 envs=$3 out="$OUTDIR/out" log kvs prog=(env) ir np st
+    log="$CG_DIR/$name.$alloc.log"
+    [[ -n "${PRELOAD[$alloc]}" ]] && prog+=("LD_PRELOAD=${PRELOAD[$alloc]}")
+    read -r -a kvs <<<"${ALLOC_ENV[$alloc]:-} $envs"
+    prog+=("${kvs[@]}")
+    RESULT=$("$RUNNER" -p "" -t "$TIMEOUT" -o "$out" -- valgrind \
+        --tool=callgrind --trace-children=yes \
+        "--callgrind-out-file=$CG_DIR/$name.$alloc.%p.out" \
+        "${prog[@]}" "${CMD[@]}" 2>"$log")
+    CSUM=$(sed -n 's/^checksum=\([0-9a-f]*\).*/\1/p' "$out" | head -1)
+    ir=$(sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$log" | sort -n | tail -1)
+    np=$(grep -c '^==[0-9]*== Collected : ' "$log" || true)
+    st=$(field status)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$alloc" "${ir:--}" \
+        "$np" "$st" "${CSUM:-none}" "$(field wall_s)" >>"$RAW"
+    [[ "$st" == 0 ]] || note "$name/$alloc: status $st (see $log)"
+    note "$name/$alloc: ${ir:-no} instructions, $np process(es), $(field wall_s) s under callgrind"
 }
 
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$RESULT"; }
@@ -604,28 +708,49 @@ for spec in "${SELECTED[@]}"; do
     done
 done
 
+# The timed runs: warm-up, then REPS round-robin repetitions.
+time_all() {
+    local spec name full quick envs py_i rep n k alloc st
+    for spec in "${RUNS[@]}"; do
+        IFS='|' read -r name full quick envs py_i <<<"$spec"
+        if [[ $QUICK == 1 ]]; then expand_cmd "$quick" "$py_i"; else expand_cmd "$full" "$py_i"; fi
+        run_one glibc "$envs"   # warm-up, not recorded
+        for ((rep = 1; rep <= REPS; rep++)); do
+            n=${#ORDER[@]}
+            for ((k = 0; k < n; k++)); do
+                alloc=${ORDER[$(( (k + rep - 1) % n ))]}
+                # A Python variant whose check failed on this interpreter.
+                [[ "$full" == PY\ * && -n "${PY_SKIP[$alloc|$py_i]:-}" ]] && continue
+                run_one "$alloc" "$envs"
+                printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$alloc" "$rep" \
+                    "$(field wall_s)" "$(field maxrss_kib)" "$(field user_s)" \
+                    "$(field sys_s)" "$(field status)" "$CSUM" "$TPUT" >>"$RAW"
+                st=$(field status)
+                [[ "$st" == 0 ]] || note "$name/$alloc rep $rep: status $st"
+            done
+        done
+        note "$name done ($(( $(date +%s) - START )) s elapsed)"
+    done
+}
+
+# The callgrind runs: each workload once per allocator, no warm-up (the
+# count does not depend on the page cache).
+callgrind_all() {
+    local spec name full quick envs py_i alloc
+    for spec in "${RUNS[@]}"; do
+        IFS='|' read -r name full quick envs py_i <<<"$spec"
+        if [[ $QUICK == 1 ]]; then expand_cmd "$quick" "$py_i"; else expand_cmd "$full" "$py_i"; fi
+        for alloc in "${ORDER[@]}"; do
+            [[ "$full" == PY\ * && -n "${PY_SKIP[$alloc|$py_i]:-}" ]] && continue
+            callgrind_one "$name" "$alloc" "$envs"
+        done
+        note "$name done ($(( $(date +%s) - START )) s elapsed)"
+    done
+}
+
 note "allocators: ${ORDER[*]}; reps: $REPS; workloads: ${#RUNS[@]}; raw: $RAW"
 START=$(date +%s)
-for spec in "${RUNS[@]}"; do
-    IFS='|' read -r name full quick envs py_i <<<"$spec"
-    if [[ $QUICK == 1 ]]; then expand_cmd "$quick" "$py_i"; else expand_cmd "$full" "$py_i"; fi
-    run_one glibc "$envs"   # warm-up, not recorded
-    for ((rep = 1; rep <= REPS; rep++)); do
-        n=${#ORDER[@]}
-        for ((k = 0; k < n; k++)); do
-            alloc=${ORDER[$(( (k + rep - 1) % n ))]}
-            # A Python variant whose check failed on this interpreter.
-            [[ "$full" == PY\ * && -n "${PY_SKIP[$alloc|$py_i]:-}" ]] && continue
-            run_one "$alloc" "$envs"
-            printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$alloc" "$rep" \
-                "$(field wall_s)" "$(field maxrss_kib)" "$(field user_s)" \
-                "$(field sys_s)" "$(field status)" "$CSUM" >>"$RAW"
-            st=$(field status)
-            [[ "$st" == 0 ]] || note "$name/$alloc rep $rep: status $st"
-        done
-    done
-    note "$name done ($(( $(date +%s) - START )) s elapsed)"
-done
+if [[ $CALLGRIND == 1 ]]; then callgrind_all; else time_all; fi
 echo "# elapsed: $(( $(date +%s) - START )) s for the measured runs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
 
 REPORT=$("$PY" "$REPO/bench/report.py" "$RAW")
@@ -635,3 +760,4 @@ if [[ -n "$OUT" ]]; then
     note "report written to $OUT"
 fi
 note "raw results: $RAW"
+[[ -z "$CG_DIR" ]] || note "callgrind output: $CG_DIR"

@@ -255,14 +255,6 @@ realloc_walk(worker_t *w, blk_t *b)
     }
 }
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A burst: nburst extra blocks, verified, then released shuffled. */
 static void
 burst(worker_t *w)
@@ -314,14 +306,14 @@ static void *
 worker_main(void *arg)
 {
     worker_t *w = arg;
-    double next_burst = next_burst_at(w, now_s());
+    double next_burst = next_burst_at(w, ((double)bench_now_ns() * 1e-9));
     while (!atomic_load_explicit(&soak_stop, memory_order_relaxed)) {
         for (int i = 0; i < 256; i++)
             step(w);
-        double t = now_s();
+        double t = ((double)bench_now_ns() * 1e-9);
         if (w->nburst > 0 && t >= next_burst) {
             burst(w);
-            next_burst = next_burst_at(w, now_s());
+            next_burst = next_burst_at(w, ((double)bench_now_ns() * 1e-9));
         }
     }
     for (size_t i = 0; i < w->nslots; i++)
@@ -504,16 +496,17 @@ main(int argc, char **argv)
         }
     }
 
-    double t0 = now_s(), last_t = t0;
+    double t0 = ((double)bench_now_ns() * 1e-9), last_t = t0;
     unsigned long last_ops = 0;
     size_t n = 0;
     for (long tick = 1; (double)tick <= secs; tick++) {
         double until = t0 + (double)tick;
-        for (double t = now_s(); t < until; t = now_s()) {
+        for (double t = ((double)bench_now_ns() * 1e-9); t < until;
+             t = ((double)bench_now_ns() * 1e-9)) {
             struct timespec d = {0, (long)((until - t) * 1e9)};
             nanosleep(&d, NULL);
         }
-        double t = now_s();
+        double t = ((double)bench_now_ns() * 1e-9);
         long live =
             atomic_load_explicit(&soak_live_bytes, memory_order_relaxed);
         samples[n++] = (sample_t){t - t0, rss_kib(), live / 1024};
@@ -530,7 +523,7 @@ main(int argc, char **argv)
         }
     }
     atomic_store(&soak_stop, true);
-    double elapsed = now_s() - t0;
+    double elapsed = ((double)bench_now_ns() * 1e-9) - t0;
     unsigned long ops = atomic_load(&soak_ops);
     for (unsigned i = 0; i < nthreads; i++)
         pthread_join(ws[i].thread, NULL);

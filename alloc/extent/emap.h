@@ -11,9 +11,12 @@
  *               guarded (ends in a guard page; never coalesced)
  *   bits 6..47  edata pointer (edata_t is cache-line aligned)
  *   bits 48..55 size class index (SZIND_NONE for free extents)
- *   bits 56..63 slab pages: the page's index within its slab, so free()
- *               finds a region's offset without reading the descriptor
- *               (0 for extents that are not slabs)
+ *   bits 56..59 zero
+ *   bits 60..63 slab pages: the page's index within its slab (a slab has
+ *               at most 16 pages, sz.c), so that bits 48..63 read as
+ *               pidx << 12 | szind and free() finds a region's offset
+ *               with a shift, two masks and an or, without reading the
+ *               descriptor (0 for extents that are not slabs)
  * Every extent, active or free, has its first and last page recorded (so a
  * neighbour can be found from either side); a slab has every page recorded
  * (so free() finds it from any region).  An unrecorded page reads 0.
@@ -89,14 +92,15 @@ emap_entry_state(emap_entry_t e)
 static inline unsigned
 emap_entry_slab_page(emap_entry_t e)
 {
-    return (unsigned)(e >> 56);
+    return (unsigned)(e >> 60);
 }
 
 /* The entry of page pidx of e (pidx is recorded for slabs only). */
 static inline emap_entry_t
 emap_entry_pack_page(const edata_t *e, size_t pidx)
 {
-    return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 56) |
+    hs_assert(!e->slab || pidx < 16);
+    return (uint64_t)(uintptr_t)e | ((uint64_t)(e->slab ? pidx : 0) << 60) |
            ((uint64_t)(e->szind & 0xff) << 48) |
            ((uint64_t)(e->slab ? e->manual || emap_slabs_uncached : e->guarded)
             << 5) |
@@ -115,7 +119,7 @@ emap_entry_pack(const edata_t *e)
 static inline size_t
 emap_slab_offset(emap_entry_t ent, const void *ptr)
 {
-    return ((size_t)emap_entry_slab_page(ent) << LG_PAGE) |
+    return ((size_t)(ent >> 48) & ((size_t)0xf << LG_PAGE)) |
            ((uintptr_t)ptr & PAGE_MASK);
 }
 

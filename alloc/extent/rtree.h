@@ -30,7 +30,7 @@
 
 typedef _Atomic(uint64_t) rtree_slot_t;
 
-extern _Atomic(rtree_slot_t *) rtree_root[RTREE_NROOT];
+extern HS_HIDDEN _Atomic(rtree_slot_t *) rtree_root[RTREE_NROOT];
 
 void rtree_boot(void);
 

@@ -61,6 +61,24 @@ bitmap_take_first(bitmap_t *b)
     return BITMAP_MAXBITS;
 }
 
+/* Clears up to max set bits, lowest first, writing their indices to out;
+ * returns how many (fewer when fewer are set).  One pass over the words,
+ * where max calls of bitmap_take_first would rescan the cleared ones. */
+static inline size_t
+bitmap_take_many(bitmap_t *b, uint32_t *out, size_t max)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < BITMAP_NWORDS && got < max; i++) {
+        uint64_t w = b->words[i];
+        while (w != 0 && got < max) {
+            out[got++] = (uint32_t)((i << 6) + (unsigned)__builtin_ctzll(w));
+            w &= w - 1;
+        }
+        b->words[i] = w;
+    }
+    return got;
+}
+
 /* Number of set bits. */
 size_t bitmap_count(const bitmap_t *b);
 

@@ -21,6 +21,10 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define HS_API __attribute__((visibility("default")))
+/* On the declaration of a global the fast paths read: the library's own,
+ * so the compiler addresses it directly instead of through the GOT
+ * (-fvisibility=hidden covers definitions, not extern declarations). */
+#define HS_HIDDEN __attribute__((visibility("hidden")))
 #define HS_INLINE static inline __attribute__((always_inline))
 #define HS_NOINLINE __attribute__((noinline))
 #define HS_COLD __attribute__((cold, noinline))

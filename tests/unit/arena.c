@@ -2,7 +2,8 @@
  * arena.c — unit tests of alloc/arena after boot: bin fills hand out
  * distinct, aligned regions that are region starts inside slabs of the
  * right class; flushes return them; the fill/flush and curregs/curslabs
- * counters follow; a slab that empties goes back to the page allocator;
+ * counters follow; a slab that empties stays as its bin's spare, is the
+ * next fill's, and goes back to the page allocator when released;
  * non-full slabs are reused first; a flush of regions from several arenas
  * sends each home; large allocations (alignment, zero, in-place resize)
  * and arena_stats stay consistent with the page allocator's counters.
@@ -176,7 +177,8 @@ HS_TEST(fill_returns_distinct_aligned_in_slab_regions)
         binsnap_t s2 = bin_snap(a, ind);
         HS_EXPECT_EQ_U64(s2.nflushes - s1.nflushes, n);
         HS_EXPECT_EQ_SIZE(s2.curregs, s0.curregs);
-        HS_EXPECT_EQ_SIZE(s2.curslabs, 0);
+        /* Every slab emptied: one stays as the bin's spare. */
+        HS_EXPECT_EQ_SIZE(s2.curslabs, 1);
         expect_stats_consistent(a);
     }
 }
@@ -215,8 +217,22 @@ HS_TEST(slab_that_empties_goes_back)
     HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curslabs, 1);
     HS_EXPECT_EQ_U64(slab->nfree, bi->nregs - 1);
     HS_EXPECT_TRUE(emap_entry_slab(emap_lookup((void *)base)));
-    /* The last one back: the slab returns to the page allocator. */
+    /* The last one back: the slab stays as the bin's spare, and the next
+     * fill takes it rather than a new slab. */
     arena_bin_flush(ind, ptrs, 1);
+    HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curslabs, 1);
+    HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curregs, 0);
+    HS_EXPECT_EQ_PTR(a->bins[ind].spare, slab);
+    HS_EXPECT_TRUE(emap_entry_slab(emap_lookup((void *)base)));
+    void *again = NULL;
+    HS_ASSERT_EQ_U64(arena_bin_fill(a, ind, &again, 1), 1);
+    HS_EXPECT_EQ_PTR(again, (void *)base);
+    HS_EXPECT_NULL(a->bins[ind].spare);
+    arena_bin_flush(ind, &again, 1);
+    /* Releasing the spare (as a purge does) returns it to the page
+     * allocator. */
+    bin_release_spare(&a->bins[ind], &a->pa);
+    HS_EXPECT_NULL(a->bins[ind].spare);
     HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curslabs, 0);
     HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curregs, 0);
     emap_entry_t ent = emap_lookup((void *)base);
@@ -256,7 +272,7 @@ HS_TEST(nonfull_slab_is_reused_first)
     HS_EXPECT_EQ_PTR(first, ptrs[3]);
     HS_EXPECT_EQ_PTR(second, ptrs[7]);
     arena_bin_flush(ind, ptrs, 2 * nregs);
-    HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curslabs, 0);
+    HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curslabs, 1); /* the spare */
     HS_EXPECT_EQ_SIZE(bin_snap(a, ind).curregs, 0);
     expect_stats_consistent(a);
 }
@@ -280,8 +296,8 @@ HS_TEST(flush_sends_regions_home)
     HS_EXPECT_EQ_SIZE(sb.curregs - tb.curregs, 10);
     HS_EXPECT_EQ_U64(ta.nflushes - sa.nflushes, 10);
     HS_EXPECT_EQ_U64(tb.nflushes - sb.nflushes, 10);
-    HS_EXPECT_EQ_SIZE(ta.curslabs, 0);
-    HS_EXPECT_EQ_SIZE(tb.curslabs, 0);
+    HS_EXPECT_EQ_SIZE(ta.curslabs, 1); /* each bin's spare */
+    HS_EXPECT_EQ_SIZE(tb.curslabs, 1);
     expect_stats_consistent(a);
     expect_stats_consistent(b);
 }
@@ -468,10 +484,15 @@ HS_TEST(stats_after_mixed_work)
         arena_bin_flush(k * 4, small[k] + 50, 50);
     for (unsigned k = 1; k < 6; k += 2)
         large_dalloc(emap_entry_edata(emap_lookup(large[k])));
+    /* Each of the 8 bins keeps its spare slab until a purge. */
     arena_stats(a, &st);
-    HS_EXPECT_EQ_SIZE(st.active, 0);
     HS_EXPECT_EQ_SIZE(st.small_allocated, 0);
     HS_EXPECT_EQ_SIZE(st.large_allocated, 0);
+    HS_EXPECT_EQ_SIZE(st.nslabs, 8);
+    expect_stats_consistent(a);
+    arena_purge(a);
+    arena_stats(a, &st);
+    HS_EXPECT_EQ_SIZE(st.active, 0);
     HS_EXPECT_EQ_SIZE(st.nslabs, 0);
     expect_stats_consistent(a);
 }

@@ -103,8 +103,8 @@ HS_TEST(entry_packing_round_trip)
     HS_EXPECT_EQ_PTR(emap_entry_edata(v), (void *)0xffffffffffc0ull);
     HS_EXPECT_EQ_U64(emap_entry_szind(v), SZIND_NONE);
     HS_EXPECT_EQ_U64(emap_entry_slab_page(v), 0);
-    /* Slab pages carry their index in the slab in the top byte. */
-    v |= (uint64_t)9 << 56;
+    /* Slab pages carry their index in the slab in the top four bits. */
+    v |= (uint64_t)9 << 60;
     HS_EXPECT_EQ_U64(emap_entry_slab_page(v), 9);
     HS_EXPECT_EQ_U64(emap_entry_szind(v), SZIND_NONE);
     HS_EXPECT_EQ_SIZE(emap_slab_offset(v, (void *)0x1234567), 9 * PAGE + 0x567);

@@ -1,6 +1,7 @@
 /*
  * bitmap.c — unit tests of alloc/util/bitmap: init_full, get/set/clear,
- * take_first (lowest first, BITMAP_MAXBITS when empty) and count.
+ * take_first (lowest first, BITMAP_MAXBITS when empty), take_many (the
+ * same order as repeated take_first, in one pass) and count.
  *
  * Checks the invariant of bitmap.h: bits at or above nbits are clear, so a
  * search never returns an index >= nbits.
@@ -49,6 +50,35 @@ HS_TEST(take_first_is_ascending_then_exhausted)
         HS_EXPECT_EQ_SIZE(bitmap_count(&b), 0);
         /* Still empty: a failed take changes nothing. */
         HS_EXPECT_EQ_SIZE(bitmap_take_first(&b), BITMAP_MAXBITS);
+    }
+}
+
+HS_TEST(take_many_matches_take_first)
+{
+    for (size_t c = 0; c < sizeof nbits_cases / sizeof nbits_cases[0]; c++) {
+        size_t nbits = nbits_cases[c];
+        bitmap_t a, b;
+        bitmap_init_full(&a, nbits);
+        /* Holes across word boundaries: every third bit, and bit 64. */
+        for (size_t i = 0; i < nbits; i += 3)
+            bitmap_clear(&a, i);
+        if (nbits > 64)
+            bitmap_clear(&a, 64);
+        b = a;
+        size_t left = bitmap_count(&a);
+        uint32_t idx[BITMAP_MAXBITS];
+        /* In chunks of 7, then whatever is left, then nothing. */
+        while (left > 0) {
+            size_t want = left < 7 ? left : 7;
+            size_t got = bitmap_take_many(&a, idx, want);
+            HS_ASSERT_EQ_SIZE(got, want);
+            for (size_t i = 0; i < got; i++)
+                HS_EXPECT_EQ_SIZE(idx[i], bitmap_take_first(&b));
+            left -= got;
+        }
+        HS_EXPECT_EQ_SIZE(bitmap_take_many(&a, idx, 5), 0);
+        HS_EXPECT_EQ_SIZE(bitmap_count(&a), 0);
+        HS_EXPECT_EQ_SIZE(bitmap_count(&b), 0);
     }
 }
 
