@@ -19,8 +19,9 @@
  * Why a spare: a producer/consumer pattern (one thread allocates, another
  * frees everything) empties each slab soon after it filled; returning it
  * and splitting a new one from the page allocator at once cost two page
- * allocator calls and their lock per slab (measured in docs/PERFORMANCE.md,
- * "Where the cycles go").  One empty slab per bin bounds what it keeps.
+ * allocator calls and their lock per slab (docs/PERFORMANCE.md, "Where
+ * the instructions and cycles go").  One empty slab per bin bounds what it
+ * keeps.
  */
 #ifndef HS_BIN_H
 #define HS_BIN_H
