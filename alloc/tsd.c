@@ -56,18 +56,11 @@ tsd_destructor(void *arg)
     tsd->deallocated = 0;
     if (tsd->arena != NULL) {
         arena_thread_detach(tsd->arena);
-        /* The last thread of an arena is gone: its dirty pages take a
-         * decay step now (those past their time go), not a full purge.  A
-         * program that ends and starts threads all the time (a pool that
-         * replaces its workers) binds the next thread to this arena, and
-         * purging everything made that thread fault every page in again:
-         * mstress spent most of its time there, 7x mimalloc's
-         * (docs/PERFORMANCE.md, "Where the instructions and cycles go").
-         * Decay ticks reach every arena, so an arena left alone still
-         * empties on the decay curve. */
+        /* The last thread of an arena is gone: no one is left to reuse
+         * its dirty pages soon, so they are purged now. */
         if (atomic_load_explicit(&tsd->arena->nthreads, memory_order_relaxed) ==
             0)
-            arena_decay(tsd->arena);
+            arena_purge(tsd->arena);
         tsd->arena = NULL;
     }
 }
