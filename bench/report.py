@@ -243,77 +243,55 @@ def checksum_problems(summary):
     return problems
 
 
-def summary_tables(summary, allocs, lines):
+def metric_table(summary, allocs, workloads, heading, unit, cell, metric,
+                 target, other_over_hs, lines):
+    """One table: a column per allocator (cell), then the ratio columns
+    (ratio of metric, ✗ past target for jemalloc); nothing for no
+    workloads."""
+    if not workloads:
+        return
     others = [a for a in allocs if a != REF]
-    have_ref = REF in allocs
-    timed = [w for w, per in summary.items() if not is_throughput(per)]
-    head = ["workload"] + ["%s s" % a for a in allocs]
-    if have_ref:
-        head += ["hs/%s" % a[:2] if a != "glibc" else "hs/glibc" for a in others]
-    if timed:
-        lines.append("### Wall time (median seconds; ratio = heapsight ÷ "
-                     "other, ✗ = over the %.1fx-jemalloc target)"
-                     % TIME_TARGET)
-        lines.append("")
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-    for w in timed:
-        per = summary[w]
-        row = [w] + [cell_time(per.get(a)) for a in allocs]
-        if have_ref:
-            row += [fmt_ratio(ratio(per, "wall", a),
-                              TIME_TARGET if a == "jemalloc" else None)
-                    for a in others]
-        lines.append("| " + " | ".join(row) + " |")
-    if timed:
-        lines.append("")
-    throughput_table(summary, allocs, lines)
-    head = ["workload"] + ["%s MiB" % a for a in allocs]
-    if have_ref:
-        head += ["hs/%s" % a[:2] if a != "glibc" else "hs/glibc" for a in others]
-    lines.append("### Peak RSS (median MiB; ratio = heapsight ÷ other, "
-                 "✗ = over the %.1fx-jemalloc target)" % RSS_TARGET)
+    head = ["workload"] + ["%s %s" % (a, unit) for a in allocs]
+    if REF in allocs:
+        if other_over_hs:
+            head += ["%s/hs" % (a[:2] if a != "glibc" else a) for a in others]
+        else:
+            head += ["hs/%s" % a[:2] if a != "glibc" else "hs/glibc"
+                     for a in others]
+    lines.append(heading)
     lines.append("")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
-    for w, per in summary.items():
-        row = [w] + [cell_rss(per.get(a)) for a in allocs]
-        if have_ref:
-            row += [fmt_ratio(ratio(per, "rss", a),
-                              RSS_TARGET if a == "jemalloc" else None)
+    for w in workloads:
+        per = summary[w]
+        row = [w] + [cell(per.get(a)) for a in allocs]
+        if REF in allocs:
+            row += [fmt_ratio(ratio(per, metric, a),
+                              target if a == "jemalloc" else None)
                     for a in others]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
 
 
-def throughput_table(summary, allocs, lines):
-    """The fixed-time workloads, by throughput (nothing if there are
-    none)."""
-    tw = [w for w, per in summary.items() if is_throughput(per)]
-    if not tw:
-        return
-    others = [a for a in allocs if a != REF]
-    have_ref = REF in allocs
-    head = ["workload"] + ["%s ops/s" % a for a in allocs]
-    if have_ref:
-        head += ["%s/hs" % (a[:2] if a != "glibc" else a) for a in others]
-    lines.append("### Throughput of the fixed-time workloads (median "
+def summary_tables(summary, allocs, lines):
+    timed = [w for w, per in summary.items() if not is_throughput(per)]
+    metric_table(summary, allocs, timed,
+                 "### Wall time (median seconds; ratio = heapsight ÷ "
+                 "other, ✗ = over the %.1fx-jemalloc target)" % TIME_TARGET,
+                 "s", cell_time, "wall", TIME_TARGET, False, lines)
+    # The fixed-time workloads, by throughput.
+    metric_table(summary, allocs,
+                 [w for w, per in summary.items() if is_throughput(per)],
+                 "### Throughput of the fixed-time workloads (median "
                  "operations per second; ratio = other ÷ heapsight, so "
                  "below 1.00 heapsight is faster, as in the time table; "
                  "✗ = jemalloc over %.1fx heapsight's throughput)"
-                 % TIME_TARGET)
-    lines.append("")
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
-    for w in tw:
-        per = summary[w]
-        row = [w] + [cell_tput(per.get(a)) for a in allocs]
-        if have_ref:
-            row += [fmt_ratio(ratio(per, "wall", a),
-                              TIME_TARGET if a == "jemalloc" else None)
-                    for a in others]
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+                 % TIME_TARGET,
+                 "ops/s", cell_tput, "wall", TIME_TARGET, True, lines)
+    metric_table(summary, allocs, list(summary),
+                 "### Peak RSS (median MiB; ratio = heapsight ÷ other, "
+                 "✗ = over the %.1fx-jemalloc target)" % RSS_TARGET,
+                 "MiB", cell_rss, "rss", RSS_TARGET, False, lines)
 
 
 def detail_tables(summary, allocs, lines):
