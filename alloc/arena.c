@@ -33,6 +33,7 @@ arena_init(arena_t *a, unsigned ind)
     a->hooks = NULL;
     a->metadata_use_hooks = false;
     atomic_store_explicit(&a->nthreads, 0, memory_order_relaxed);
+    atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
     for (unsigned i = 0; i < SZ_NBINS; i++)
         bin_init(&a->bins[i]);
     pa_shard_init(&a->pa, ind, arena_dirty_ms_default, arena_muzzy_ms_default);
@@ -111,17 +112,24 @@ arena_get(unsigned ind)
 arena_t *
 arena_choose(void)
 {
+    /* Least loaded first; among arenas with no thread, the orphan that
+     * lost its last thread most recently (its dirty pages are the most
+     * likely to still be there), then the lowest index. */
     unsigned best = 0, best_n = UINT32_MAX;
+    uint64_t best_orphan = 0;
     for (unsigned i = 0; i < narenas_auto; i++) {
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
-        unsigned n = a == NULL ? 0
-                               : atomic_load_explicit(&a->nthreads,
-                                                      memory_order_relaxed);
-        if (n < best_n) {
+        unsigned n = 0;
+        uint64_t orphan = 0;
+        if (a != NULL) {
+            n = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
+            orphan = atomic_load_explicit(&a->orphan_purge_ns,
+                                          memory_order_relaxed);
+        }
+        if (n < best_n || (n == 0 && orphan > best_orphan)) {
             best = i;
             best_n = n;
-            if (n == 0)
-                break;
+            best_orphan = orphan;
         }
     }
     arena_t *a = arena_get(best);
@@ -142,8 +150,13 @@ arena_choose_attach(void)
         arena_t *again = arena_choose();
         if (again == a && atomic_compare_exchange_strong_explicit(
                               &a->nthreads, &n, n + 1, memory_order_relaxed,
-                              memory_order_relaxed))
+                              memory_order_relaxed)) {
+            /* An orphan taken over: its dirty pages are this thread's to
+             * reuse. */
+            atomic_store_explicit(&a->orphan_purge_ns, 0,
+                                  memory_order_relaxed);
             return a;
+        }
     }
     arena_t *a = arena_choose();
     if (a != NULL)
@@ -160,7 +173,50 @@ arena_thread_attach(arena_t *a)
 void
 arena_thread_detach(arena_t *a)
 {
-    atomic_fetch_sub_explicit(&a->nthreads, 1, memory_order_relaxed);
+    if (atomic_fetch_sub_explicit(&a->nthreads, 1, memory_order_relaxed) != 1)
+        return;
+    int64_t ms = atomic_load_explicit(&a->pa.pac.dirty_decay_ms,
+                                      memory_order_relaxed);
+    if (ms <= 0) {
+        arena_purge(a);
+        return;
+    }
+    uint64_t wait_ms = (uint64_t)ms < ARENA_ORPHAN_WAIT_MS ? (uint64_t)ms
+                                                           : ARENA_ORPHAN_WAIT_MS;
+    uint64_t now = pac_now_ns();
+    /* Orphans left earlier whose wait is over go first. */
+    arena_orphans_purge(now);
+    /* Odd, so never 0 ("not pending"). */
+    uint64_t due = now + wait_ms * 1000000;
+    atomic_store_explicit(&a->orphan_purge_ns, due | 1, memory_order_relaxed);
+}
+
+uint64_t
+arena_orphans_purge(uint64_t now_ns)
+{
+    uint64_t next = UINT64_MAX;
+    for (unsigned i = 0; i < narenas_auto; i++) {
+        arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
+        if (a == NULL)
+            continue;
+        uint64_t due = atomic_load_explicit(&a->orphan_purge_ns,
+                                            memory_order_relaxed);
+        if (due == 0)
+            continue;
+        if (due > now_ns) {
+            if (due - now_ns < next)
+                next = due - now_ns;
+            continue;
+        }
+        /* One purger per orphan; a thread that took the arena meanwhile
+         * cleared the stamp and keeps the pages. */
+        if (atomic_compare_exchange_strong_explicit(
+                &a->orphan_purge_ns, &due, 0, memory_order_relaxed,
+                memory_order_relaxed) &&
+            atomic_load_explicit(&a->nthreads, memory_order_relaxed) == 0)
+            arena_purge(a);
+    }
+    return next;
 }
 
 void

@@ -27,6 +27,8 @@
 #include "util/mutex.h"
 
 #define ARENAS_MAX 1024
+/* How long an orphaned arena's dirty pages wait for a new thread. */
+#define ARENA_ORPHAN_WAIT_MS 5
 
 typedef struct arena_s {
     unsigned ind;
@@ -38,6 +40,9 @@ typedef struct arena_s {
     base_t meta_base;
     edata_cache_t meta_edc;
     _Atomic(unsigned) nthreads; /* atomic */
+    /* When an orphan (an arena whose last thread is gone) is purged, in
+     * pac_now_ns time, odd; 0: not an orphan, or purged.  Atomic. */
+    _Atomic(uint64_t) orphan_purge_ns;
     bin_t bins[SZ_NBINS];
     pa_shard_t pa;
     _Atomic(uint64_t) nlarge_malloc; /* atomic */
@@ -67,13 +72,26 @@ int arena_reset(unsigned ind);
  * its descriptors and metadata blocks too; its index becomes free.  0,
  * ENOENT, or EFAULT (not manual, or a thread is bound to it). */
 int arena_destroy(unsigned ind);
-/* The least loaded automatic arena, for a new thread. */
+/* The least loaded automatic arena, for a new thread; among those with
+ * no thread, the most recent orphan. */
 arena_t *arena_choose(void);
 /* arena_choose and arena_thread_attach as one step (a thread's first
  * allocation): the count it chose by is the count it increments. */
 arena_t *arena_choose_attach(void);
 void arena_thread_attach(arena_t *a);
+/* A thread leaves a.  The last one to leave makes it an orphan: its dirty
+ * pages wait ARENA_ORPHAN_WAIT_MS (or dirty_decay_ms when shorter; not at
+ * all when that is 0 or -1) for a new thread to take the arena and reuse
+ * them, and arena_orphans_purge purges them after that.  A thread that
+ * starts and ends over and over (a pool that respawns its workers) would
+ * otherwise fault every page back in after each exit; a process whose
+ * threads have all ended would otherwise keep their pages for the decay
+ * time. */
 void arena_thread_detach(arena_t *a);
+/* Purges every orphan whose wait is over; returns the ns until the next
+ * one is due (UINT64_MAX: none pending).  Called by decay ticks and the
+ * background thread. */
+uint64_t arena_orphans_purge(uint64_t now_ns);
 
 /* Moves up to n regions of class ind from a's bin into out; returns how
  * many (fewer only on OOM). */

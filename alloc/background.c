@@ -94,6 +94,9 @@ run_once(void)
         if (w < wait)
             wait = w;
     }
+    uint64_t w = arena_orphans_purge(now);
+    if (w < wait)
+        wait = w;
     uint64_t t = (uint64_t)hs_monotonic_ns();
     uint64_t zero = 0;
     atomic_compare_exchange_strong(&bg_first_run_ns, &zero, t);

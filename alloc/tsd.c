@@ -56,11 +56,6 @@ tsd_destructor(void *arg)
     tsd->deallocated = 0;
     if (tsd->arena != NULL) {
         arena_thread_detach(tsd->arena);
-        /* The last thread of an arena is gone: no one is left to reuse
-         * its dirty pages soon, so they are purged now. */
-        if (atomic_load_explicit(&tsd->arena->nthreads, memory_order_relaxed) ==
-            0)
-            arena_purge(tsd->arena);
         tsd->arena = NULL;
     }
 }

@@ -6,7 +6,10 @@
  * next fill's, and goes back to the page allocator when released;
  * non-full slabs are reused first; a flush of regions from several arenas
  * sends each home; large allocations (alignment, zero, in-place resize)
- * and arena_stats stay consistent with the page allocator's counters.
+ * and arena_stats stay consistent with the page allocator's counters; an
+ * arena whose last thread leaves keeps its dirty pages for
+ * ARENA_ORPHAN_WAIT_MS, for a new thread that takes it over, and is purged
+ * after that.
  *
  * Boot with 16 arenas; each test works in its own arena so that a fresh
  * bin (no slabs yet) can be assumed.
@@ -495,6 +498,80 @@ HS_TEST(stats_after_mixed_work)
     HS_EXPECT_EQ_SIZE(st.active, 0);
     HS_EXPECT_EQ_SIZE(st.nslabs, 0);
     expect_stats_consistent(a);
+}
+
+/* Makes a's page allocator hold dirty pages: a large block, freed. */
+static size_t
+make_dirty(arena_t *a)
+{
+    void *p = large_malloc(a, 1 << 20, 0, false);
+    if (p == NULL)
+        return 0; /* the caller's expectation fails */
+    memset(p, 0x5a, 1 << 20);
+    large_dalloc(emap_entry_edata(emap_lookup(p)));
+    arena_stats_t st;
+    arena_stats(a, &st);
+    return st.pa.dirty;
+}
+
+static size_t
+dirty_of(arena_t *a)
+{
+    arena_stats_t st;
+    arena_stats(a, &st);
+    return st.pa.dirty;
+}
+
+HS_TEST(orphan_purged_after_its_wait)
+{
+    arena_t *a = test_arena(9);
+    HS_ASSERT_NOT_NULL(a);
+    arena_thread_attach(a);
+    HS_EXPECT_GE_SIZE(make_dirty(a), (size_t)1 << 20);
+    uint64_t t0 = pac_now_ns();
+    arena_thread_detach(a);
+    uint64_t t1 = pac_now_ns();
+    /* Due ARENA_ORPHAN_WAIT_MS after the detach (odd: up to 1 ns more). */
+    const uint64_t wait = (uint64_t)ARENA_ORPHAN_WAIT_MS * 1000000;
+    uint64_t due = atomic_load(&a->orphan_purge_ns);
+    HS_EXPECT_GE_U64(due, t0 + wait);
+    HS_EXPECT_LE_U64(due, t1 + wait + 1);
+    /* Before it: kept, and the time left is reported. */
+    HS_EXPECT_EQ_U64(arena_orphans_purge(due - 10), 10);
+    HS_EXPECT_GE_SIZE(dirty_of(a), (size_t)1 << 20);
+    /* Past it: purged, and nothing is pending any more. */
+    uint64_t later = pac_now_ns() + (ARENA_ORPHAN_WAIT_MS + 1) * 1000000ull;
+    HS_EXPECT_EQ_U64(arena_orphans_purge(later), UINT64_MAX);
+    HS_EXPECT_EQ_SIZE(dirty_of(a), 0);
+    HS_EXPECT_EQ_U64(atomic_load(&a->orphan_purge_ns), 0);
+}
+
+HS_TEST(new_thread_takes_over_the_latest_orphan)
+{
+    arena_t *old = test_arena(10), *a = test_arena(11);
+    HS_ASSERT_NOT_NULL(old);
+    HS_ASSERT_NOT_NULL(a);
+    /* Two orphans: the one whose thread left last is chosen. */
+    arena_thread_attach(old);
+    make_dirty(old);
+    arena_thread_detach(old);
+    arena_thread_attach(a);
+    size_t dirty = make_dirty(a);
+    while (pac_now_ns() <= atomic_load(&old->orphan_purge_ns))
+        ; /* a's stamp must be later than old's */
+    arena_thread_detach(a);
+    HS_EXPECT_EQ_PTR(arena_choose(), a);
+    HS_EXPECT_EQ_PTR(arena_choose_attach(), a);
+    /* Taken over: no longer pending, its pages kept for the new thread,
+     * while the other orphan is purged once due. */
+    HS_EXPECT_EQ_U64(atomic_load(&a->orphan_purge_ns), 0);
+    uint64_t later = pac_now_ns() + (ARENA_ORPHAN_WAIT_MS + 1) * 1000000ull;
+    arena_orphans_purge(later);
+    HS_EXPECT_EQ_SIZE(dirty_of(a), dirty);
+    HS_EXPECT_EQ_SIZE(dirty_of(old), 0);
+    arena_thread_detach(a);
+    arena_orphans_purge(pac_now_ns() + (ARENA_ORPHAN_WAIT_MS + 1) * 1000000ull);
+    HS_EXPECT_EQ_SIZE(dirty_of(a), 0);
 }
 
 HS_TEST_MAIN()
