@@ -60,8 +60,11 @@ sz_boot(void)
         bi->slab_size = slab_size_for(bi->reg_size);
         bi->nregs = (uint32_t)(bi->slab_size / bi->reg_size);
         bi->div_magic = (((uint64_t)1 << 48) + bi->reg_size - 1) / bi->reg_size;
-        sz_region_tests[i].div_test = UINT64_MAX / bi->reg_size + 1;
-        sz_region_tests[i].regs_end = bi->nregs * bi->reg_size;
+        uint64_t c = UINT64_MAX / bi->reg_size + 1;
+        uint64_t last = (uint64_t)(bi->nregs - 1) * (c * bi->reg_size);
+        hs_assert_cheap(last < c);
+        sz_region_tests[i].div_test = c;
+        sz_region_tests[i].last_test = last;
     }
     hs_assert_cheap(class_size(SZ_NBINS - 1) == SZ_SMALL_MAX);
     hs_assert_cheap(class_size(SZ_NSIZES - 1) == SZ_MAX);

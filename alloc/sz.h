@@ -41,13 +41,16 @@ typedef struct bin_info_s {
 
 extern HS_HIDDEN bin_info_t bin_infos[SZ_NBINS];
 
-/* What free's fast path needs of a class, 16 bytes apart. */
+/* What free's fast path needs of a class, 16 bytes apart.  With
+ * c = ceil(2^64 / reg_size), off * c mod 2^64 is below c exactly when off
+ * (< 2^32) is a multiple of reg_size (Lemire, Kaser and Kurz, "Faster
+ * Remainder by Direct Computation", 2019); for off = k * reg_size it is
+ * k * e, e = reg_size * c mod 2^64 < reg_size.  So one compare with
+ * (nregs - 1) * e, which sz_boot checks is below c, accepts the region
+ * starts k < nregs and rejects the rest, the slab's tail included. */
 typedef struct sz_region_test_s {
-    /* floor((2^64 - 1) / reg_size) + 1: off (< 2^32) is a multiple of
-     * reg_size iff off * div_test mod 2^64 < div_test (Lemire, Kaser and
-     * Kurz, "Faster Remainder by Direct Computation", 2019). */
-    uint64_t div_test;
-    uint64_t regs_end; /* nregs * reg_size: where the regions end */
+    uint64_t div_test;  /* c */
+    uint64_t last_test; /* (nregs - 1) * e */
 } sz_region_test_t;
 
 extern HS_HIDDEN sz_region_test_t sz_region_tests[SZ_NBINS];
@@ -93,13 +96,13 @@ sz_s2u(size_t size)
  * two); 0 if too large. */
 size_t sz_sa2u(size_t size, size_t alignment);
 
-/* Whether byte off of a slab of class ind starts a region: one multiply,
- * no division (the free fast path's check). */
+/* Whether byte off (< the slab size) of a slab of class ind starts a
+ * region: one multiply and one compare (the free fast path's check). */
 static inline bool
 sz_region_start(unsigned ind, size_t off)
 {
     const sz_region_test_t *t = &sz_region_tests[ind];
-    return (uint64_t)off * t->div_test < t->div_test && off < t->regs_end;
+    return (uint64_t)off * t->div_test <= t->last_test;
 }
 
 /* Region index of the byte offset off within a slab of class ind, or

@@ -5,7 +5,8 @@
  * and their neighbours), every class a multiple of 16, sz_s2u and sz_sa2u
  * (a small aligned class is a multiple of its alignment), and the slab
  * geometry of bin_infos (nregs * reg_size <= slab_size, nregs <= 512,
- * sz_region_index exact on region starts and UINT32_MAX elsewhere).
+ * sz_region_index exact on region starts and UINT32_MAX elsewhere;
+ * sz_region_start true exactly at the region starts).
  * Boots the size classes alone.
  */
 #include "hs_test.h"
@@ -253,6 +254,25 @@ HS_TEST(region_index_exact)
             if (got != want && bad++ < 5)
                 HS_FAIL("class %u (%zu): region_index(%zu) = %u, want %u", i,
                         bi->reg_size, off, got, want);
+        }
+    }
+    HS_EXPECT_EQ_SIZE(bad, 0);
+}
+
+/* The free path's test, over every offset it can be given (below the slab
+ * size): true exactly at the starts of the nregs regions. */
+HS_TEST(region_start_exact)
+{
+    boot_once();
+    size_t bad = 0;
+    for (unsigned i = 0; i < SZ_NBINS; i++) {
+        const bin_info_t *bi = &bin_infos[i];
+        for (size_t off = 0; off < bi->slab_size; off++) {
+            bool want =
+                off % bi->reg_size == 0 && off / bi->reg_size < bi->nregs;
+            if (sz_region_start(i, off) != want && bad++ < 5)
+                HS_FAIL("class %u (%zu): region_start(%zu) = %d", i,
+                        bi->reg_size, off, !want);
         }
     }
     HS_EXPECT_EQ_SIZE(bad, 0);
