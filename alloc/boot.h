@@ -18,7 +18,7 @@
 enum { BOOT_NONE = 0, BOOT_RUNNING = 1, BOOT_DONE = 2, BOOT_FAILED = 3 };
 extern _Atomic(int) boot_state;
 /* Key of the free mark: free() writes ptr ^ key into a freed small region
- * so that a second free of it is recognised (see export.c). */
+ * so that a second free of it is recognised (see front.h). */
 extern HS_HIDDEN uintptr_t boot_free_mark_key;
 
 bool boot_slow(void);

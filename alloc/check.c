@@ -151,3 +151,15 @@ check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
         }
     }
 }
+
+HS_COLD void
+check_fill(void *p, size_t size, size_t usize, bool zero)
+{
+    if (check_junk_free)
+        check_junk_on_reuse("malloc", p, usize,
+                            emap_entry_edata(emap_lookup(p))->junk_life);
+    if (check_junk_alloc && !zero)
+        memset(p, CHECK_JUNK_ALLOC, size);
+    if (check_canary)
+        check_canary_write(p, size, usize);
+}

@@ -96,4 +96,10 @@ void check_junk_on_free(void *p, size_t usize, uint32_t life);
 void check_junk_on_reuse(const char *fn, const void *p, size_t usize,
                          uint32_t life);
 
+/* The checks on block p of size bytes asked (usize usable) about to be
+ * handed out by an allocation, zeroed or not (zero): the junk of its last
+ * life verified (junk:free), then its new junk (junk:alloc, unless zero)
+ * and canary written.  Only while check_any. */
+HS_COLD void check_fill(void *p, size_t size, size_t usize, bool zero);
+
 #endif /* HS_CHECK_H */

@@ -15,7 +15,7 @@
  *
  * Invariants, per bin: low_water <= ncached <= ncached_max; a region in a
  * bin is counted as allocated by its bin (curregs) and carries the free
- * mark (see export.c), so a second free of it is caught.
+ * mark (see front.h), so a second free of it is caught.
  */
 #ifndef HS_TCACHE_H
 #define HS_TCACHE_H

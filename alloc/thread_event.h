@@ -19,7 +19,7 @@ typedef enum {
     TE_DECAY,       /* let the thread's arena purge pages that decayed */
     TE_PROF_SAMPLE, /* the next allocation is sampled (prof_hooks.h) */
     TE_SAN_GUARD,   /* with san_guard_*: every allocation takes the slow
-                       path, which counts them (export.c) */
+                       path, which counts them (alloc_slow.c) */
     TE_NEVENTS
 } te_event_t;
 

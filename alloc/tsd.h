@@ -32,7 +32,7 @@ typedef enum {
     TSD_DYING = 2,
 } tsd_state_t;
 
-/* Pages a thread keeps for sampled small allocations (see export.c). */
+/* Pages a thread keeps for sampled small allocations (see sampled.c). */
 #define TSD_PROF_PAGES 4
 
 typedef struct tsd_s {
