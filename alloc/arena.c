@@ -123,8 +123,8 @@ arena_choose(void)
         uint64_t orphan = 0;
         if (a != NULL) {
             n = atomic_load_explicit(&a->nthreads, memory_order_relaxed);
-            orphan = atomic_load_explicit(&a->orphan_purge_ns,
-                                          memory_order_relaxed);
+            orphan =
+                atomic_load_explicit(&a->orphan_purge_ns, memory_order_relaxed);
         }
         if (n < best_n || (n == 0 && orphan > best_orphan)) {
             best = i;
@@ -153,8 +153,7 @@ arena_choose_attach(void)
                               memory_order_relaxed)) {
             /* An orphan taken over: its dirty pages are this thread's to
              * reuse. */
-            atomic_store_explicit(&a->orphan_purge_ns, 0,
-                                  memory_order_relaxed);
+            atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
             return a;
         }
     }
@@ -168,6 +167,7 @@ void
 arena_thread_attach(arena_t *a)
 {
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
+    atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
 }
 
 void
@@ -175,19 +175,20 @@ arena_thread_detach(arena_t *a)
 {
     if (atomic_fetch_sub_explicit(&a->nthreads, 1, memory_order_relaxed) != 1)
         return;
-    int64_t ms = atomic_load_explicit(&a->pa.pac.dirty_decay_ms,
-                                      memory_order_relaxed);
+    int64_t ms =
+        atomic_load_explicit(&a->pa.pac.dirty_decay_ms, memory_order_relaxed);
     if (ms <= 0) {
         arena_purge(a);
         return;
     }
-    uint64_t wait_ms = (uint64_t)ms < ARENA_ORPHAN_WAIT_MS ? (uint64_t)ms
-                                                           : ARENA_ORPHAN_WAIT_MS;
-    uint64_t now = pac_now_ns();
-    /* Orphans left earlier whose wait is over go first. */
-    arena_orphans_purge(now);
+    uint64_t wait_ms = (uint64_t)ms < ARENA_ORPHAN_WAIT_MS
+                           ? (uint64_t)ms
+                           : ARENA_ORPHAN_WAIT_MS;
+    /* One orphan waits at a time: new threads take the most recent one
+     * first, so an older one would most likely wait in vain. */
+    arena_orphans_purge(UINT64_MAX);
     /* Odd, so never 0 ("not pending"). */
-    uint64_t due = now + wait_ms * 1000000;
+    uint64_t due = pac_now_ns() + wait_ms * 1000000;
     atomic_store_explicit(&a->orphan_purge_ns, due | 1, memory_order_relaxed);
 }
 
@@ -199,8 +200,8 @@ arena_orphans_purge(uint64_t now_ns)
         arena_t *a = atomic_load_explicit(&arenas[i], memory_order_acquire);
         if (a == NULL)
             continue;
-        uint64_t due = atomic_load_explicit(&a->orphan_purge_ns,
-                                            memory_order_relaxed);
+        uint64_t due =
+            atomic_load_explicit(&a->orphan_purge_ns, memory_order_relaxed);
         if (due == 0)
             continue;
         if (due > now_ns) {
@@ -210,9 +211,9 @@ arena_orphans_purge(uint64_t now_ns)
         }
         /* One purger per orphan; a thread that took the arena meanwhile
          * cleared the stamp and keeps the pages. */
-        if (atomic_compare_exchange_strong_explicit(
-                &a->orphan_purge_ns, &due, 0, memory_order_relaxed,
-                memory_order_relaxed) &&
+        if (atomic_compare_exchange_strong_explicit(&a->orphan_purge_ns, &due,
+                                                    0, memory_order_relaxed,
+                                                    memory_order_relaxed) &&
             atomic_load_explicit(&a->nthreads, memory_order_relaxed) == 0)
             arena_purge(a);
     }

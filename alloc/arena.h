@@ -82,7 +82,8 @@ void arena_thread_attach(arena_t *a);
 /* A thread leaves a.  The last one to leave makes it an orphan: its dirty
  * pages wait ARENA_ORPHAN_WAIT_MS (or dirty_decay_ms when shorter; not at
  * all when that is 0 or -1) for a new thread to take the arena and reuse
- * them, and arena_orphans_purge purges them after that.  A thread that
+ * them, and arena_orphans_purge purges them after that.  One orphan waits
+ * at a time: a newer one has the older purged at once.  A thread that
  * starts and ends over and over (a pool that respawns its workers) would
  * otherwise fault every page back in after each exit; a process whose
  * threads have all ended would otherwise keep their pages for the decay

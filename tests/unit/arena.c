@@ -9,7 +9,7 @@
  * and arena_stats stay consistent with the page allocator's counters; an
  * arena whose last thread leaves keeps its dirty pages for
  * ARENA_ORPHAN_WAIT_MS, for a new thread that takes it over, and is purged
- * after that.
+ * after that; a newer orphan has an older one purged at once.
  *
  * Boot with 16 arenas; each test works in its own arena so that a fresh
  * bin (no slabs yet) can be assumed.
@@ -551,24 +551,25 @@ HS_TEST(new_thread_takes_over_the_latest_orphan)
     arena_t *old = test_arena(10), *a = test_arena(11);
     HS_ASSERT_NOT_NULL(old);
     HS_ASSERT_NOT_NULL(a);
-    /* Two orphans: the one whose thread left last is chosen. */
     arena_thread_attach(old);
-    make_dirty(old);
+    HS_EXPECT_GE_SIZE(make_dirty(old), (size_t)1 << 20);
     arena_thread_detach(old);
+    HS_EXPECT_NE_U64(atomic_load(&old->orphan_purge_ns), 0);
+    HS_EXPECT_GE_SIZE(dirty_of(old), (size_t)1 << 20);
+    /* A second orphan: the first is purged at once, one waits. */
     arena_thread_attach(a);
     size_t dirty = make_dirty(a);
-    while (pac_now_ns() <= atomic_load(&old->orphan_purge_ns))
-        ; /* a's stamp must be later than old's */
     arena_thread_detach(a);
+    HS_EXPECT_EQ_U64(atomic_load(&old->orphan_purge_ns), 0);
+    HS_EXPECT_EQ_SIZE(dirty_of(old), 0);
+    HS_EXPECT_NE_U64(atomic_load(&a->orphan_purge_ns), 0);
+    /* A new thread takes the waiting one over, and keeps its pages. */
     HS_EXPECT_EQ_PTR(arena_choose(), a);
     HS_EXPECT_EQ_PTR(arena_choose_attach(), a);
-    /* Taken over: no longer pending, its pages kept for the new thread,
-     * while the other orphan is purged once due. */
     HS_EXPECT_EQ_U64(atomic_load(&a->orphan_purge_ns), 0);
     uint64_t later = pac_now_ns() + (ARENA_ORPHAN_WAIT_MS + 1) * 1000000ull;
-    arena_orphans_purge(later);
+    HS_EXPECT_EQ_U64(arena_orphans_purge(later), UINT64_MAX);
     HS_EXPECT_EQ_SIZE(dirty_of(a), dirty);
-    HS_EXPECT_EQ_SIZE(dirty_of(old), 0);
     arena_thread_detach(a);
     arena_orphans_purge(pac_now_ns() + (ARENA_ORPHAN_WAIT_MS + 1) * 1000000ull);
     HS_EXPECT_EQ_SIZE(dirty_of(a), 0);
