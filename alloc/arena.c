@@ -190,6 +190,8 @@ arena_thread_detach(arena_t *a)
     /* Odd, so never 0 ("not pending"). */
     uint64_t due = pac_now_ns() + wait_ms * 1000000;
     atomic_store_explicit(&a->orphan_purge_ns, due | 1, memory_order_relaxed);
+    /* The background thread, when running, purges it then. */
+    pac_tell_deferred(due, 0);
 }
 
 uint64_t

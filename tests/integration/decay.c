@@ -10,7 +10,11 @@
  *   - the background thread does the same with no allocation at all, then
  *     sleeps without waking while nothing is deferred, survives fork (the
  *     child purges by ticks and can start its own), and stops on request;
- *   - the control nodes read back what was written and reject bad values.
+ *   - the control nodes read back what was written and reject bad values;
+ *   - the pages a thread leaves in its arena when it exits are purged soon
+ *     after (the arena waits a few ms for a new thread first), by other
+ *     threads' allocation ticks or by the background thread with no
+ *     allocation at all.
  *
  * Timing: a deadline only bounds how long the test waits for purging
  * (generous: seconds for decay times of 100 ms); nothing asserts speed.
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <heapsight.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +142,53 @@ wait_rss_below(size_t limit, double timeout_s, bool tick)
                 free(it_opaque_ptr(malloc(it_opaque(8192))));
         }
         usleep(5000);
+    }
+    return -1;
+}
+
+/* A thread that touches a block of `size` bytes, frees it and exits a
+ * little later: its arena keeps the pages dirty (default decay: 10 s) as
+ * it loses its last thread.  The pause lets a background thread woken by
+ * the free go back to sleep first. */
+typedef struct exiter_s {
+    size_t size;
+    unsigned arena; /* the thread's arena */
+    bool ok;
+} exiter_t;
+
+static void *
+block_and_exit(void *arg)
+{
+    exiter_t *x = arg;
+    x->arena = my_arena();
+    char *p = malloc(it_opaque(x->size));
+    x->ok = p != NULL;
+    if (p != NULL)
+        memset(p, 0x5a, x->size);
+    free(p);
+    usleep(300000);
+    return NULL;
+}
+
+static void
+run_exiter(exiter_t *x)
+{
+    pthread_t t;
+    HS_EXPECT_EQ_INT(pthread_create(&t, NULL, block_and_exit, x), 0);
+    HS_EXPECT_EQ_INT(pthread_join(t, NULL), 0);
+    HS_EXPECT_TRUE(x->ok);
+}
+
+/* Waits (sleeping, no allocation) until arena's dirty pages are gone; the
+ * time it took, or -1 after timeout_s. */
+static double
+wait_arena_clean(unsigned arena, double timeout_s)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < timeout_s) {
+        if (arena_stat(arena, "pdirty") == 0)
+            return now_s() - t0;
+        usleep(10000);
     }
     return -1;
 }
@@ -323,6 +375,29 @@ HS_TEST(background_thread_purges_without_allocation)
     set_decay(a, 10000, 10000);
     set_background(false);
     HS_EXPECT_EQ_SIZE(bg_threads(), 0);
+}
+
+/* Deadlines of 2 s for what takes milliseconds (the orphan wait, then a
+ * tick or the background thread's 100 ms minimum sleep): the decay curve
+ * alone would keep most of the block resident for several seconds. */
+HS_TEST(exited_threads_pages_purged_by_ticks)
+{
+    size_t before = rss_bytes();
+    exiter_t x = {.size = BLOCK};
+    run_exiter(&x);
+    HS_EXPECT_GE_INT(wait_rss_below(before + 4 * MIB, 2.0, true), 0);
+}
+
+/* 32 pages: too few for the background thread to wake for them before
+ * their decay is due (PAC_DEFER_MIN_PAGES); the thread's exit wakes it. */
+HS_TEST(exited_threads_pages_purged_by_background_thread)
+{
+    set_background(true);
+    exiter_t x = {.size = 128 << 10};
+    run_exiter(&x);
+    /* No allocation from here on. */
+    HS_EXPECT_GE_INT(wait_arena_clean(x.arena, 2.0), 0);
+    set_background(false);
 }
 
 HS_TEST(background_thread_across_fork)
