@@ -17,6 +17,7 @@
  * exit to a noinline slow path.  Both are inlined here, into each entry
  * point that takes them.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdatomic.h>
@@ -115,6 +116,113 @@ malloc(size_t size)
 HS_API void
 free(void *p)
 {
+    free_fast(p);
+}
+
+/* ---- C++ operator new and delete ----
+ *
+ * The plain and nothrow forms, so that a C++ program's new and delete
+ * reach the fast paths directly rather than through the C++ runtime's
+ * wrappers, which call malloc and free through the PLT.  A program that
+ * defines its own operators still wins (the executable comes first in
+ * symbol lookup).  When the allocation fails, the C++ runtime's own
+ * operator (the next definition) takes over: it calls the new_handler and
+ * retries malloc, which is heapsight's, then throws std::bad_alloc or, for
+ * nothrow, returns NULL.  The aligned forms stay the runtime's: they call
+ * aligned_alloc and free. */
+
+/* The runtime's operator name, called with size (and nothrow_tag when
+ * not NULL); NULL when there is no C++ runtime behind heapsight (the
+ * throwing forms then end the process: nothing could catch). */
+static void *
+cxx_new_failed(const char *name, size_t size, const void *nothrow_tag)
+{
+    void *fn = dlsym(RTLD_NEXT, name);
+    if (fn == NULL) {
+        if (nothrow_tag != NULL)
+            return NULL;
+        hs_fatal("operator new: out of memory for %zu bytes, and no C++ "
+                 "runtime to throw std::bad_alloc",
+                 size);
+    }
+    if (nothrow_tag != NULL)
+        return ((void *(*)(size_t, const void *))fn)(size, nothrow_tag);
+    return ((void *(*)(size_t))fn)(size);
+}
+
+/* operator new(size_t) */
+HS_API void *
+_Znwm(size_t size)
+{
+    void *p = alloc_fast(size);
+    return likely(p != NULL) ? p : cxx_new_failed("_Znwm", size, NULL);
+}
+
+/* operator new[](size_t) */
+HS_API void *
+_Znam(size_t size)
+{
+    void *p = alloc_fast(size);
+    return likely(p != NULL) ? p : cxx_new_failed("_Znam", size, NULL);
+}
+
+/* operator new(size_t, const std::nothrow_t &) */
+HS_API void *
+_ZnwmRKSt9nothrow_t(size_t size, const void *tag)
+{
+    void *p = alloc_fast(size);
+    return likely(p != NULL) ? p
+                             : cxx_new_failed("_ZnwmRKSt9nothrow_t", size, tag);
+}
+
+/* operator new[](size_t, const std::nothrow_t &) */
+HS_API void *
+_ZnamRKSt9nothrow_t(size_t size, const void *tag)
+{
+    void *p = alloc_fast(size);
+    return likely(p != NULL) ? p
+                             : cxx_new_failed("_ZnamRKSt9nothrow_t", size, tag);
+}
+
+/* operator delete(void *), delete[](void *), their sized forms (the size
+ * is not needed: free finds it) and their nothrow forms. */
+HS_API void
+_ZdlPv(void *p)
+{
+    free_fast(p);
+}
+
+HS_API void
+_ZdaPv(void *p)
+{
+    free_fast(p);
+}
+
+HS_API void
+_ZdlPvm(void *p, size_t size)
+{
+    (void)size;
+    free_fast(p);
+}
+
+HS_API void
+_ZdaPvm(void *p, size_t size)
+{
+    (void)size;
+    free_fast(p);
+}
+
+HS_API void
+_ZdlPvRKSt9nothrow_t(void *p, const void *tag)
+{
+    (void)tag;
+    free_fast(p);
+}
+
+HS_API void
+_ZdaPvRKSt9nothrow_t(void *p, const void *tag)
+{
+    (void)tag;
     free_fast(p);
 }
 

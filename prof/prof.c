@@ -63,8 +63,11 @@ static HS_TLS prof_tls_t tls; /* owner thread only */
 /*
  * The C++ runtime's operator new (and new[], nothrow and aligned forms)
  * only forward to malloc: their frames are trimmed with heapsight's own,
- * so a C++ stack starts at the program's `new`.  Found at start-up with
- * dlsym (the ones of a libstdc++ loaded later are not trimmed).
+ * so a C++ stack starts at the program's `new`.  heapsight defines the
+ * plain and nothrow forms itself (alloc/export.c), so dlsym finds those
+ * inside heapsight; the runtime's aligned forms still forward.  Found at
+ * start-up with dlsym (the ones of a libstdc++ loaded later are not
+ * trimmed).
  */
 enum { NEW_FNS = 8 };
 static struct {

@@ -6,7 +6,9 @@
  *
  * Owns only these checks.  That the C++ runtime really allocates from
  * heapsight is shown with thread.allocated, which counts what heapsight
- * hands out on the calling thread.
+ * hands out on the calling thread; that the plain and nothrow operators
+ * are heapsight's own (not the runtime's wrappers around malloc), with
+ * dladdr; that they still call the new_handler and throw on failure.
  */
 #include "heapsight.h"
 #include "hs_test.h"
@@ -14,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <dlfcn.h>
 #include <map>
 #include <memory>
 #include <new>
@@ -128,6 +131,73 @@ HS_TEST(nothrow_new_of_huge_size_is_null)
     HS_EXPECT_TRUE(threw);
 }
 
+/* The library that defines the operator the program's calls bind to. */
+static std::string
+cxx_definer(const char *name)
+{
+    void *fn = dlsym(RTLD_DEFAULT, name);
+    Dl_info di;
+    if (fn == nullptr || !dladdr(fn, &di) || di.dli_fname == nullptr)
+        return "(none)";
+    return di.dli_fname;
+}
+
+HS_TEST(plain_and_nothrow_operators_are_heapsights)
+{
+    static const char *const names[] = {"_Znwm",
+                                        "_Znam",
+                                        "_ZnwmRKSt9nothrow_t",
+                                        "_ZnamRKSt9nothrow_t",
+                                        "_ZdlPv",
+                                        "_ZdaPv",
+                                        "_ZdlPvm",
+                                        "_ZdaPvm",
+                                        "_ZdlPvRKSt9nothrow_t",
+                                        "_ZdaPvRKSt9nothrow_t"};
+    for (const char *name : names) {
+        std::string lib = cxx_definer(name);
+        if (lib.find("libheapsight") == std::string::npos)
+            HS_FAIL("%s is defined by %s", name, lib.c_str());
+    }
+}
+
+static int cxx_handler_calls;
+
+static void
+cxx_handler()
+{
+    if (++cxx_handler_calls == 3)
+        std::set_new_handler(nullptr);
+}
+
+/* A failed new goes through the C++ runtime: the handler runs until it
+ * removes itself, then std::bad_alloc; nothrow forms give NULL. */
+HS_TEST(failed_new_calls_the_handler_then_throws)
+{
+    size_t huge = SIZE_MAX - 4096;
+    __asm__ volatile("" : "+r"(huge));
+    const char *const forms[] = {"new", "new[]"};
+    for (int form = 0; form < 2; form++) {
+        cxx_handler_calls = 0;
+        std::set_new_handler(cxx_handler);
+        bool threw = false;
+        try {
+            void *p = form == 0 ? ::operator new(huge) : ::operator new[](huge);
+            cxx_escape(p);
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        if (!threw)
+            HS_FAIL("%s of %zu bytes did not throw", forms[form], huge);
+        HS_EXPECT_EQ_INT(cxx_handler_calls, 3);
+    }
+    cxx_handler_calls = 0;
+    std::set_new_handler(cxx_handler);
+    HS_EXPECT_NULL(::operator new[](huge, std::nothrow));
+    HS_EXPECT_EQ_INT(cxx_handler_calls, 3);
+    std::set_new_handler(nullptr);
+}
+
 HS_TEST(vector_growth_keeps_elements)
 {
     std::vector<uint64_t> v;
@@ -196,8 +266,8 @@ HS_TEST(exceptions_across_many_threads)
                 } catch (const cxx_error &e) {
                     std::string want = "error " + std::to_string(id);
                     if (e.id != id ||
-                        std::string(e.what()).compare(0, want.size(),
-                                                      want) != 0 ||
+                        std::string(e.what()).compare(0, want.size(), want) !=
+                            0 ||
                         e.payload.size() != size_t(id % 100))
                         wrong++;
                     caught++;
