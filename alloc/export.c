@@ -121,21 +121,24 @@ free(void *p)
 
 /* ---- C++ operator new and delete ----
  *
- * The plain and nothrow forms, so that a C++ program's new and delete
- * reach the fast paths directly rather than through the C++ runtime's
- * wrappers, which call malloc and free through the PLT.  A program that
- * defines its own operators still wins (the executable comes first in
- * symbol lookup).  When the allocation fails, the C++ runtime's own
- * operator (the next definition) takes over: it calls the new_handler and
- * retries malloc, which is heapsight's, then throws std::bad_alloc or, for
- * nothrow, returns NULL.  The aligned forms stay the runtime's: they call
- * aligned_alloc and free. */
+ * Every form (plain, array, nothrow, sized, aligned), so that a C++
+ * program's new and delete reach the fast paths directly rather than
+ * through the C++ runtime's wrappers, which call malloc, aligned_alloc and
+ * free through the PLT.  A program that defines its own operators still
+ * wins (the executable comes first in symbol lookup).  When an allocation
+ * fails, the C++ runtime's own operator (the next definition) takes over:
+ * it calls the new_handler and retries through malloc or aligned_alloc,
+ * which are heapsight's, then throws std::bad_alloc or, for nothrow,
+ * returns NULL.  The size and alignment given to delete are not needed:
+ * free finds the block's size. */
 
-/* The runtime's operator name, called with size (and nothrow_tag when
- * not NULL); NULL when there is no C++ runtime behind heapsight (the
- * throwing forms then end the process: nothing could catch). */
+/* The runtime's operator name, called with size, with alignment when not
+ * 0 and with nothrow_tag when not NULL.  When there is no C++ runtime
+ * behind heapsight, the nothrow forms return NULL and the throwing forms
+ * end the process (nothing could catch). */
 static void *
-cxx_new_failed(const char *name, size_t size, const void *nothrow_tag)
+cxx_new_failed(const char *name, size_t size, size_t alignment,
+               const void *nothrow_tag)
 {
     void *fn = dlsym(RTLD_NEXT, name);
     if (fn == NULL) {
@@ -145,47 +148,50 @@ cxx_new_failed(const char *name, size_t size, const void *nothrow_tag)
                  "runtime to throw std::bad_alloc",
                  size);
     }
-    if (nothrow_tag != NULL)
-        return ((void *(*)(size_t, const void *))fn)(size, nothrow_tag);
-    return ((void *(*)(size_t))fn)(size);
+    if (alignment == 0)
+        return nothrow_tag != NULL
+                   ? ((void *(*)(size_t, const void *))fn)(size, nothrow_tag)
+                   : ((void *(*)(size_t))fn)(size);
+    return nothrow_tag != NULL
+               ? ((void *(*)(size_t, size_t, const void *))fn)(size, alignment,
+                                                               nothrow_tag)
+               : ((void *(*)(size_t, size_t))fn)(size, alignment);
 }
 
-/* operator new(size_t) */
-HS_API void *
-_Znwm(size_t size)
-{
-    void *p = alloc_fast(size);
-    return likely(p != NULL) ? p : cxx_new_failed("_Znwm", size, NULL);
-}
+/* One operator new: NAME(size[, alignment][, tag]). */
+#define CXX_NEW(name, params, alloc, alignment, tag)                           \
+    HS_API void *name params                                                   \
+    {                                                                          \
+        void *p = alloc;                                                       \
+        return likely(p != NULL)                                               \
+                   ? p                                                         \
+                   : cxx_new_failed(#name, size, alignment, tag);              \
+    }
 
-/* operator new[](size_t) */
-HS_API void *
-_Znam(size_t size)
-{
-    void *p = alloc_fast(size);
-    return likely(p != NULL) ? p : cxx_new_failed("_Znam", size, NULL);
-}
+/* new, new[] */
+CXX_NEW(_Znwm, (size_t size), alloc_fast(size), 0, NULL)
+CXX_NEW(_Znam, (size_t size), alloc_fast(size), 0, NULL)
+/* new(std::nothrow), new[](std::nothrow) */
+CXX_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const void *tag), alloc_fast(size),
+        0, tag)
+CXX_NEW(_ZnamRKSt9nothrow_t, (size_t size, const void *tag), alloc_fast(size),
+        0, tag)
+/* new(std::align_val_t), new[](std::align_val_t), and nothrow */
+CXX_NEW(_ZnwmSt11align_val_t, (size_t size, size_t al), alloc_aligned(size, al),
+        al, NULL)
+CXX_NEW(_ZnamSt11align_val_t, (size_t size, size_t al), alloc_aligned(size, al),
+        al, NULL)
+CXX_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t,
+        (size_t size, size_t al, const void *tag), alloc_aligned(size, al), al,
+        tag)
+CXX_NEW(_ZnamSt11align_val_tRKSt9nothrow_t,
+        (size_t size, size_t al, const void *tag), alloc_aligned(size, al), al,
+        tag)
 
-/* operator new(size_t, const std::nothrow_t &) */
-HS_API void *
-_ZnwmRKSt9nothrow_t(size_t size, const void *tag)
-{
-    void *p = alloc_fast(size);
-    return likely(p != NULL) ? p
-                             : cxx_new_failed("_ZnwmRKSt9nothrow_t", size, tag);
-}
+/* One operator delete: NAME(p, ...), the rest unused. */
+#define CXX_DELETE(name, ...)                                                  \
+    HS_API void name(void *p, __VA_ARGS__) { free_fast(p); }
 
-/* operator new[](size_t, const std::nothrow_t &) */
-HS_API void *
-_ZnamRKSt9nothrow_t(size_t size, const void *tag)
-{
-    void *p = alloc_fast(size);
-    return likely(p != NULL) ? p
-                             : cxx_new_failed("_ZnamRKSt9nothrow_t", size, tag);
-}
-
-/* operator delete(void *), delete[](void *), their sized forms (the size
- * is not needed: free finds it) and their nothrow forms. */
 HS_API void
 _ZdlPv(void *p)
 {
@@ -198,33 +204,23 @@ _ZdaPv(void *p)
     free_fast(p);
 }
 
-HS_API void
-_ZdlPvm(void *p, size_t size)
-{
-    (void)size;
-    free_fast(p);
-}
-
-HS_API void
-_ZdaPvm(void *p, size_t size)
-{
-    (void)size;
-    free_fast(p);
-}
-
-HS_API void
-_ZdlPvRKSt9nothrow_t(void *p, const void *tag)
-{
-    (void)tag;
-    free_fast(p);
-}
-
-HS_API void
-_ZdaPvRKSt9nothrow_t(void *p, const void *tag)
-{
-    (void)tag;
-    free_fast(p);
-}
+/* sized, nothrow, aligned, sized aligned, aligned nothrow */
+CXX_DELETE(_ZdlPvm, size_t size __attribute__((unused)))
+CXX_DELETE(_ZdaPvm, size_t size __attribute__((unused)))
+CXX_DELETE(_ZdlPvRKSt9nothrow_t, const void *tag __attribute__((unused)))
+CXX_DELETE(_ZdaPvRKSt9nothrow_t, const void *tag __attribute__((unused)))
+CXX_DELETE(_ZdlPvSt11align_val_t, size_t al __attribute__((unused)))
+CXX_DELETE(_ZdaPvSt11align_val_t, size_t al __attribute__((unused)))
+CXX_DELETE(_ZdlPvmSt11align_val_t, size_t size __attribute__((unused)),
+           size_t al __attribute__((unused)))
+CXX_DELETE(_ZdaPvmSt11align_val_t, size_t size __attribute__((unused)),
+           size_t al __attribute__((unused)))
+CXX_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t,
+           size_t al __attribute__((unused)),
+           const void *tag __attribute__((unused)))
+CXX_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t,
+           size_t al __attribute__((unused)),
+           const void *tag __attribute__((unused)))
 
 HS_API void *
 calloc(size_t n, size_t m)

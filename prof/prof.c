@@ -63,11 +63,12 @@ static HS_TLS prof_tls_t tls; /* owner thread only */
 /*
  * The C++ runtime's operator new (and new[], nothrow and aligned forms)
  * only forward to malloc: their frames are trimmed with heapsight's own,
- * so a C++ stack starts at the program's `new`.  heapsight defines the
- * plain and nothrow forms itself (alloc/export.c), so dlsym finds those
- * inside heapsight; the runtime's aligned forms still forward.  Found at
- * start-up with dlsym (the ones of a libstdc++ loaded later are not
- * trimmed).
+ * so a C++ stack starts at the program's `new`.  heapsight defines every
+ * form itself (alloc/export.c), so dlsym finds those inside heapsight;
+ * these entries matter when the program binds to the runtime's (a
+ * libstdc++ ahead of heapsight in lookup order, or the runtime's operator
+ * retrying after a failed allocation).  Found at start-up with dlsym (the
+ * ones of a libstdc++ loaded later are not trimmed).
  */
 enum { NEW_FNS = 8 };
 static struct {

@@ -6,8 +6,8 @@
  *
  * Owns only these checks.  That the C++ runtime really allocates from
  * heapsight is shown with thread.allocated, which counts what heapsight
- * hands out on the calling thread; that the plain and nothrow operators
- * are heapsight's own (not the runtime's wrappers around malloc), with
+ * hands out on the calling thread; that every form of the operators is
+ * heapsight's own (not the runtime's wrappers around malloc), with
  * dladdr; that they still call the new_handler and throw on failure.
  */
 #include "heapsight.h"
@@ -142,18 +142,28 @@ cxx_definer(const char *name)
     return di.dli_fname;
 }
 
-HS_TEST(plain_and_nothrow_operators_are_heapsights)
+HS_TEST(every_operator_is_heapsights)
 {
     static const char *const names[] = {"_Znwm",
                                         "_Znam",
                                         "_ZnwmRKSt9nothrow_t",
                                         "_ZnamRKSt9nothrow_t",
+                                        "_ZnwmSt11align_val_t",
+                                        "_ZnamSt11align_val_t",
+                                        "_ZnwmSt11align_val_tRKSt9nothrow_t",
+                                        "_ZnamSt11align_val_tRKSt9nothrow_t",
                                         "_ZdlPv",
                                         "_ZdaPv",
                                         "_ZdlPvm",
                                         "_ZdaPvm",
                                         "_ZdlPvRKSt9nothrow_t",
-                                        "_ZdaPvRKSt9nothrow_t"};
+                                        "_ZdaPvRKSt9nothrow_t",
+                                        "_ZdlPvSt11align_val_t",
+                                        "_ZdaPvSt11align_val_t",
+                                        "_ZdlPvmSt11align_val_t",
+                                        "_ZdaPvmSt11align_val_t",
+                                        "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+                                        "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
     for (const char *name : names) {
         std::string lib = cxx_definer(name);
         if (lib.find("libheapsight") == std::string::npos)
@@ -171,18 +181,24 @@ cxx_handler()
 }
 
 /* A failed new goes through the C++ runtime: the handler runs until it
- * removes itself, then std::bad_alloc; nothrow forms give NULL. */
+ * removes itself, then std::bad_alloc; nothrow forms give NULL.  Plain,
+ * array and aligned forms alike. */
 HS_TEST(failed_new_calls_the_handler_then_throws)
 {
     size_t huge = SIZE_MAX - 4096;
     __asm__ volatile("" : "+r"(huge));
-    const char *const forms[] = {"new", "new[]"};
-    for (int form = 0; form < 2; form++) {
+    const std::align_val_t al{64};
+    const char *const forms[] = {"new", "new[]", "aligned new",
+                                 "aligned new[]"};
+    for (int form = 0; form < 4; form++) {
         cxx_handler_calls = 0;
         std::set_new_handler(cxx_handler);
         bool threw = false;
         try {
-            void *p = form == 0 ? ::operator new(huge) : ::operator new[](huge);
+            void *p = form == 0   ? ::operator new(huge)
+                      : form == 1 ? ::operator new[](huge)
+                      : form == 2 ? ::operator new(huge, al)
+                                  : ::operator new[](huge, al);
             cxx_escape(p);
         } catch (const std::bad_alloc &) {
             threw = true;
@@ -194,6 +210,10 @@ HS_TEST(failed_new_calls_the_handler_then_throws)
     cxx_handler_calls = 0;
     std::set_new_handler(cxx_handler);
     HS_EXPECT_NULL(::operator new[](huge, std::nothrow));
+    HS_EXPECT_EQ_INT(cxx_handler_calls, 3);
+    cxx_handler_calls = 0;
+    std::set_new_handler(cxx_handler);
+    HS_EXPECT_NULL(::operator new(huge, al, std::nothrow));
     HS_EXPECT_EQ_INT(cxx_handler_calls, 3);
     std::set_new_handler(nullptr);
 }

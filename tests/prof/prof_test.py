@@ -459,8 +459,8 @@ LIBSTDCXX_NEW = re.compile(r"^operator new")
 def check_tops(prof, sites, what, allow_new):
     """Every sample that passes through one of sites starts there (after
     the C++ runtime's 'operator new' frames when allow_new: heapsight
-    defines the plain and nothrow forms, but the runtime's aligned forms
-    forward to malloc, and a program may bind to the runtime's own)."""
+    defines every form, but a program may still bind to the runtime's
+    own, which forward to malloc)."""
     seen = set()
     for s in prof["samples"]:
         fns = [short(f) for f in fn_frames(s)]
