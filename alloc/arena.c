@@ -136,6 +136,14 @@ arena_choose(void)
     return a != NULL ? a : arena_get(0);
 }
 
+/* a has a thread again: if it was an orphan, its dirty pages are that
+ * thread's to reuse, not to purge. */
+static void
+orphan_adopted(arena_t *a)
+{
+    atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
+}
+
 arena_t *
 arena_choose_attach(void)
 {
@@ -151,9 +159,7 @@ arena_choose_attach(void)
         if (again == a && atomic_compare_exchange_strong_explicit(
                               &a->nthreads, &n, n + 1, memory_order_relaxed,
                               memory_order_relaxed)) {
-            /* An orphan taken over: its dirty pages are this thread's to
-             * reuse. */
-            atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
+            orphan_adopted(a);
             return a;
         }
     }
@@ -167,7 +173,7 @@ void
 arena_thread_attach(arena_t *a)
 {
     atomic_fetch_add_explicit(&a->nthreads, 1, memory_order_relaxed);
-    atomic_store_explicit(&a->orphan_purge_ns, 0, memory_order_relaxed);
+    orphan_adopted(a);
 }
 
 void
@@ -294,6 +300,7 @@ arena_decay_tick_all(void)
         if (a != NULL)
             pa_decay_tick(&a->pa, now);
     }
+    arena_orphans_purge(now);
 }
 
 void

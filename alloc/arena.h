@@ -90,8 +90,8 @@ void arena_thread_attach(arena_t *a);
  * time. */
 void arena_thread_detach(arena_t *a);
 /* Purges every orphan whose wait is over; returns the ns until the next
- * one is due (UINT64_MAX: none pending).  Called by decay ticks and the
- * background thread. */
+ * one is due (UINT64_MAX: none pending).  Called by decay ticks
+ * (arena_decay_tick_all) and the background thread. */
 uint64_t arena_orphans_purge(uint64_t now_ns);
 
 /* Moves up to n regions of class ind from a's bin into out; returns how
@@ -111,7 +111,7 @@ size_t arena_release_all(void);
  * returns the pages purged. */
 size_t arena_decay(arena_t *a);
 void arena_decay_tick(arena_t *a);
-/* arena_decay_tick on every arena that exists. */
+/* arena_decay_tick on every arena that exists, then arena_orphans_purge. */
 void arena_decay_tick_all(void);
 
 /* Statistics of one arena. */

@@ -26,10 +26,8 @@ static void
 te_decay(tsd_t *tsd)
 {
     (void)tsd;
-    if (!background_running()) {
+    if (!background_running())
         arena_decay_tick_all();
-        arena_orphans_purge(pac_now_ns());
-    }
 }
 
 /* The allocation being made crosses the sample point: mark it, unless the

@@ -500,7 +500,16 @@ HS_TEST(stats_after_mixed_work)
     expect_stats_consistent(a);
 }
 
-/* Makes a's page allocator hold dirty pages: a large block, freed. */
+static size_t
+dirty_of(arena_t *a)
+{
+    arena_stats_t st;
+    arena_stats(a, &st);
+    return st.pa.dirty;
+}
+
+/* Makes a's page allocator hold dirty pages (a large block, freed); how
+ * many bytes it then holds. */
 static size_t
 make_dirty(arena_t *a)
 {
@@ -509,17 +518,7 @@ make_dirty(arena_t *a)
         return 0; /* the caller's expectation fails */
     memset(p, 0x5a, 1 << 20);
     large_dalloc(emap_entry_edata(emap_lookup(p)));
-    arena_stats_t st;
-    arena_stats(a, &st);
-    return st.pa.dirty;
-}
-
-static size_t
-dirty_of(arena_t *a)
-{
-    arena_stats_t st;
-    arena_stats(a, &st);
-    return st.pa.dirty;
+    return dirty_of(a);
 }
 
 HS_TEST(orphan_purged_after_its_wait)
