@@ -181,6 +181,6 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
     }
     mark_freed(p);
     if (b->ncached == b->ncached_max)
-        tcache_flush_bin(&tsd->tcache, ind, b->ncached_max / 2);
+        tcache_make_room(&tsd->tcache, ind);
     b->stack[b->ncached++] = p;
 }

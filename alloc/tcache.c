@@ -15,8 +15,12 @@
 #define TCACHE_SLOTS_MAX 200
 #define TCACHE_LG_FILL_DIV_MAX 4
 #define TCACHE_SLOTS_LARGE 8
+/* A small bin grows to at most this many bytes of regions, and slots. */
+#define TCACHE_ROOM_BYTES ((size_t)128 << 10)
+#define TCACHE_ROOM_SLOTS 2048
 
-static uint16_t ncached_max_of[TCACHE_NBINS];
+static uint16_t ncached_max_of[TCACHE_NBINS]; /* base capacity */
+static uint16_t room_of[TCACHE_NBINS];        /* stack slots */
 static size_t slots_total;
 
 static struct {
@@ -36,10 +40,17 @@ tcache_boot(void)
         if (n > TCACHE_SLOTS_MAX)
             n = TCACHE_SLOTS_MAX;
         ncached_max_of[i] = (uint16_t)n;
-        slots_total += n;
+        size_t room = TCACHE_ROOM_BYTES / bin_infos[i].reg_size;
+        if (room > TCACHE_ROOM_SLOTS)
+            room = TCACHE_ROOM_SLOTS;
+        if (room < n)
+            room = n;
+        room_of[i] = (uint16_t)room;
+        slots_total += room;
     }
     for (unsigned i = SZ_NBINS; i < TCACHE_NBINS; i++) {
         ncached_max_of[i] = TCACHE_SLOTS_LARGE;
+        room_of[i] = TCACHE_SLOTS_LARGE;
         slots_total += TCACHE_SLOTS_LARGE;
     }
     hs_assert_cheap(sz_index2size(TCACHE_NBINS - 1) == TCACHE_MAX);
@@ -82,8 +93,9 @@ tcache_init(tcache_t *t)
         b->ncached = 0;
         b->low_water = 0;
         b->lg_fill_div = 1;
+        t->fill_run[i] = 0;
         b->ncached_max = ncached_max_of[i];
-        off += ncached_max_of[i];
+        off += room_of[i];
     }
     return true;
 }
@@ -120,6 +132,8 @@ tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind)
     }
     b->ncached = (uint16_t)(b->ncached + got - 1);
     b->low_water = 0;
+    unsigned run = t->fill_run[ind] + got;
+    t->fill_run[ind] = (uint16_t)(run > UINT16_MAX ? UINT16_MAX : run);
     return b->stack[b->ncached];
 }
 
@@ -150,8 +164,34 @@ tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep)
     }
     memmove(b->stack, b->stack + n, keep * sizeof(void *));
     b->ncached = (uint16_t)keep;
+    t->fill_run[ind] = 0;
     if (b->low_water > keep)
         b->low_water = (uint16_t)keep;
+}
+
+void
+tcache_make_room(tcache_t *t, unsigned ind)
+{
+    cache_bin_t *b = &t->bins[ind];
+    if (t->fill_run[ind] >= b->ncached_max && b->ncached_max < room_of[ind]) {
+        unsigned grown = 2u * b->ncached_max;
+        b->ncached_max =
+            (uint16_t)(grown < room_of[ind] ? grown : room_of[ind]);
+        return;
+    }
+    tcache_flush_bin(t, ind, b->ncached_max / 2);
+}
+
+unsigned
+tcache_base_slots(unsigned ind)
+{
+    return ncached_max_of[ind];
+}
+
+unsigned
+tcache_room_slots(unsigned ind)
+{
+    return room_of[ind];
 }
 
 void
@@ -171,9 +211,16 @@ tcache_gc_step(tcache_t *t)
         return;
     if (b->low_water > 0) {
         /* These sat unused for a whole GC round: give back 3/4 of them,
-         * and fill less eagerly next time. */
+         * fill less eagerly next time, and halve a grown capacity. */
         unsigned drop = b->low_water - b->low_water / 4;
         tcache_flush_bin(t, ind, b->ncached - drop);
+        if (b->ncached_max > ncached_max_of[ind]) {
+            unsigned half = b->ncached_max / 2u;
+            if (half < ncached_max_of[ind])
+                half = ncached_max_of[ind];
+            tcache_flush_bin(t, ind, b->ncached < half ? b->ncached : half);
+            b->ncached_max = (uint16_t)half;
+        }
         if (b->lg_fill_div < TCACHE_LG_FILL_DIV_MAX &&
             (b->ncached_max >> (b->lg_fill_div + 1)) >= 1)
             b->lg_fill_div++;

@@ -10,6 +10,19 @@
  * bin is garbage-collected: regions that sat unused since the last visit
  * (the low-water mark) go back, and that bin fills less next time.
  *
+ * A small bin's capacity adapts (as tcmalloc's free lists do): it starts
+ * at its base (ncached_max_of, 2 slabs' worth, 20..200) and doubles, up
+ * to its room (128 KiB of regions, at most 2048), when the bin overflows
+ * after its fills brought at least its capacity since its last flush: a
+ * thread that frees back what it allocated in batches larger than the
+ * bin (a list built and torn down) then keeps them all, with no fill and
+ * flush per batch.  A thread that only frees (a consumer of another's
+ * blocks) never fills, so never grows; a bin whose count wanders up and
+ * down (a server replacing random objects) overflows after one fill of
+ * half its capacity, so it seldom grows.
+ * The GC halves a bin's capacity back toward its base when regions sat
+ * unused for a whole round.
+ *
  * Large bins are not filled in batches: a miss allocates one extent, and
  * a free caches it.
  *
@@ -41,6 +54,9 @@ typedef struct cache_bin_s {
 
 typedef struct tcache_s {
     cache_bin_t bins[TCACHE_NBINS];
+    /* Regions each bin's fills brought since its last flush (saturating;
+     * the slow paths' only, so it stays out of the bins' 16 bytes). */
+    uint16_t fill_run[TCACHE_NBINS];
     void **mem;      /* the stacks, from the pool */
     unsigned gc_bin; /* next bin the GC visits */
 } tcache_t;
@@ -58,6 +74,12 @@ void *tcache_alloc_fill(tcache_t *t, arena_t *a, unsigned ind);
 void *tcache_alloc(tcache_t *t, arena_t *a, unsigned ind);
 /* Flushes bin ind down to keep regions (the newest stay). */
 void tcache_flush_bin(tcache_t *t, unsigned ind, unsigned keep);
+/* Makes room for one more region in full bin ind: grows its capacity
+ * (above) or flushes its oldest half. */
+void tcache_make_room(tcache_t *t, unsigned ind);
+/* The base capacity and the most bin ind can grow to. */
+unsigned tcache_base_slots(unsigned ind);
+unsigned tcache_room_slots(unsigned ind);
 void tcache_flush_all(tcache_t *t);
 /* One incremental GC step. */
 void tcache_gc_step(tcache_t *t);

@@ -4,8 +4,12 @@
  * ncached_max >> lg_fill_div regions from the arena and pops the lowest;
  * tcache_flush_bin keeps the newest `keep` regions and returns the rest;
  * a GC visit after a round in which regions sat unused returns 3/4 of
- * them and fills less next time; tcache_destroy returns everything and
- * recycles the stacks; large bins hand whole extents back.
+ * them and fills less next time; a full bin whose fills brought its
+ * capacity since its last flush doubles its capacity up to its room
+ * instead of flushing, a bin never filled or filled less flushes, and
+ * the GC halves a grown capacity that sat
+ * unused; tcache_destroy returns everything and recycles the stacks;
+ * large bins hand whole extents back.
  *
  * Boots with 16 arenas; each test fills from its own arena.
  */
@@ -73,7 +77,9 @@ HS_TEST(init_layout)
         HS_EXPECT_EQ_U64(b->low_water, 0);
         HS_EXPECT_EQ_U64(b->lg_fill_div, 1);
         HS_EXPECT_EQ_U64(b->ncached_max, expected_max(i));
-        next += b->ncached_max;
+        HS_EXPECT_EQ_U64(t.fill_run[i], 0);
+        HS_EXPECT_GE_U64(tcache_room_slots(i), b->ncached_max);
+        next += tcache_room_slots(i);
     }
     HS_EXPECT_EQ_SIZE(tcache_cached_bytes(&t), 0);
     tcache_destroy(&t);
@@ -225,6 +231,143 @@ HS_TEST(gc_step_spares_used_regions)
     while (nheld > 0)
         b->stack[b->ncached++] = held[--nheld];
     tcache_destroy(&t);
+}
+
+/* A region of class ind from cache t, filled from arena a when empty. */
+static void *
+take(tcache_t *t, arena_t *a, unsigned ind)
+{
+    cache_bin_t *b = &t->bins[ind];
+    return b->ncached > 0 ? b->stack[--b->ncached]
+                          : tcache_alloc_fill(t, a, ind);
+}
+
+/* Frees region p of class ind into t as free_slow does: a full bin makes
+ * room first. */
+static void
+free_into(tcache_t *t, unsigned ind, void *p)
+{
+    cache_bin_t *b = &t->bins[ind];
+    if (b->ncached == b->ncached_max)
+        tcache_make_room(t, ind);
+    b->stack[b->ncached++] = p;
+}
+
+HS_TEST(full_bin_grows_after_a_fill_and_flushes_without_one)
+{
+    arena_t *a = test_arena(7);
+    HS_ASSERT_NOT_NULL(a);
+    static tcache_t t;
+    HS_ASSERT_TRUE(tcache_init(&t));
+    unsigned ind = sz_size2index(16);
+    cache_bin_t *b = &t.bins[ind];
+    unsigned base = tcache_base_slots(ind), room = tcache_room_slots(ind);
+    HS_ASSERT_EQ_U64(b->ncached_max, base);
+    HS_ASSERT_GE_U64(room, 4 * base);
+    HS_ASSERT_LE_U64(room * sz_index2size(ind), (size_t)128 << 10);
+
+    /* A batch of 3 x base regions taken from the arena by fills, then
+     * freed back: each overflow doubles the capacity, nothing is flushed,
+     * and the next batch is served from the cache alone. */
+    size_t regs0 = curregs(a, ind);
+    unsigned n = 3 * base;
+    void **batch = calloc(n, sizeof *batch);
+    HS_ASSERT_NOT_NULL(batch);
+    for (unsigned i = 0; i < n; i++) {
+        batch[i] = take(&t, a, ind);
+        HS_ASSERT_NOT_NULL(batch[i]);
+    }
+    HS_EXPECT_EQ_U64(t.fill_run[ind], n);
+    size_t taken = curregs(a, ind) - regs0;
+    for (unsigned i = 0; i < n; i++)
+        free_into(&t, ind, batch[i]);
+    HS_EXPECT_EQ_U64(b->ncached_max, 4 * base);
+    HS_EXPECT_EQ_SIZE(curregs(a, ind) - regs0, taken); /* no flush */
+    for (unsigned i = 0; i < n; i++) {
+        HS_ASSERT_GT_U64(b->ncached, 0);
+        batch[i] = b->stack[--b->ncached];
+    }
+    HS_EXPECT_EQ_SIZE(curregs(a, ind) - regs0, taken); /* no fill */
+    for (unsigned i = 0; i < n; i++)
+        free_into(&t, ind, batch[i]);
+
+    /* Growth stops at the room (the regions come from a second cache,
+     * as a fill writes its whole batch into the bin). */
+    static tcache_t src;
+    HS_ASSERT_TRUE(tcache_init(&src));
+    b->ncached_max = (uint16_t)(room - 1);
+    t.fill_run[ind] = (uint16_t)room;
+    while (b->ncached < b->ncached_max)
+        b->stack[b->ncached++] = take(&src, a, ind);
+    tcache_make_room(&t, ind);
+    HS_EXPECT_EQ_U64(b->ncached_max, room);
+    HS_EXPECT_EQ_U64(b->ncached, room - 1);
+    /* Full at the room: the oldest half is flushed. */
+    b->stack[b->ncached++] = take(&src, a, ind);
+    HS_ASSERT_EQ_U64(b->ncached, room);
+    tcache_make_room(&t, ind);
+    HS_EXPECT_EQ_U64(b->ncached, room / 2);
+    HS_EXPECT_EQ_U64(t.fill_run[ind], 0);
+    HS_EXPECT_EQ_U64(b->ncached_max, room);
+    tcache_destroy(&t);
+    free(batch);
+
+    /* A bin whose one fill brought half its capacity, then receives
+     * frees of regions another cache filled, flushes at its base capacity
+     * and never grows. */
+    static tcache_t u;
+    HS_ASSERT_TRUE(tcache_init(&u));
+    cache_bin_t *c = &u.bins[ind];
+    void *q = take(&u, a, ind);
+    HS_ASSERT_NOT_NULL(q);
+    HS_EXPECT_EQ_U64(u.fill_run[ind], base / 2);
+    free_into(&u, ind, q);
+    for (unsigned i = 0; i < 3 * base; i++) {
+        void *p = take(&src, a, ind);
+        HS_ASSERT_NOT_NULL(p);
+        free_into(&u, ind, p);
+        HS_ASSERT_LE_U64(c->ncached, base);
+    }
+    HS_EXPECT_EQ_U64(c->ncached_max, base);
+    tcache_destroy(&u);
+    tcache_destroy(&src);
+    HS_EXPECT_EQ_SIZE(curregs(a, ind), regs0);
+}
+
+HS_TEST(gc_step_halves_a_grown_capacity_left_unused)
+{
+    arena_t *a = test_arena(8);
+    HS_ASSERT_NOT_NULL(a);
+    static tcache_t t;
+    HS_ASSERT_TRUE(tcache_init(&t));
+    unsigned ind = sz_size2index(16);
+    cache_bin_t *b = &t.bins[ind];
+    unsigned base = tcache_base_slots(ind);
+    size_t regs0 = curregs(a, ind);
+    static tcache_t src;
+    HS_ASSERT_TRUE(tcache_init(&src));
+    b->ncached_max = (uint16_t)(8 * base);
+    while (b->ncached < 8 * base) {
+        void *p = take(&src, a, ind);
+        HS_ASSERT_NOT_NULL(p);
+        b->stack[b->ncached++] = p;
+    }
+    tcache_destroy(&src);
+    t.gc_bin = ind;
+    tcache_gc_step(&t); /* records the low-water mark */
+    /* Each round the regions sit unused, the capacity halves (and 3/4 of
+     * the unused regions go back), down to the base and no further. */
+    unsigned want = 8 * base;
+    for (int round = 0; round < 6; round++) {
+        t.gc_bin = ind;
+        tcache_gc_step(&t);
+        want = want / 2 < base ? base : want / 2;
+        HS_EXPECT_EQ_U64(b->ncached_max, want);
+        HS_EXPECT_LE_U64(b->ncached, b->ncached_max);
+    }
+    HS_EXPECT_EQ_U64(b->ncached_max, base);
+    tcache_destroy(&t);
+    HS_EXPECT_EQ_SIZE(curregs(a, ind), regs0);
 }
 
 HS_TEST(destroy_returns_everything_and_recycles_stacks)
