@@ -97,7 +97,11 @@ size_t hs_sallocx(const void *ptr, int flags);
  * compatibility.  A NULL entry means: alloc — map memory as heapsight
  * does by default; dalloc — opt out (the memory stays with the arena, as
  * retained address space); destroy — do nothing; commit, decommit,
- * purge_lazy, purge_forced, split, merge — cannot.
+ * purge_lazy, purge_forced, split, merge — cannot.  Every table with
+ * alloc set works: when split is NULL (or once it refused a split), each
+ * extent is asked of alloc at the size and alignment it serves, a freed
+ * one is reused only by a request of its exact size, and freed extents
+ * are not merged; nothing obtained from the hooks is stranded.
  *
  * alloc      size bytes aligned to alignment (both multiples of the page
  *            size); new_addr is always NULL.  On entry *zero asks for

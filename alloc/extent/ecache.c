@@ -80,11 +80,14 @@ member_of(ecache_t *c, emap_entry_t entry)
 /* Whether a and b (b directly after a, both in c's set) may become one:
  * with heapsight's own pages always (Linux handles mappings that touch);
  * with hooks, when the merge hook agrees — asked only now that both are
- * known to be this arena's, in this state. */
+ * known to be this arena's, in this state — and the hooks can split: an
+ * extent that cannot be split again serves only requests of its exact
+ * size, and a merged one would serve none. */
 static bool
 may_merge(ecache_t *c, edata_t *a, edata_t *b)
 {
-    return ehooks_merge(&c->ctx->eh, a->addr, a->size, b->addr, b->size);
+    return ehooks_can_split(&c->ctx->eh) &&
+           ehooks_merge(&c->ctx->eh, a->addr, a->size, b->addr, b->size);
 }
 
 static edata_t *
@@ -137,7 +140,15 @@ edata_t *
 ecache_alloc(ecache_t *c, size_t size, size_t alignment)
 {
     hs_mutex_lock(&c->mtx);
-    edata_t *e = eset_fit(&c->eset, size, alignment);
+    edata_t *e;
+    if (ehooks_can_split(&c->ctx->eh)) {
+        e = eset_fit(&c->eset, size, alignment);
+    } else {
+        /* Hooks that cannot split: only a whole extent of the size. */
+        e = eset_fit_exact(&c->eset, size, 0);
+        if (e != NULL && edata_base(e) % (alignment < PAGE ? PAGE : alignment))
+            e = NULL;
+    }
     if (e == NULL) {
         hs_mutex_unlock(&c->mtx);
         return NULL;
@@ -187,11 +198,12 @@ ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
     hs_mutex_lock(&c->mtx);
     edata_t *next = member_of(c, emap_next_entry(e));
     if (next == NULL || edata_base(next) != edata_past(e) ||
-        next->size < need ||
-        !ehooks_merge(&c->ctx->eh, e->addr, e->size, next->addr, need)) {
+        next->size < need) {
         hs_mutex_unlock(&c->mtx);
         return false;
     }
+    /* The neighbour is cut to size first, so that the merge hook is asked
+     * only about the merge that follows. */
     take_private(c, next);
     if (next->size > need) {
         edata_t *trail = extent_split(c->ctx, next, need);
@@ -201,6 +213,11 @@ ecache_expand(ecache_t *c, edata_t *e, size_t new_size, bool *r_zeroed)
             return false;
         }
         give_back(c, trail);
+    }
+    if (!ehooks_merge(&c->ctx->eh, e->addr, e->size, next->addr, need)) {
+        give_back(c, next);
+        hs_mutex_unlock(&c->mtx);
+        return false;
     }
     *r_zeroed = next->zeroed;
     /* e keeps its size class entry; the caller rewrites it. */

@@ -89,13 +89,25 @@ ehooks_can_purge_forced(const ehooks_t *h)
 }
 
 bool
+ehooks_can_split(const ehooks_t *h)
+{
+    return h->hooks == NULL ||
+           (h->hooks->split != NULL &&
+            !atomic_load_explicit(&h->split_refused, memory_order_relaxed));
+}
+
+bool
 ehooks_split(ehooks_t *h, void *addr, size_t size, size_t size_a)
 {
     if (h->hooks == NULL)
         return true;
-    return h->hooks->split != NULL &&
-           !h->hooks->split(h->hooks, addr, size, size_a, size - size_a, true,
-                            h->arena_ind);
+    if (!ehooks_can_split(h))
+        return false;
+    if (!h->hooks->split(h->hooks, addr, size, size_a, size - size_a, true,
+                         h->arena_ind))
+        return true;
+    atomic_store_explicit(&h->split_refused, true, memory_order_relaxed);
+    return false;
 }
 
 bool

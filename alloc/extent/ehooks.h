@@ -9,6 +9,7 @@
 #ifndef HS_EHOOKS_H
 #define HS_EHOOKS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,6 +18,11 @@
 typedef struct ehooks_s {
     hs_extent_hooks_t *hooks; /* NULL: heapsight's own pages */
     unsigned arena_ind;
+    /* The split hook refused once: from then on extents are asked of the
+     * hooks at the size needed and reused only whole (sticky: a hook that
+     * refuses some splits would otherwise strand every chunk it is given
+     * in the retained set). */
+    _Atomic(bool) split_refused;
 } ehooks_t;
 
 static inline bool
@@ -40,7 +46,13 @@ bool ehooks_purge_forced(ehooks_t *h, void *addr, size_t size);
 /* Whether the hooks can purge at all (lazily, forcibly). */
 bool ehooks_can_purge_lazy(const ehooks_t *h);
 bool ehooks_can_purge_forced(const ehooks_t *h);
-/* Whether [addr, addr + size) may be split at size_a (true: yes). */
+/* Whether extents may be split at all: heapsight's own pages, or a split
+ * hook that never refused.  When not, every extent comes from the hooks
+ * at the size and alignment needed, and a free one serves only a request
+ * of its exact size (ecache_alloc, pac_grow). */
+bool ehooks_can_split(const ehooks_t *h);
+/* Whether [addr, addr + size) may be split at size_a (true: yes); a
+ * refusal makes ehooks_can_split false for good. */
 bool ehooks_split(ehooks_t *h, void *addr, size_t size, size_t size_a);
 /* Whether [a, a + size_a) and [b, b + size_b) may become one (true: yes). */
 bool ehooks_merge(ehooks_t *h, void *a, size_t size_a, void *b, size_t size_b);

@@ -95,12 +95,14 @@ pac_init(pac_t *pac, unsigned arena_ind, int64_t dirty_decay_ms,
 
 /* Reserves a new chunk, aligned to alignment (and to a hugepage), and
  * carves size bytes from its start; the rest enters the retained set.
- * NULL on OOM.  grow_mtx held. */
+ * Hooks that cannot split are asked for size bytes exactly: a larger
+ * chunk could never be carved.  NULL on OOM.  grow_mtx held. */
 static edata_t *
 pac_grow(pac_t *pac, size_t size, size_t alignment)
 {
     bool own = ehooks_are_default(&pac->ctx.eh);
-    size_t chunk = pac->grow_next;
+    bool carve = ehooks_can_split(&pac->ctx.eh);
+    size_t chunk = carve ? pac->grow_next : size;
     if (chunk < size)
         chunk = align_up(size, own ? HUGEPAGE : PAGE);
     if (chunk < size)
@@ -108,7 +110,9 @@ pac_grow(pac_t *pac, size_t size, size_t alignment)
     /* Hugepage-aligned chunks from the OS; from hooks, only the alignment
      * asked for.  When a larger chunk fails (a tight RLIMIT_AS, or hooks
      * short of memory), a chunk of just the size, aligned only as asked. */
-    size_t align = own && alignment < HUGEPAGE ? HUGEPAGE : alignment;
+    size_t align = own && alignment < HUGEPAGE ? HUGEPAGE
+                   : alignment < PAGE          ? PAGE
+                                               : alignment;
     bool zeroed;
     void *addr = ehooks_alloc(&pac->ctx.eh, chunk, align, &zeroed);
     if (addr == NULL && (chunk > size || align > alignment)) {
@@ -139,12 +143,16 @@ pac_grow(pac_t *pac, size_t size, size_t alignment)
             emap_deregister_boundary(e);
             edata_cache_put_to(pac->ctx.edc, e);
             ehooks_release(&pac->ctx.eh, addr, chunk);
-            return NULL;
+            /* The split hook refused (from now on chunks come at the size
+             * needed): once more, at that size. */
+            return carve && !ehooks_can_split(&pac->ctx.eh)
+                       ? pac_grow(pac, size, alignment)
+                       : NULL;
         }
         ecache_dalloc(&pac->retained, rest, 0);
     }
     atomic_fetch_add_explicit(&pac->mapped, chunk, memory_order_relaxed);
-    if (pac->grow_next < PAC_GROW_MAX)
+    if (carve && pac->grow_next < PAC_GROW_MAX)
         pac->grow_next *= 2;
     return e;
 }
@@ -636,6 +644,8 @@ pac_set_source(pac_t *pac, hs_extent_hooks_t *hooks, edata_cache_t *edc,
                bool manual)
 {
     pac->ctx.eh.hooks = hooks;
+    atomic_store_explicit(&pac->ctx.eh.split_refused, false,
+                          memory_order_relaxed);
     if (edc != NULL)
         pac->ctx.edc = edc;
     pac->ctx.manual = manual;
