@@ -4,15 +4,16 @@
  * interface.
  *
  * The tables: the minimal one (alloc, and a dalloc that keeps what it is
- * given, as a bump allocator over special memory does), and the full one
- * with each optional hook NULL in turn; each with metadata_use_hooks off
- * and on.  For each, an arena made with arenas.create serves rounds of
- * 64 B, 40 KB and 3 MiB blocks (HS_MALLOCX_ARENA | HS_MALLOCX_TCACHE_NONE):
- * every block lies in the hooks' region; the region the hooks handed out
- * stays within a small factor of the bytes asked for (nothing obtained is
- * stranded where no request can use it); a second round after freeing
- * half reuses; arena.<i>.reset frees every block and the next round
- * reuses what it freed; arena.<i>.destroy offers every page back.
+ * given, as a bump allocator over special memory does), the full one
+ * with each optional hook NULL in turn, and the full one with a split
+ * hook that always refuses; each with metadata_use_hooks off and on.  For each,
+ * an arena made with arenas.create serves rounds of 64 B, 40 KB and 3 MiB
+ * blocks (HS_MALLOCX_ARENA | HS_MALLOCX_TCACHE_NONE): every block lies in the
+ * hooks' region; the region the hooks handed out stays within a small factor of
+ * the bytes asked for (nothing obtained is stranded where no request can use
+ * it); a second round after freeing half reuses; arena.<i>.reset frees every
+ * block and the next round reuses what it freed; arena.<i>.destroy offers every
+ * page back.
  *
  * The hooks keep a page map of their region: 0 never handed out, 1 handed
  * to heapsight, 2 given back (dalloc accepted or kept it, or destroy).
@@ -157,6 +158,15 @@ h_merge(hs_extent_hooks_t *h, void *a, size_t size_a, void *b, size_t size_b,
     return false;
 }
 
+static bool
+h_split_refuse(hs_extent_hooks_t *h, void *addr, size_t size, size_t size_a,
+               size_t size_b, bool committed, unsigned arena_ind)
+{
+    (void)h, (void)addr, (void)size, (void)size_a, (void)size_b;
+    (void)committed, (void)arena_ind;
+    return true;
+}
+
 static const hs_extent_hooks_t full = {
     .alloc = h_alloc,
     .dalloc = h_dalloc,
@@ -169,10 +179,19 @@ static const hs_extent_hooks_t full = {
     .merge = h_merge,
 };
 
-/* The table with optional hook k (0..7) NULL; k == 8: the minimal one. */
-static const char *const hook_names[] = {
-    "dalloc",       "destroy", "commit", "decommit",    "purge_lazy",
-    "purge_forced", "split",   "merge",  "all optional"};
+/* The table with optional hook k (0..7) NULL; k == 8: the minimal one;
+ * k == 9: the full one with a split hook that always refuses. */
+static const char *const table_names[] = {
+    "full, dalloc NULL",
+    "full, destroy NULL",
+    "full, commit NULL",
+    "full, decommit NULL",
+    "full, purge_lazy NULL",
+    "full, purge_forced NULL",
+    "full, split NULL",
+    "full, merge NULL",
+    "minimal (alloc and a keeping dalloc)",
+    "full, split always refusing"};
 
 static hs_extent_hooks_t
 table_without(unsigned k)
@@ -203,8 +222,11 @@ table_without(unsigned k)
     case 7:
         t.merge = NULL;
         break;
-    default:
+    case 8:
         t = (hs_extent_hooks_t){.alloc = h_alloc, .dalloc = h_dalloc};
+        break;
+    default:
+        t.split = h_split_refuse;
         break;
     }
     return t;
@@ -290,8 +312,8 @@ arena_pactive(unsigned ind)
 static void
 serve_mixed_sizes(unsigned k, bool metadata_use_hooks)
 {
-    fprintf(stderr, "  table without %s, metadata_use_hooks %d\n",
-            hook_names[k], metadata_use_hooks);
+    fprintf(stderr, "  table %s, metadata_use_hooks %d\n", table_names[k],
+            metadata_use_hooks);
     region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     HS_ASSERT_TRUE(region != MAP_FAILED);
@@ -340,6 +362,12 @@ HS_TEST(minimal_table_alloc_and_a_keeping_dalloc)
 {
     serve_mixed_sizes(8, false);
     serve_mixed_sizes(8, true);
+}
+
+HS_TEST(split_hook_that_refuses)
+{
+    serve_mixed_sizes(9, false);
+    serve_mixed_sizes(9, true);
 }
 
 HS_TEST(each_optional_hook_null_in_turn)
