@@ -89,7 +89,8 @@ alloc_guarded(arena_t *a, size_t usize, req_t req)
 }
 
 /*
- * Out of memory: the calling thread's cached blocks go back, every arena
+ * Out of memory: the calling thread's cached blocks go back, so do the
+ * blocks junk:free's quarantine holds (verified first), every arena
  * purges its free pages and unmaps the address space it retains, so that
  * one retry can succeed where the address space (RLIMIT_AS) rather than
  * memory ran out.
@@ -98,6 +99,7 @@ static HS_COLD void
 oom_release(tsd_t *tsd)
 {
     tcache_flush_all(&tsd->tcache);
+    check_quarantine_drain();
     arena_release_all();
 }
 

@@ -16,9 +16,12 @@
 
 enum { BG_STOPPED, BG_RUNNING, BG_STOPPING };
 
+/* Held by background_set across the start or the stop: pthread_create
+ * allocates, so bg_mtx (a rank above the arenas' locks) cannot be. */
+static hs_mutex_t bg_ctl_mtx;
 static hs_mutex_t bg_mtx;
 static pthread_cond_t bg_cond; /* with bg_mtx.lock */
-static pthread_t bg_thread;    /* guarded by bg_mtx */
+static pthread_t bg_thread;    /* guarded by bg_ctl_mtx */
 static int bg_state;           /* guarded by bg_mtx */
 static bool bg_signaled;       /* guarded by bg_mtx: work came in */
 /* When the sleeping thread wakes by itself: 0 while it is awake (or not
@@ -74,6 +77,7 @@ cond_init(void)
 void
 background_boot(void)
 {
+    hs_mutex_init(&bg_ctl_mtx, HS_RANK_BACKGROUND_CTL);
     hs_mutex_init(&bg_mtx, HS_RANK_BACKGROUND);
     cond_init();
 }
@@ -150,23 +154,34 @@ bg_main(void *arg)
     return NULL;
 }
 
+/* Starts the thread; bg_ctl_mtx held, bg_mtx not (pthread_create
+ * allocates). */
 static int
-start_locked(void)
+start(void)
 {
-    if (bg_state != BG_STOPPED)
+    hs_mutex_lock(&bg_mtx);
+    bool stopped = bg_state == BG_STOPPED;
+    if (stopped) {
+        bg_state = BG_RUNNING;
+        bg_signaled = false;
+    }
+    hs_mutex_unlock(&bg_mtx);
+    if (!stopped)
         return 0;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    bg_state = BG_RUNNING;
-    bg_signaled = false;
-    int err = pthread_create(&bg_thread, NULL, bg_main, NULL);
+    pthread_t t;
+    int err = pthread_create(&t, NULL, bg_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
+        hs_mutex_lock(&bg_mtx);
         bg_state = BG_STOPPED;
+        hs_mutex_unlock(&bg_mtx);
         return EAGAIN;
     }
-    pthread_setname_np(bg_thread, "hs_background");
+    bg_thread = t;
+    pthread_setname_np(t, "hs_background");
     atomic_store_explicit(&bg_running, true, memory_order_release);
     /* Only while a thread runs: without one, a free pays no call. */
     pac_set_deferred_cb(deferred);
@@ -176,27 +191,29 @@ start_locked(void)
 int
 background_set(bool on)
 {
-    hs_mutex_lock(&bg_mtx);
+    hs_mutex_lock(&bg_ctl_mtx);
     if (on) {
-        int err = start_locked();
-        hs_mutex_unlock(&bg_mtx);
+        int err = start();
+        hs_mutex_unlock(&bg_ctl_mtx);
         return err;
     }
+    hs_mutex_lock(&bg_mtx);
     if (bg_state != BG_RUNNING) {
         hs_mutex_unlock(&bg_mtx);
+        hs_mutex_unlock(&bg_ctl_mtx);
         return 0;
     }
     bg_state = BG_STOPPING;
     pthread_cond_signal(&bg_cond);
-    pthread_t t = bg_thread;
     hs_mutex_unlock(&bg_mtx);
-    pthread_join(t, NULL);
+    pthread_join(bg_thread, NULL);
     hs_mutex_lock(&bg_mtx);
     bg_state = BG_STOPPED;
     pac_set_deferred_cb(NULL);
     atomic_store_explicit(&bg_running, false, memory_order_release);
     atomic_store_explicit(&bg_sleep_until, 0, memory_order_relaxed);
     hs_mutex_unlock(&bg_mtx);
+    hs_mutex_unlock(&bg_ctl_mtx);
     return 0;
 }
 

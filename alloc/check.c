@@ -8,17 +8,35 @@
 
 #include "boot.h"
 #include "extent/emap.h"
+#include "front.h"
+#include "large.h"
 #include "opts.h"
 #include "util/fmt.h"
+#include "util/mutex.h"
 
 bool check_canary;
 bool check_junk_alloc;
 bool check_junk_free;
 bool check_any;
 
+/* junk:free's quarantine: a ring of freed large blocks, oldest at head. */
+typedef struct {
+    void *p;
+    size_t usize;
+    edata_t *e;
+} held_t;
+
+static struct {
+    hs_mutex_t mtx;
+    held_t ring[CHECK_QUARANTINE_BLOCKS]; /* guarded by mtx, as below */
+    unsigned head, n;
+    size_t bytes;
+} quarantine;
+
 void
 check_boot(void)
 {
+    hs_mutex_init(&quarantine.mtx, HS_RANK_QUARANTINE);
     check_canary = opt_canary;
     if (strcmp(opt_junk, "true") == 0) {
         check_junk_alloc = check_junk_free = true;
@@ -149,6 +167,72 @@ check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
                       fn, usize, p, i);
             return;
         }
+    }
+}
+
+/* A block leaving the quarantine: still junk, then freed; a write after
+ * free is reported and the block left as it is. */
+static void
+release_held(held_t h)
+{
+    const unsigned char *c = h.p;
+    size_t end = h.usize < CHECK_JUNK_LARGE ? h.usize : CHECK_JUNK_LARGE;
+    /* Words 0 and 1 hold the stamp and the free mark. */
+    for (size_t i = 2 * sizeof(uintptr_t); i < end; i++) {
+        if (c[i] != CHECK_JUNK_FREE) {
+            char note[STACK_NOTE_LEN];
+            hs_misuse("free(): write after free to the %zu-byte block at %p "
+                      "(byte %zu changed, seen when it left the quarantine)%s",
+                      h.usize, h.p, i,
+                      stack_note(h.p, emap_lookup(h.p), note, sizeof note));
+            return;
+        }
+    }
+    large_dalloc(h.e);
+}
+
+/* The oldest block in the quarantine, taken out; mtx held, n > 0. */
+static held_t
+pop_oldest(void)
+{
+    held_t h = quarantine.ring[quarantine.head];
+    quarantine.head = (quarantine.head + 1) % CHECK_QUARANTINE_BLOCKS;
+    quarantine.n--;
+    quarantine.bytes -= h.usize;
+    return h;
+}
+
+void
+check_quarantine(void *p, size_t usize, edata_t *e)
+{
+    held_t out[CHECK_QUARANTINE_BLOCKS];
+    unsigned nout = 0;
+    hs_mutex_lock(&quarantine.mtx);
+    while (quarantine.n > 0 &&
+           (quarantine.n == CHECK_QUARANTINE_BLOCKS ||
+            quarantine.bytes + usize > CHECK_QUARANTINE_BYTES))
+        out[nout++] = pop_oldest();
+    unsigned tail = (quarantine.head + quarantine.n) % CHECK_QUARANTINE_BLOCKS;
+    quarantine.ring[tail] = (held_t){p, usize, e};
+    quarantine.n++;
+    quarantine.bytes += usize;
+    hs_mutex_unlock(&quarantine.mtx);
+    for (unsigned i = 0; i < nout; i++)
+        release_held(out[i]);
+}
+
+void
+check_quarantine_drain(void)
+{
+    for (;;) {
+        hs_mutex_lock(&quarantine.mtx);
+        if (quarantine.n == 0) {
+            hs_mutex_unlock(&quarantine.mtx);
+            return;
+        }
+        held_t h = pop_oldest();
+        hs_mutex_unlock(&quarantine.mtx);
+        release_held(h);
     }
 }
 

@@ -31,8 +31,18 @@
  * page: another page may have been reclaimed and read as zeros; a purged
  * stamp reads as zero too.  A zeroed request clears the stamp first and
  * is not checked.)
+ * A freed large block that no thread cache keeps (larger than TCACHE_MAX,
+ * or no cache) is not freed at once but held, junked and marked freed, in
+ * a quarantine of CHECK_QUARANTINE_BLOCKS blocks and CHECK_QUARANTINE_BYTES
+ * bytes, oldest first; the block that leaves to make room must still be
+ * junk in its first CHECK_JUNK_LARGE bytes (it was never reused: all of
+ * it is checked), else the write after free is reported, naming the block,
+ * the first changed byte and, when the profiler sampled it, its stack.
+ * Out of memory and a purge of every arena drain it (check_quarantine_drain).
  *
- * Locking: none; read-only after boot.
+ * Locking: the quarantine's mutex (rank HS_RANK_QUARANTINE) around its
+ * ring only; a block leaves it before it is verified and freed.
+ * Otherwise read-only after boot.
  */
 #ifndef HS_CHECK_H
 #define HS_CHECK_H
@@ -50,6 +60,8 @@
 #define CHECK_CANARY_BYTE 0xcb
 #define CHECK_JUNK_ALLOC 0xa5
 #define CHECK_JUNK_FREE 0x5a
+#define CHECK_QUARANTINE_BLOCKS 64
+#define CHECK_QUARANTINE_BYTES ((size_t)64 << 20)
 
 extern bool check_canary;     /* canary:true */
 extern bool check_junk_alloc; /* junk:true or junk:alloc */
@@ -95,6 +107,13 @@ void check_junk_on_free(void *p, size_t usize, uint32_t life);
  * reported). */
 void check_junk_on_reuse(const char *fn, const void *p, size_t usize,
                          uint32_t life);
+
+/* Puts freed large block p (usize usable, extent e; junked and marked
+ * freed) in the quarantine; the blocks that leave it to make room are
+ * verified and freed (large_dalloc).  Only while check_junk_free. */
+void check_quarantine(void *p, size_t usize, edata_t *e);
+/* Verifies and frees every block in the quarantine (out of memory). */
+void check_quarantine_drain(void);
 
 /* The checks on block p of size bytes asked (usize usable) about to be
  * handed out by an allocation, zeroed or not (zero): the junk of its last

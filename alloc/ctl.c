@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "background.h"
 #include "boot.h"
+#include "check.h"
 #include "ctl.h"
 #include "opts.h"
 #include "stats.h"
@@ -375,7 +376,8 @@ ctl_ext_find(const char *name)
 
 /* arena.<i>.<what>, i an arena index or HS_ARENAS_ALL (purge and decay
  * only):
- *   purge           purge every dirty and muzzy page now (no value)
+ *   purge           purge every dirty and muzzy page now (no value; for
+ *                   HS_ARENAS_ALL, junk:free's quarantine is freed too)
  *   decay           purge what the decay curves allow now (no value)
  *   dirty_decay_ms, muzzy_decay_ms   read/write (ssize_t; -1 .. 86400000)
  */
@@ -414,6 +416,10 @@ ctl_arena_node(const char *name, const ctl_args_t *a)
         int err = ctl_no_value(a);
         if (err != 0)
             return err;
+        /* A purge of every arena also frees (after verifying them) the
+         * large blocks junk:free's quarantine holds. */
+        if (purge && all)
+            check_quarantine_drain();
         for (unsigned k = all ? 0 : (unsigned)i;
              k < (all ? narenas_total : (unsigned)i + 1); k++) {
             arena_t *ar =

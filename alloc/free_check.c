@@ -174,6 +174,9 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         if (slab) {
             mark_freed(p);
             arena_bin_flush(ind, &p, 1);
+        } else if (check_junk_free && !emap_entry_edata(ent)->manual) {
+            mark_freed(p); /* a second free of it is a double free */
+            check_quarantine(p, usize, emap_entry_edata(ent));
         } else {
             large_dalloc(emap_entry_edata(ent));
         }

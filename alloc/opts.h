@@ -64,8 +64,9 @@
       "slow path)")                                                            \
     X(STR, junk, "false", 0, 0,                                                \
       "fill new blocks with 0xa5 (alloc), freed ones with 0x5a (free), or "    \
-      "both (true), and check a freed small block's junk when it is reused "   \
-      "(all calls take the slow path)")                                        \
+      "both (true), and check a freed block's junk when it is reused (a "      \
+      "large one: when it leaves a quarantine of 64 blocks, 64 MiB); all "     \
+      "calls take the slow path")                                              \
     X(BOOL, prof, false, 0, 1, "turn the sampling heap profiler on")           \
     X(BOOL, prof_active, true, 0, 1,                                           \
       "sample from the start (false: armed but idle until prof.active)")       \

@@ -176,6 +176,11 @@ free_sampled(void *p, size_t usize, edata_t *e)
     prof_sampled_free(p, usize, rec);
     if (e->szind < SZ_NBINS && keep_promoted_page(e, p))
         return;
+    if (check_junk_free && e->szind >= SZ_NBINS && !e->manual) {
+        mark_freed(p); /* a second free of it is a double free */
+        check_quarantine(p, usize, e);
+        return;
+    }
     large_dalloc(e);
 }
 

@@ -63,11 +63,15 @@ compute(stats_snapshot_t *s)
 void
 stats_refresh(stats_snapshot_t *r)
 {
+    /* Computed outside the lock: the arenas' and the thread list's locks
+     * are of this one's rank (ctl), and two of a rank never nest. */
+    stats_snapshot_t s;
+    compute(&s);
     hs_mutex_lock(&stats_mtx);
-    compute(&last);
-    if (r != NULL)
-        *r = last;
+    last = s;
     hs_mutex_unlock(&stats_mtx);
+    if (r != NULL)
+        *r = s;
 }
 
 void

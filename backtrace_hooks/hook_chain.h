@@ -40,9 +40,11 @@
  * chain flat out on 2 CPUs, 25 ms with three.
  *
  * Locking: one writer mutex for every chain, hs_mutex_t of rank
- * HS_RANK_CTL, lowest: a writer holds it while it waits for readers, and
- * readers (hooks) may allocate, so at fork it must be taken before any
- * allocator lock a reader might need.  It is created on the first add or
+ * HS_RANK_BT: below every allocator rank (ctl, bin, ecache, ...) and above
+ * the profiler's own two.  A writer holds it while it waits for readers,
+ * and readers (hooks) may allocate, so at fork it must be taken before any
+ * allocator lock a reader might need; a debug build's lock-order witness
+ * (util/mutex.h) checks the order.  It is created on the first add or
  * remove (pthread_once; glibc reruns an interrupted once in a fork
  * child).
  *

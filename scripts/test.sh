@@ -4,7 +4,9 @@
 # e.g. `bash scripts/test.sh -R include_rules` or `-L unit`.
 # Without arguments the sanitizer runs follow (scripts/sanitize.sh: the CLI
 # under ASan+UBSan, the allocator's unit tests under TSan, in build-asan
-# and build-tsan); with arguments they are skipped.
+# and build-tsan), then the debug build's (scripts/debug.sh: the unit,
+# integration and stress tests with HS_DEBUG=ON, its assertions and the
+# lock-order witness, in build-debug); with arguments they are skipped.
 # The exit status is non-zero when ctest or a sanitizer run failed.  A run
 # that finds no test fails (--no-tests=error), so an empty suite never
 # passes silently.
@@ -26,7 +28,9 @@ ctest --test-dir build --output-on-failure -j2 --no-tests=error "$@" || status=$
 if [ $# -eq 0 ]; then
     printf '\n$ bash scripts/sanitize.sh\n'
     bash scripts/sanitize.sh || { [ "$status" -ne 0 ] || status=1; }
+    printf '\n$ bash scripts/debug.sh\n'
+    bash scripts/debug.sh || { [ "$status" -ne 0 ] || status=1; }
 else
-    printf '\ntest: arguments given: the sanitizer runs are skipped\n'
+    printf '\ntest: arguments given: the sanitizer and debug runs are skipped\n'
 fi
 exit "$status"

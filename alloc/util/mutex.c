@@ -12,6 +12,8 @@
 
 #include <stdatomic.h>
 
+#include "fmt.h"
+
 static _Atomic(hs_mutex_t *) registry[HS_NRANKS];
 /* Heads as prefork found them; written and read by the forking thread. */
 static hs_mutex_t *locked_heads[HS_NRANKS];
@@ -69,3 +71,70 @@ hs_mutex_postfork_child(void)
              m != NULL; m = m->next_registered)
             pthread_mutex_init(&m->lock, NULL);
 }
+
+const char *
+hs_rank_name(hs_rank_t r)
+{
+    static const char *const names[HS_NRANKS] = {
+        [HS_RANK_PROF_DUMP] = "prof_dump",
+        [HS_RANK_PROF] = "prof",
+        [HS_RANK_BT] = "bt",
+        [HS_RANK_BACKGROUND_CTL] = "background_ctl",
+        [HS_RANK_CTL] = "ctl",
+        [HS_RANK_QUARANTINE] = "quarantine",
+        [HS_RANK_BIN] = "bin",
+        [HS_RANK_GUARD] = "guard",
+        [HS_RANK_HPA] = "hpa",
+        [HS_RANK_EXTENTS] = "extents",
+        [HS_RANK_DECAY] = "decay",
+        [HS_RANK_GROW] = "grow",
+        [HS_RANK_BACKGROUND] = "background",
+        [HS_RANK_ECACHE] = "ecache",
+        [HS_RANK_EDATA_CACHE] = "edata_cache",
+        [HS_RANK_TCACHE_POOL] = "tcache_pool",
+        [HS_RANK_RTREE] = "rtree",
+        [HS_RANK_BASE] = "base",
+    };
+    return (unsigned)r < HS_NRANKS && names[r] != NULL ? names[r] : "?";
+}
+
+#if HS_DEBUG
+/* The mutexes this thread holds, in the order taken.  Deeper nesting than
+ * this is itself a bug (there are HS_NRANKS ranks, each held once). */
+#define WITNESS_MAX 32
+static __thread const hs_mutex_t *held[WITNESS_MAX]
+    __attribute__((tls_model("initial-exec")));
+static __thread unsigned nheld __attribute__((tls_model("initial-exec")));
+
+void
+hs_witness_acquire(const hs_mutex_t *m, bool checked)
+{
+    if (checked)
+        for (unsigned i = 0; i < nheld; i++)
+            if (held[i]->rank >= m->rank)
+                hs_fatal("lock order: taking %s (rank %d, %p) while holding "
+                         "%s (rank %d, %p)",
+                         hs_rank_name(m->rank), (int)m->rank, (const void *)m,
+                         hs_rank_name(held[i]->rank), (int)held[i]->rank,
+                         (const void *)held[i]);
+    if (nheld == WITNESS_MAX)
+        hs_fatal("lock order: more than %d mutexes held", WITNESS_MAX);
+    held[nheld++] = m;
+}
+
+void
+hs_witness_release(const hs_mutex_t *m)
+{
+    for (unsigned i = nheld; i-- > 0;) {
+        if (held[i] == m) {
+            for (unsigned j = i; j + 1 < nheld; j++)
+                held[j] = held[j + 1];
+            nheld--;
+            return;
+        }
+    }
+    hs_fatal("lock order: releasing %s (rank %d, %p), which this thread "
+             "does not hold",
+             hs_rank_name(m->rank), (int)m->rank, (const void *)m);
+}
+#endif

@@ -216,6 +216,22 @@ write_after_free(void)
     return 0;
 }
 
+/* A write to a freed large block: seen (with junk:free) when the block
+ * leaves the quarantine, which the frees of 80 more large blocks force. */
+static int
+write_after_free_large(void)
+{
+    char *p = malloc(100000);
+    free(p);
+    announce(p);
+    poke(p, 20, 7);
+    for (int i = 0; i < 80; i++) {
+        sink = malloc(100000);
+        free(sink);
+    }
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -237,6 +253,7 @@ static const struct {
     {"overflow_large", overflow_large},
     {"overflow_realloc", overflow_realloc},
     {"write_after_free", write_after_free},
+    {"write_after_free_large", write_after_free_large},
 };
 
 int

@@ -12,7 +12,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,7 +161,7 @@ HS_TEST(postfork_child_remakes_locks)
         hs_mutex_postfork_child();
         /* Every lock is usable in the child, and registering still works
          * (the registry lock was released). */
-        int ok = pthread_mutex_trylock(&fork_mtx.lock) == 0;
+        int ok = hs_mutex_trylock(&fork_mtx);
         if (ok)
             hs_mutex_unlock(&fork_mtx);
         static hs_mutex_t child_mtx;
@@ -175,6 +178,94 @@ HS_TEST(postfork_child_remakes_locks)
     HS_EXPECT_TRUE(WIFEXITED(status));
     HS_EXPECT_EQ_INT(WEXITSTATUS(status), 0);
     HS_EXPECT_FALSE(is_held(&fork_mtx));
+}
+
+/* Runs fn in a child with stderr on a pipe; returns its wait status and
+ * the first line it wrote in line. */
+static int
+run_child(void (*fn)(void), char *line, size_t len)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(fds[0], line + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    line[n] = '\0';
+    char *nl = strchr(line, '\n');
+    if (nl != NULL)
+        *nl = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static hs_mutex_t low_mtx, high_mtx, peer_mtx;
+
+static void
+take_out_of_order(void)
+{
+    hs_mutex_lock(&high_mtx);
+    hs_mutex_lock(&low_mtx); /* rank ctl under rank bin: wrong */
+}
+
+static void
+take_two_of_one_rank(void)
+{
+    hs_mutex_lock(&high_mtx);
+    hs_mutex_lock(&peer_mtx);
+}
+
+static void
+take_in_order(void)
+{
+    hs_mutex_lock(&low_mtx);
+    hs_mutex_lock(&high_mtx);
+    hs_mutex_unlock(&high_mtx);
+    hs_mutex_unlock(&low_mtx);
+    /* A trylock out of order cannot deadlock: allowed. */
+    hs_mutex_lock(&high_mtx);
+    if (hs_mutex_trylock(&low_mtx))
+        hs_mutex_unlock(&low_mtx);
+    hs_mutex_unlock(&high_mtx);
+}
+
+HS_TEST(witness_aborts_on_a_lock_taken_out_of_rank_order)
+{
+    if (!config_debug)
+        HS_SKIP("the lock-order witness is built only with -DHS_DEBUG=ON "
+                "(scripts/debug.sh runs this test in that build)");
+    hs_mutex_init(&low_mtx, HS_RANK_CTL);
+    hs_mutex_init(&high_mtx, HS_RANK_BIN);
+    hs_mutex_init(&peer_mtx, HS_RANK_BIN);
+    char line[512], want[128], held[128];
+    snprintf(want, sizeof want, "heapsight: lock order: taking ctl (rank %d, ",
+             (int)HS_RANK_CTL);
+    snprintf(held, sizeof held, ") while holding bin (rank %d, ",
+             (int)HS_RANK_BIN);
+    int st = run_child(take_out_of_order, line, sizeof line);
+    HS_EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    HS_EXPECT_TRUE(strstr(line, want) == line);
+    HS_EXPECT_NOT_NULL(strstr(line, held));
+    fprintf(stderr, "  %s\n", line);
+    snprintf(want, sizeof want, "taking bin (rank %d, ", (int)HS_RANK_BIN);
+    st = run_child(take_two_of_one_rank, line, sizeof line);
+    HS_EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    HS_EXPECT_NOT_NULL(strstr(line, want));
+    HS_EXPECT_NOT_NULL(strstr(line, held));
+    st = run_child(take_in_order, line, sizeof line);
+    HS_EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    HS_EXPECT_EQ_STR(line, "");
 }
 
 HS_TEST_MAIN()
