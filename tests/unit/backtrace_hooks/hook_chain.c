@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../../backtrace_hooks/hook_chain.h"
@@ -328,6 +329,22 @@ runner(void *arg)
     return NULL;
 }
 
+/* Yields until hook h has been called more than `since` times, or 2 s
+ * passed: on a loaded machine (ctest -j2) the runners may not have run at
+ * all yet, and the test's counts must not depend on the scheduler. */
+static void
+wait_for_a_call(slow_t *h, unsigned long since)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&h->calls) <= since) {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec >= 2)
+            return;
+    }
+}
+
 HS_TEST(remove_waits_for_running_hooks)
 {
     pthread_t t[RUNNERS];
@@ -338,12 +355,16 @@ HS_TEST(remove_waits_for_running_hooks)
     HS_ASSERT_EQ_INT(bt_chain_add(&busy_chain, bt_fn(hook_slow), &hooks[3]), 0);
     for (int i = 0; i < RUNNERS; i++)
         HS_ASSERT_EQ_INT(pthread_create(&t[i], NULL, runner, NULL), 0);
+    wait_for_a_call(&hooks[3], 0); /* the runners are running */
     unsigned violations = 0, stale_calls = 0;
     for (int round = 0; round < 500; round++) {
         slow_t *h = &hooks[round % 3];
+        unsigned long before = atomic_load(&h->calls);
         HS_ASSERT_EQ_INT(bt_chain_add(&busy_chain, bt_fn(hook_slow), h), 0);
+        /* Every seventh round, the remove races with runs already inside
+         * the new hook; the others remove it as soon as it is in. */
         if (round % 7 == 0)
-            sched_yield();
+            wait_for_a_call(h, before);
         HS_ASSERT_EQ_INT(bt_chain_remove(&busy_chain, bt_fn(hook_slow), h), 0);
         violations += atomic_load(&h->inside) != 0;
         unsigned long calls = atomic_load(&h->calls);
