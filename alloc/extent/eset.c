@@ -77,6 +77,7 @@ eset_insert(eset_t *s, edata_t *e)
     lru_insert(s, e);
     s->npages += e->size / PAGE;
     s->nextents++;
+    hs_assert_expensive(eset_consistent(s));
 }
 
 void
@@ -89,6 +90,7 @@ eset_remove(eset_t *s, edata_t *e)
     hs_list_remove(&e->lru_link);
     s->npages -= e->size / PAGE;
     s->nextents--;
+    hs_assert_expensive(eset_consistent(s));
 }
 
 /* First non-empty bucket at or above from, or ESET_NBUCKETS. */
@@ -153,4 +155,29 @@ eset_oldest(eset_t *s)
 {
     hs_link_t *l = hs_list_first(&s->lru);
     return l == NULL ? NULL : edata_of_lru_link(l);
+}
+
+bool
+eset_consistent(const eset_t *s)
+{
+    size_t npages = 0, nextents = 0;
+    for (unsigned b = 0; b < ESET_NBUCKETS; b++) {
+        const hs_link_t *head = &s->buckets[b];
+        bool any = head->next != head;
+        if (any != (((s->nonempty[b / 64] >> (b % 64)) & 1) != 0))
+            return false;
+        for (const hs_link_t *l = head->next; l != head; l = l->next) {
+            const edata_t *e = edata_of_eset_link((hs_link_t *)l);
+            if (e->size == 0 || e->size % PAGE != 0 ||
+                psz_floor(e->size / PAGE) != b || e->state != s->state)
+                return false;
+            npages += e->size / PAGE;
+            nextents++;
+        }
+    }
+    size_t nlru = 0;
+    for (const hs_link_t *l = s->lru.next; l != &s->lru; l = l->next)
+        nlru++;
+    return npages == s->npages && nextents == s->nextents &&
+           nlru == s->nextents;
 }

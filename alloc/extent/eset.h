@@ -16,6 +16,7 @@
 #ifndef HS_ESET_H
 #define HS_ESET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ edata_t *eset_fit(eset_t *s, size_t size, size_t alignment);
 edata_t *eset_fit_exact(eset_t *s, size_t size, uint32_t off);
 /* The least recently inserted member, or NULL. */
 edata_t *eset_oldest(eset_t *s);
+/* Whether every invariant above holds (a walk of every member: for tests
+ * and hs_assert_expensive, which checks it after each insert and remove
+ * in a debug build). */
+bool eset_consistent(const eset_t *s);
 
 /* Page-count classes: index of the smallest class >= npages, and the
  * number of pages of class i. */

@@ -77,12 +77,14 @@ void
 psset_insert(psset_t *s, hpdata_t *h)
 {
     link_in(s, h);
+    hs_assert_expensive(psset_consistent(s));
 }
 
 void
 psset_remove(psset_t *s, hpdata_t *h)
 {
     link_out(s, h);
+    hs_assert_expensive(psset_consistent(s));
 }
 
 void
@@ -95,6 +97,7 @@ void
 psset_update_end(psset_t *s, hpdata_t *h)
 {
     link_in(s, h);
+    hs_assert_expensive(psset_consistent(s));
 }
 
 /* The first non-empty bin at or above from (PSSET_NBINS if none). */

@@ -103,6 +103,7 @@ HS_TEST(insert_remove_accounting)
             fb--;
         HS_EXPECT_TRUE((s.nonempty[fb / 64] >> (fb % 64)) & 1);
         HS_EXPECT_EQ_PTR(s.buckets[fb].next, &desc[i].eset_link);
+        HS_EXPECT_TRUE(eset_consistent(&s));
     }
     size_t nbits = 0;
     for (unsigned w = 0; w < ESET_NBUCKETS / 64; w++)
@@ -117,6 +118,7 @@ HS_TEST(insert_remove_accounting)
         HS_EXPECT_EQ_SIZE(s.nextents, n - k - 1);
         HS_EXPECT_FALSE(hs_link_linked(&desc[i].eset_link));
         HS_EXPECT_FALSE(hs_link_linked(&desc[i].lru_link));
+        HS_EXPECT_TRUE(eset_consistent(&s));
     }
     /* Empty again: every bucket bit is clear and nothing fits. */
     for (unsigned w = 0; w < ESET_NBUCKETS / 64; w++)
@@ -178,6 +180,36 @@ rng(void)
 {
     rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return rng_state >> 33;
+}
+
+HS_TEST(consistent_catches_each_broken_invariant)
+{
+    eset_t s;
+    eset_init(&s, EXTENT_DIRTY);
+    HS_EXPECT_TRUE(eset_consistent(&s));
+    edata_t *a = mk(0, 3), *b = mk(1, 40);
+    eset_insert(&s, a);
+    eset_insert(&s, b);
+    HS_ASSERT_TRUE(eset_consistent(&s));
+    s.npages++; /* the page count */
+    HS_EXPECT_FALSE(eset_consistent(&s));
+    s.npages--;
+    s.nonempty[0] ^= 1; /* a bucket bit */
+    HS_EXPECT_FALSE(eset_consistent(&s));
+    s.nonempty[0] ^= 1;
+    a->size += 40 * PAGE; /* a member in the wrong bucket */
+    HS_EXPECT_FALSE(eset_consistent(&s));
+    a->size -= 40 * PAGE;
+    b->state = EXTENT_RETAINED; /* a member of another state */
+    HS_EXPECT_FALSE(eset_consistent(&s));
+    b->state = EXTENT_DIRTY;
+    s.nextents++; /* the extent count */
+    HS_EXPECT_FALSE(eset_consistent(&s));
+    s.nextents--;
+    HS_EXPECT_TRUE(eset_consistent(&s));
+    eset_remove(&s, a);
+    eset_remove(&s, b);
+    HS_EXPECT_TRUE(eset_consistent(&s));
 }
 
 HS_TEST(fit_agrees_with_brute_force)
