@@ -150,6 +150,18 @@ check_junk_on_free(void *p, size_t usize, uint32_t life)
     ((uintptr_t *)p)[0] = junk_stamp(p, usize, life);
 }
 
+/* The first byte of junked block p's first end bytes that is no longer
+ * junk, or SIZE_MAX.  Words 0 and 1 hold the stamp and the free mark. */
+static size_t
+first_changed(const void *p, size_t end)
+{
+    const unsigned char *c = p;
+    for (size_t i = 2 * sizeof(uintptr_t); i < end; i++)
+        if (c[i] != CHECK_JUNK_FREE)
+            return i;
+    return SIZE_MAX;
+}
+
 void
 check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
 {
@@ -157,17 +169,11 @@ check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
         return;
     /* Only the stamp's page: another may have been reclaimed (zeros). */
     size_t on_page = PAGE - ((uintptr_t)p & PAGE_MASK);
-    size_t end = usize < on_page ? usize : on_page;
-    const unsigned char *c = p;
-    /* Words 0 and 1 hold the stamp and the free mark. */
-    for (size_t i = 2 * sizeof(uintptr_t); i < end; i++) {
-        if (c[i] != CHECK_JUNK_FREE) {
-            hs_misuse("%s(): write after free to the %zu-byte block at %p "
-                      "(byte %zu changed)",
-                      fn, usize, p, i);
-            return;
-        }
-    }
+    size_t bad = first_changed(p, usize < on_page ? usize : on_page);
+    if (bad != SIZE_MAX)
+        hs_misuse("%s(): write after free to the %zu-byte block at %p "
+                  "(byte %zu changed)",
+                  fn, usize, p, bad);
 }
 
 /* A block leaving the quarantine: still junk, then freed; a write after
@@ -175,18 +181,15 @@ check_junk_on_reuse(const char *fn, const void *p, size_t usize, uint32_t life)
 static void
 release_held(held_t h)
 {
-    const unsigned char *c = h.p;
-    size_t end = h.usize < CHECK_JUNK_LARGE ? h.usize : CHECK_JUNK_LARGE;
-    /* Words 0 and 1 hold the stamp and the free mark. */
-    for (size_t i = 2 * sizeof(uintptr_t); i < end; i++) {
-        if (c[i] != CHECK_JUNK_FREE) {
-            char note[STACK_NOTE_LEN];
-            hs_misuse("free(): write after free to the %zu-byte block at %p "
-                      "(byte %zu changed, seen when it left the quarantine)%s",
-                      h.usize, h.p, i,
-                      stack_note(h.p, emap_lookup(h.p), note, sizeof note));
-            return;
-        }
+    size_t bad = first_changed(
+        h.p, h.usize < CHECK_JUNK_LARGE ? h.usize : CHECK_JUNK_LARGE);
+    if (bad != SIZE_MAX) {
+        char note[STACK_NOTE_LEN];
+        hs_misuse("free(): write after free to the %zu-byte block at %p "
+                  "(byte %zu changed, seen when it left the quarantine)%s",
+                  h.usize, h.p, bad,
+                  stack_note(h.p, emap_lookup(h.p), note, sizeof note));
+        return;
     }
     large_dalloc(h.e);
 }

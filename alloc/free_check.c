@@ -129,6 +129,17 @@ canary_checked(const char *fn, const void *p, emap_entry_t ent, size_t usize)
     return SIZE_MAX;
 }
 
+void
+large_free(void *p, size_t usize, edata_t *e)
+{
+    if (check_junk_free && !e->manual) {
+        mark_freed(p); /* a second free of it is a double free */
+        check_quarantine(p, usize, e);
+        return;
+    }
+    large_dalloc(e);
+}
+
 HS_NOINLINE void
 free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
 {
@@ -174,11 +185,8 @@ free_slow(const char *fn, void *p, emap_entry_t ent, bool no_tcache)
         if (slab) {
             mark_freed(p);
             arena_bin_flush(ind, &p, 1);
-        } else if (check_junk_free && !emap_entry_edata(ent)->manual) {
-            mark_freed(p); /* a second free of it is a double free */
-            check_quarantine(p, usize, emap_entry_edata(ent));
         } else {
-            large_dalloc(emap_entry_edata(ent));
+            large_free(p, usize, emap_entry_edata(ent));
         }
         return;
     }

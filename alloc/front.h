@@ -119,6 +119,11 @@ HS_HIDDEN HS_COLD size_t canary_checked(const char *fn, const void *p,
 HS_HIDDEN HS_NOINLINE void free_slow(const char *fn, void *p, emap_entry_t ent,
                                      bool no_tcache);
 
+/* Frees large block p (usize usable) of extent e, which no thread cache
+ * takes: with junk:free (and not a manual arena's), into the quarantine
+ * (check.h), marked freed; else back to its arena. */
+HS_HIDDEN void large_free(void *p, size_t usize, edata_t *e);
+
 /* What checked_slab_ind and checked_usize return for a misuse that was
  * reported and survived (abort_on_error:false or an abort hook). */
 #define MISUSED_IND UINT32_MAX

@@ -174,14 +174,10 @@ free_sampled(void *p, size_t usize, edata_t *e)
     void *rec = e->prof_rec;
     e->prof_rec = NULL;
     prof_sampled_free(p, usize, rec);
-    if (e->szind < SZ_NBINS && keep_promoted_page(e, p))
-        return;
-    if (check_junk_free && e->szind >= SZ_NBINS && !e->manual) {
-        mark_freed(p); /* a second free of it is a double free */
-        check_quarantine(p, usize, e);
-        return;
-    }
-    large_dalloc(e);
+    if (e->szind >= SZ_NBINS)
+        large_free(p, usize, e);
+    else if (!keep_promoted_page(e, p))
+        large_dalloc(e); /* a promoted small block's page */
 }
 
 /* Takes a pending sample on large p, resized in place: it already has an

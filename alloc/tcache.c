@@ -212,15 +212,16 @@ tcache_gc_step(tcache_t *t)
     if (b->low_water > 0) {
         /* These sat unused for a whole GC round: give back 3/4 of them,
          * fill less eagerly next time, and halve a grown capacity. */
-        unsigned drop = b->low_water - b->low_water / 4;
-        tcache_flush_bin(t, ind, b->ncached - drop);
+        unsigned keep = b->ncached - (b->low_water - b->low_water / 4);
         if (b->ncached_max > ncached_max_of[ind]) {
             unsigned half = b->ncached_max / 2u;
             if (half < ncached_max_of[ind])
                 half = ncached_max_of[ind];
-            tcache_flush_bin(t, ind, b->ncached < half ? b->ncached : half);
             b->ncached_max = (uint16_t)half;
+            if (keep > half)
+                keep = half;
         }
+        tcache_flush_bin(t, ind, keep);
         if (b->lg_fill_div < TCACHE_LG_FILL_DIV_MAX &&
             (b->ncached_max >> (b->lg_fill_div + 1)) >= 1)
             b->lg_fill_div++;
